@@ -1,0 +1,90 @@
+#pragma once
+// The validated configuration: what config/ produces and policy/ consumes.
+// A DirectorConfig exists only if every check in config/ passed.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ballast/model/address.hpp"
+#include "ballast/model/check.hpp"
+#include "ballast/model/ipvs.hpp"
+
+namespace ballast::model {
+
+struct SourceLocation {
+    std::string file;
+    uint32_t line = 0;
+    uint32_t column = 0;
+    std::string to_string() const {
+        return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+    }
+    auto operator<=>(const SourceLocation&) const = default;
+};
+
+struct SysctlSettings {
+    bool ip_forward = true;                 // net.ipv4.ip_forward=1 (+ ipv6 when an IPv6 service exists)
+    bool disable_send_redirects = true;     // conf.all + conf.<if>.send_redirects=0
+    bool expire_nodest_conn = true;         // net.ipv4.vs.expire_nodest_conn=1
+    bool expire_quiescent_template = true;  // net.ipv4.vs.expire_quiescent_template=1
+    std::optional<int> vs_conntrack;        // net.ipv4.vs.conntrack; nullopt = leave as is
+    std::map<std::string, std::string> extra;  // any other "net.x.y" = "value"
+    auto operator<=>(const SysctlSettings&) const = default;
+};
+
+struct DirectorSettings {
+    std::vector<std::string> interfaces;         // director interfaces (send_redirects=0 on each)
+    std::vector<std::string> egress_interfaces;  // masquerade only out of these; empty = any
+    std::string control_socket = "/run/ballast/ballastd.sock";
+    std::optional<Endpoint> status_listen;       // HTTP status page + metrics
+    Millis drain_timeout{std::chrono::minutes(5)};
+    uint32_t fwmark_first = 0x1000;  // marks allocated to service groups come from this range
+    uint32_t fwmark_last = 0x1fff;
+    SysctlSettings sysctl;
+    auto operator<=>(const DirectorSettings&) const = default;
+};
+
+// One member of a firewall-mark service group: an IP protocol (6 tcp, 17 udp,
+// 132 sctp, 50 esp, ...) and, for port protocols, a port or port range.
+struct GroupMatch {
+    uint8_t ip_protocol = 6;
+    uint16_t port_first = 0;  // 0 = any / not a port protocol
+    uint16_t port_last = 0;
+    auto operator<=>(const GroupMatch&) const = default;
+};
+
+enum class OnFailure : uint8_t { quiesce, remove };
+
+struct RealServerConfig {
+    RealKey key;
+    RealSpec spec;                      // spec.weight is the configured weight
+    std::optional<uint16_t> agent_port;  // ballast-agent / agent-check port on this server
+    SourceLocation where;
+    auto operator<=>(const RealServerConfig&) const = default;
+};
+
+struct ServiceConfig {
+    std::string name;
+    ServiceKey key;                  // for a group: fwmark service (mark allocated by validation)
+    ServiceSpec spec;
+    std::vector<GroupMatch> group;   // non-empty: this is a fwmark group on group_vip
+    std::optional<IpAddress> group_vip;
+    OnFailure on_failure = OnFailure::quiesce;
+    std::optional<RealKey> sorry_server;
+    std::optional<CheckSpec> check;  // defaults merged in; nullopt = not checked (always up)
+    std::vector<RealServerConfig> reals;
+    SourceLocation where;
+    auto operator<=>(const ServiceConfig&) const = default;
+};
+
+struct DirectorConfig {
+    std::string source_file;
+    DirectorSettings director;
+    CheckSpec default_check;
+    std::vector<ServiceConfig> services;
+    bool operator==(const DirectorConfig&) const = default;
+};
+
+}  // namespace ballast::model
