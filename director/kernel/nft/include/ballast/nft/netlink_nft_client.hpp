@@ -1,0 +1,43 @@
+#pragma once
+// The nfnetlink shell of NftClient: libnftnl encodes and decodes, libmnl talks to the
+// kernel. The socket lives in the network namespace of the thread that called open().
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "ballast/kernel/nft_client.hpp"
+#include "ballast/nft/ruleset.hpp"
+
+struct mnl_socket;
+struct nlmsghdr;
+
+namespace ballast::nft {
+
+class NetlinkNftClient final : public kernel::NftClient {
+public:
+    static Result<std::unique_ptr<NetlinkNftClient>> open();
+    ~NetlinkNftClient() override;
+    NetlinkNftClient(const NetlinkNftClient&) = delete;
+    NetlinkNftClient& operator=(const NetlinkNftClient&) = delete;
+
+    Result<kernel::NatObserved> dump() override;
+    Result<kernel::NftApplied> apply(const kernel::NatDesired& desired) override;
+    Status remove() override;
+
+    // Lower level, for tests and diagnostics: our table as the kernel holds it
+    // (nullopt = no table), and sending prepared ops as one batch.
+    Result<std::optional<TableModel>> dump_table();
+    Status send_batch(const std::vector<NftOp>& ops);
+
+private:
+    explicit NetlinkNftClient(mnl_socket* sock);
+    Status run_dump(std::vector<char> request, int (*cb)(const ::nlmsghdr*, void*), void* data,
+                    const char* op);
+    uint32_t next_seq() { return seq_++; }
+
+    mnl_socket* sock_;
+    uint32_t portid_;
+    uint32_t seq_;
+};
+
+}  // namespace ballast::nft
