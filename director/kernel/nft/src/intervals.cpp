@@ -38,14 +38,12 @@ std::vector<AddressRange> normalise(const std::vector<model::IpPrefix>& prefixes
     std::sort(ranges.begin(), ranges.end());
     std::vector<AddressRange> out;
     for (const auto& r : ranges) {
-        if (!out.empty() && out.back().last.family == r.first.family) {
-            auto after = out.back().last;
-            const bool has_next = next_address(after);
-            // Overlapping or adjacent: extend (the previous range may reach the top address).
-            if (!has_next || r.first <= after) {
-                if (out.back().last < r.last) out.back().last = r.last;
-                continue;
-            }
+        // Overlapping (or duplicate): extend. Adjacent ranges stay separate, so one real
+        // server coming or going is one element even next to its neighbours.
+        if (!out.empty() && out.back().last.family == r.first.family &&
+            r.first <= out.back().last) {
+            if (out.back().last < r.last) out.back().last = r.last;
+            continue;
         }
         out.push_back(r);
     }

@@ -1,7 +1,7 @@
 #pragma once
 // Address lists -> the disjoint, non-adjacent ranges an nftables interval set holds.
-// Interval sets reject overlapping elements, so duplicates and overlapping or adjacent
-// prefixes are merged first. Pure.
+// Interval sets reject overlapping elements, so duplicates and overlapping prefixes are
+// merged first; adjacent ones stay separate elements. Pure.
 #include <vector>
 
 #include "ballast/kernel/nft_client.hpp"
@@ -14,8 +14,8 @@ using kernel::AddressRange;
 // The first and last address a prefix covers (host bits cleared / set).
 AddressRange prefix_range(const model::IpPrefix& p);
 
-// Sorted (IPv4 before IPv6, ascending), disjoint, non-adjacent ranges covering exactly the
-// union of the prefixes. Families never merge with each other.
+// Sorted (IPv4 before IPv6, ascending), disjoint ranges covering exactly the union of the
+// prefixes. Families never merge with each other.
 std::vector<AddressRange> normalise(const std::vector<model::IpPrefix>& prefixes);
 
 // a + 1 (false when a is the family's last address).
