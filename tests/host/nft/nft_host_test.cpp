@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <regex>
@@ -383,4 +384,80 @@ TEST(NftHost, RealServerTrafficLeavesWithTheDirectorAddress) {
 
     ASSERT_TRUE(client->remove().ok());
     EXPECT_EQ(hosts.peer_seen_by_client("10.210.2.11"), "10.210.2.11");
+}
+
+namespace {
+// Packet counts of the counter rules in a table, in rule order.
+std::vector<uint64_t> counters(const NetNs& ns, const std::string& table) {
+    std::vector<uint64_t> out;
+    const std::string text = ns.exec("nft list table " + table);
+    std::regex re(R"(counter packets ([0-9]+))");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+         ++it)
+        out.push_back(std::stoull((*it)[1]));
+    return out;
+}
+
+// Packets cross the veth asynchronously (softirq): wait until the counts settle on expected.
+std::vector<uint64_t> counters_when(const NetNs& ns, const std::string& table,
+                                    const std::vector<uint64_t>& expected) {
+    auto seen = counters(ns, table);
+    for (int i = 0; i < 100 && seen != expected; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        seen = counters(ns, table);
+    }
+    return seen;
+}
+
+void send_packet(const NetNs& from, int type, int proto, const std::string& dst, uint16_t port) {
+    from.run_inside([&] {
+        Fd s(::socket(AF_INET, type | SOCK_CLOEXEC, proto));
+        if (s.fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        auto sa = v4(dst, port);
+        const char payload[16] = "ballast-fwmark";
+        if (::sendto(s.fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&sa),
+                     sizeof sa) != static_cast<ssize_t>(sizeof payload))
+            throw std::runtime_error(std::string("sendto: ") + std::strerror(errno));
+    });
+}
+}  // namespace
+
+TEST(NftHost, GroupMembersFromAClientGetTheGroupMark) {
+    NetNs client("nmc"), director("nmd");
+    connect(client, "10.230.1.1/24", director, "10.230.1.254/24");
+    director.exec("ip addr add 10.230.9.9/32 dev lo");
+    client.exec("ip route add 10.230.9.9/32 via 10.230.1.254");
+
+    auto nft_client = open_in(director);
+    NatDesired d;
+    d.mark_groups = {
+        MarkGroup{"ipsec", ip("10.230.9.9"), 0x1000, {{17, 500, 0}, {17, 4500, 0}, {50, 0, 0}}}};
+    ASSERT_TRUE(nft_client->apply(d).ok());
+    // Test-only table after ours (priority 0 > mangle): counts packets by mark and protocol.
+    director.exec(
+        "nft add table inet marktest && nft add chain inet marktest c "
+        "\"{ type filter hook prerouting priority 0; policy accept; }\" && "
+        "nft add rule inet marktest c meta mark 0x1000 udp dport 500 counter && "
+        "nft add rule inet marktest c meta mark 0x1000 udp dport 4500 counter && "
+        "nft add rule inet marktest c meta mark 0x1000 meta l4proto esp counter && "
+        "nft add rule inet marktest c meta mark 0 udp dport 501 counter && "
+        "nft add rule inet marktest c meta mark 0x1001 udp dport 600 counter");
+    EXPECT_EQ(counters(director, "inet marktest"), (std::vector<uint64_t>{0, 0, 0, 0, 0}));
+
+    send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 500);
+    send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 4500);
+    send_packet(client, SOCK_RAW, IPPROTO_ESP, "10.230.9.9", 0);
+    send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 501);  // not a member: stays unmarked
+    const std::vector<uint64_t> after_first{1, 1, 1, 1, 0};
+    EXPECT_EQ(counters_when(director, "inet marktest", after_first), after_first);
+
+    // Changing the group (new mark, UDP 600 instead of 4500) rewrites its rules in one batch.
+    d.mark_groups[0].mark = 0x1001;
+    d.mark_groups[0].matches = {{17, 600, 0}};
+    auto r = nft_client->apply(d);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 600);
+    send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 500);  // no longer a member
+    const std::vector<uint64_t> after_change{1, 1, 1, 1, 1};
+    EXPECT_EQ(counters_when(director, "inet marktest", after_change), after_change);
 }
