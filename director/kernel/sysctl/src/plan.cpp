@@ -38,8 +38,11 @@ std::vector<DesiredSysctl> plan_sysctls(const SysctlInputs& in) {
             out.push_back({"net.ipv4.vs.conntrack", std::to_string(*s.vs_conntrack),
                            "configured director.sysctl.vs_conntrack"});
     }
-    for (const auto& [key, value] : s.extra) {
-        auto it = std::find_if(out.begin(), out.end(), [&](const auto& d) { return d.key == key; });
+    for (const auto& entry : s.extra) {
+        const std::string& key = entry.first;
+        const std::string& value = entry.second;
+        auto it =
+            std::find_if(out.begin(), out.end(), [&key](const auto& d) { return d.key == key; });
         if (it != out.end()) {
             it->value = value;
             it->reason = "configured override";
