@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -460,4 +462,54 @@ TEST(NftHost, GroupMembersFromAClientGetTheGroupMark) {
     send_packet(client, SOCK_DGRAM, 0, "10.230.9.9", 500);  // no longer a member
     const std::vector<uint64_t> after_change{1, 1, 1, 1, 1};
     EXPECT_EQ(counters_when(director, "inet marktest", after_change), after_change);
+}
+
+TEST(NftHost, AFailingBatchChangesNothing) {
+    NetNs ns("nfa");
+    auto client = open_in(ns);
+    NatDesired d;
+    d.real_servers = {pfx("10.0.0.1")};
+    ASSERT_TRUE(client->apply(d).ok());
+    const std::string before = listing(ns);
+    // A valid element addition followed by the deletion of a rule that does not exist.
+    std::vector<nft::NftOp> ops = {
+        nft::AddElements{"rs4", {{{10, 0, 0, 2}, {10, 0, 0, 2}}}, false, NFT_SET_INTERVAL, 4},
+        nft::DeleteRule{"postrouting", 999999}};
+    auto s = client->send_batch(ops);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, ENOENT) << s.error().describe();
+    EXPECT_EQ(listing(ns), before);
+    EXPECT_EQ(listing(ns).find("10.0.0.2"), std::string::npos);
+}
+
+TEST(NftHost, ThousandsOfRealServersGoInOneBatch) {
+    NetNs ns("nfb");
+    auto client = open_in(ns);
+    NatDesired d;
+    for (int i = 0; i < 4000; ++i) {
+        IpAddress a = ip("10.0.0.0");
+        a.bytes[1] = static_cast<uint8_t>(i / 250);
+        a.bytes[2] = static_cast<uint8_t>(i % 250);
+        a.bytes[3] = 1;
+        d.real_servers.push_back(IpPrefix{a, 32});
+        IpAddress b = ip("2001:db8::1");
+        b.bytes[14] = static_cast<uint8_t>(i >> 8);
+        b.bytes[15] = static_cast<uint8_t>(i);
+        d.real_servers.push_back(IpPrefix{b, 128});
+    }
+    auto r = client->apply(d);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    auto seen = client->dump();
+    ASSERT_TRUE(seen.ok()) << seen.error().describe();
+    EXPECT_EQ(seen->real_server_ranges.size(), 8000u);
+    auto again = client->apply(d);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->batch_sent);
+    // Drop every other one: one batch of deletions.
+    d.real_servers.resize(4000);
+    r = client->apply(d);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    seen = client->dump();
+    ASSERT_TRUE(seen.ok());
+    EXPECT_EQ(seen->real_server_ranges.size(), 4000u);
 }

@@ -379,30 +379,39 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops) {
     auto add_elements = [&](uint16_t type, const std::string& name,
                             const std::vector<Interval>& elems, bool zero_marker,
                             uint32_t set_flags) {
-        SetPtr s(nftnl_set_alloc());
-        nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTableName);
-        nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-        if (auto it = set_ids.find(name); it != set_ids.end())
-            nftnl_set_set_u32(s.get(), NFTNL_SET_ID, it->second);
-        std::vector<RawElement> raw;
-        if (set_flags & NFT_SET_INTERVAL) {
-            raw = raw_from_intervals(elems, zero_marker);
-        } else {
-            for (const auto& i : elems) raw.push_back({i.first, false});
+        // A netlink attribute holds at most 64 KiB, so large lists take several messages
+        // (as nft does), split between ranges so a start and its end stay together; they are
+        // all in this one batch.
+        constexpr size_t kPerMessage = 256;
+        for (size_t at = 0; at < elems.size(); at += kPerMessage) {
+            const std::vector<Interval> part(elems.begin() + static_cast<std::ptrdiff_t>(at),
+                                             elems.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                 elems.size(), at + kPerMessage)));
+            std::vector<RawElement> raw;
+            if (set_flags & NFT_SET_INTERVAL) {
+                raw = raw_from_intervals(part, zero_marker && at == 0);
+            } else {
+                for (const auto& i : part) raw.push_back({i.first, false});
+            }
+            SetPtr chunk(nftnl_set_alloc());
+            nftnl_set_set_str(chunk.get(), NFTNL_SET_TABLE, kTableName);
+            nftnl_set_set_str(chunk.get(), NFTNL_SET_NAME, name.c_str());
+            if (auto it = set_ids.find(name); it != set_ids.end())
+                nftnl_set_set_u32(chunk.get(), NFTNL_SET_ID, it->second);
+            for (size_t i = 0; i < raw.size(); ++i) {
+                auto* e = nftnl_set_elem_alloc();
+                nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, raw[i].key.data(),
+                                   static_cast<uint32_t>(raw[i].key.size()));
+                if (raw[i].interval_end)
+                    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+                nftnl_set_elem_add(chunk.get(), e);
+            }
+            append_msg(msgs, raw.size() * 64, type,
+                       static_cast<uint16_t>(type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | ack : ack),
+                       next_seq(),
+                       [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, chunk.get()); });
+            ++expected;
         }
-        for (const auto& r : raw) {
-            auto* e = nftnl_set_elem_alloc();
-            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r.key.data(),
-                               static_cast<uint32_t>(r.key.size()));
-            if (r.interval_end)
-                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-            nftnl_set_elem_add(s.get(), e);
-        }
-        append_msg(msgs, raw.size() * 64, type,
-                   static_cast<uint16_t>(type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | ack : ack),
-                   next_seq(),
-                   [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, s.get()); });
-        ++expected;
     };
 
     for (const auto& op : ops) {
