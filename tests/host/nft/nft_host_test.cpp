@@ -513,3 +513,30 @@ TEST(NftHost, ThousandsOfRealServersGoInOneBatch) {
     ASSERT_TRUE(seen.ok());
     EXPECT_EQ(seen->real_server_ranges.size(), 4000u);
 }
+
+TEST(NftHost, ABatchPlannedOnAStaleDumpIsRefused) {
+    NetNs ns("nfg");
+    auto client = open_in(ns);
+    NatDesired d;
+    d.real_servers = {pfx("10.0.0.1")};
+    ASSERT_TRUE(client->apply(d).ok());
+    auto table = client->dump_table();
+    ASSERT_TRUE(table.ok() && table->has_value());
+    const uint32_t seen = client->generation();
+
+    // Someone changes nftables between our dump and our batch.
+    ns.exec("nft add table ip someone_else");
+    d.real_servers.push_back(pfx("10.0.0.2"));
+    auto ops = nft::plan(*table, *nft::build_table(d));
+    ASSERT_EQ(ops.size(), 1u);
+    auto s = client->send_batch(ops, seen);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, ERESTART) << s.error().describe();
+    EXPECT_EQ(listing(ns).find("10.0.0.2"), std::string::npos);
+
+    // apply() dumps again and succeeds.
+    auto r = client->apply(d);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_NE(listing(ns).find("10.0.0.2"), std::string::npos);
+    EXPECT_GT(client->generation(), seen);
+}

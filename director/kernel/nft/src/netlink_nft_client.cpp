@@ -1,9 +1,11 @@
 #include "ballast/nft/netlink_nft_client.hpp"
 
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -58,9 +60,12 @@ void append_msg(std::vector<char>& out, size_t room, uint16_t type, uint16_t fla
     out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
 }
 
-void append_batch_marker(std::vector<char>& out, bool begin, uint32_t seq) {
+void append_batch_marker(std::vector<char>& out, bool begin, uint32_t seq,
+                         std::optional<uint32_t> genid = {}) {
     std::vector<char> buf(256, 0);
     auto* nlh = begin ? nftnl_batch_begin(buf.data(), seq) : nftnl_batch_end(buf.data(), seq);
+    // The kernel refuses the batch (ERESTART) if the ruleset changed since that generation.
+    if (begin && genid) mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(*genid));
     out.insert(out.end(), buf.begin(),
                buf.begin() + static_cast<std::ptrdiff_t>(NLMSG_ALIGN(nlh->nlmsg_len)));
 }
@@ -256,6 +261,14 @@ std::string errno_text(int code) {
     return std::strerror(code);
 }
 
+int gen_cb(const nlmsghdr* nlh, void* data) {
+    auto* out = static_cast<uint32_t*>(data);
+    Owned<nftnl_gen, nftnl_gen_free> g(nftnl_gen_alloc());
+    if (nftnl_gen_nlmsg_parse(nlh, g.get()) < 0) return MNL_CB_ERROR;
+    *out = nftnl_gen_get_u32(g.get(), NFTNL_GEN_ID);
+    return MNL_CB_OK;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<NetlinkNftClient>> NetlinkNftClient::open() {
@@ -297,8 +310,21 @@ Status NetlinkNftClient::run_dump(std::vector<char> request, int (*cb)(const nlm
     }
 }
 
+Result<uint32_t> NetlinkNftClient::read_generation() {
+    uint32_t gen = 0;
+    std::vector<char> req;
+    append_msg(req, 64, NFT_MSG_GETGEN, NLM_F_ACK, next_seq(), [](nlmsghdr* h) {
+        // NFT_MSG_GETGEN is family-agnostic.
+        static_cast<nfgenmsg*>(mnl_nlmsg_get_payload(h))->nfgen_family = AF_UNSPEC;
+    });
+    if (auto s = run_dump(std::move(req), gen_cb, &gen, "NFT_MSG_GETGEN"); !s) return s.error();
+    return gen;
+}
+
 Result<std::optional<TableModel>> NetlinkNftClient::dump_table() {
     for (int attempt = 0;; ++attempt) {
+        auto gen_before = read_generation();
+        if (!gen_before) return gen_before.error();
         DumpState st;
         auto dump = [&](uint16_t type, auto build, int (*cb)(const nlmsghdr*, void*),
                         const char* op) {
@@ -308,7 +334,10 @@ Result<std::optional<TableModel>> NetlinkNftClient::dump_table() {
         };
         Status s = dump(
             NFT_MSG_GETTABLE, [](nlmsghdr*) {}, table_cb, "NFT_MSG_GETTABLE");
-        if (s.ok() && !st.table_found) return std::optional<TableModel>{};
+        if (s.ok() && !st.table_found) {
+            generation_ = *gen_before;
+            return std::optional<TableModel>{};
+        }
         if (s.ok()) {
             st.table.flags = st.table_flags;
             s = dump(
@@ -358,6 +387,11 @@ Result<std::optional<TableModel>> NetlinkNftClient::dump_table() {
                 },
                 rule_cb, "NFT_MSG_GETRULE");
         if (s.ok()) {
+            // A change between the first and the last dump message: dump again.
+            auto gen_after = read_generation();
+            if (!gen_after) return gen_after.error();
+            if (*gen_after != *gen_before && attempt < 3) continue;
+            generation_ = *gen_after;
             for (auto& c : st.table.chains) c.rules = std::move(st.rules[c.name]);
             return std::optional<TableModel>(std::move(st.table));
         }
@@ -368,9 +402,10 @@ Result<std::optional<TableModel>> NetlinkNftClient::dump_table() {
     }
 }
 
-Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops) {
+Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
+                                    std::optional<uint32_t> generation) {
     std::vector<char> msgs;
-    append_batch_marker(msgs, true, next_seq());
+    append_batch_marker(msgs, true, next_seq(), generation);
     std::map<std::string, uint32_t> set_ids;
     uint32_t next_set_id = 1;
     size_t expected = 0;
@@ -529,15 +564,22 @@ Result<kernel::NatObserved> NetlinkNftClient::dump() {
 Result<kernel::NftApplied> NetlinkNftClient::apply(const kernel::NatDesired& desired) {
     auto want = build_table(desired);
     if (!want) return want.error();
-    auto have = dump_table();
-    if (!have) return have.error();
-    auto ops = plan(*have, *want);
-    kernel::NftApplied out;
-    if (ops.empty()) return out;
-    if (auto s = send_batch(ops); !s) return s.error();
-    out.batch_sent = true;
-    for (const auto& op : ops) out.changes.push_back(describe(op));
-    return out;
+    // Compare-and-swap on the ruleset generation: if anyone changes nftables between our
+    // dump and our batch, the kernel refuses the batch and we plan again from a new dump.
+    for (int attempt = 0;; ++attempt) {
+        auto have = dump_table();
+        if (!have) return have.error();
+        auto ops = plan(*have, *want);
+        kernel::NftApplied out;
+        if (ops.empty()) return out;
+        if (auto s = send_batch(ops, generation_); !s) {
+            if (s.error().code == ERESTART && attempt < 3) continue;
+            return s.error();
+        }
+        out.batch_sent = true;
+        for (const auto& op : ops) out.changes.push_back(describe(op));
+        return out;
+    }
 }
 
 Status NetlinkNftClient::remove() {
