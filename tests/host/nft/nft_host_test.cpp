@@ -478,6 +478,8 @@ TEST(NftHost, AFailingBatchChangesNothing) {
     auto s = client->send_batch(ops);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().code, ENOENT) << s.error().describe();
+    EXPECT_NE(s.error().describe().find("delete rule postrouting handle 999999"), std::string::npos)
+        << s.error().describe();
     EXPECT_EQ(listing(ns), before);
     EXPECT_EQ(listing(ns).find("10.0.0.2"), std::string::npos);
 }

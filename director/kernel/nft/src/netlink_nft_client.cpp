@@ -409,6 +409,11 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
     std::map<std::string, uint32_t> set_ids;
     uint32_t next_set_id = 1;
     size_t expected = 0;
+    std::map<uint32_t, std::string> what_by_seq;  // to name the message an error refers to
+    auto sent = [&](std::string what) {
+        what_by_seq[seq_ - 1] = std::move(what);
+        ++expected;
+    };
     const uint16_t ack = NLM_F_ACK;
 
     auto add_elements = [&](uint16_t type, const std::string& name,
@@ -445,7 +450,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
                        static_cast<uint16_t>(type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | ack : ack),
                        next_seq(),
                        [&](nlmsghdr* h) { nftnl_set_elems_nlmsg_build_payload(h, chunk.get()); });
-            ++expected;
+            sent((type == NFT_MSG_NEWSETELEM ? "add element " : "delete element ") + name);
         }
     };
 
@@ -458,7 +463,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             append_msg(msgs, 256, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE,
                        static_cast<uint16_t>(del ? ack : NLM_F_CREATE | ack), next_seq(),
                        [&](nlmsghdr* h) { nftnl_table_nlmsg_build_payload(h, t.get()); });
-            ++expected;
+            sent(describe(op));
         } else if (const auto* as = std::get_if<AddSet>(&op)) {
             const uint32_t id = next_set_id++;
             set_ids[as->set.name] = id;
@@ -475,7 +480,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
                                    static_cast<uint32_t>(as->set.userdata.size()));
             append_msg(msgs, 512, NFT_MSG_NEWSET, NLM_F_CREATE | ack, next_seq(),
                        [&](nlmsghdr* h) { nftnl_set_nlmsg_build_payload(h, s.get()); });
-            ++expected;
+            sent(describe(op));
         } else if (const auto* ae = std::get_if<AddElements>(&op)) {
             add_elements(NFT_MSG_NEWSETELEM, ae->set, ae->elements, ae->zero_marker, ae->set_flags);
         } else if (const auto* de = std::get_if<DeleteElements>(&op)) {
@@ -490,7 +495,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, ac->chain.priority);
             append_msg(msgs, 512, NFT_MSG_NEWCHAIN, NLM_F_CREATE | ack, next_seq(),
                        [&](nlmsghdr* h) { nftnl_chain_nlmsg_build_payload(h, c.get()); });
-            ++expected;
+            sent(describe(op));
         } else if (const auto* dr = std::get_if<DeleteRule>(&op)) {
             RulePtr r(nftnl_rule_alloc());
             nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
@@ -498,7 +503,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, dr->handle);
             append_msg(msgs, 256, NFT_MSG_DELRULE, ack, next_seq(),
                        [&](nlmsghdr* h) { nftnl_rule_nlmsg_build_payload(h, r.get()); });
-            ++expected;
+            sent(describe(op));
         } else if (const auto* ar = std::get_if<AddRule>(&op)) {
             RulePtr r(nftnl_rule_alloc());
             nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
@@ -512,7 +517,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             }
             append_msg(msgs, 2048, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE | ack, next_seq(),
                        [&](nlmsghdr* h) { nftnl_rule_nlmsg_build_payload(h, r.get()); });
-            ++expected;
+            sent(describe(op));
         }
     }
     append_batch_marker(msgs, false, next_seq());
@@ -545,9 +550,12 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
             ++answered;
             if (err->error != 0 && !first_error)
-                first_error = make_error(-err->error, "nfnetlink batch", kTableName,
-                                         errno_text(-err->error) + " (message seq " +
-                                             std::to_string(nlh->nlmsg_seq) + ")");
+                first_error =
+                    make_error(-err->error, "nfnetlink batch", kTableName,
+                               errno_text(-err->error) + " (" +
+                                   (what_by_seq.count(nlh->nlmsg_seq) ? what_by_seq[nlh->nlmsg_seq]
+                                                                      : std::string("batch")) +
+                                   ", message seq " + std::to_string(nlh->nlmsg_seq) + ")");
         }
     }
     if (first_error) return *first_error;
