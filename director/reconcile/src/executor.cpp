@@ -1,5 +1,6 @@
 #include "ballast/reconcile/executor.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
