@@ -6,7 +6,7 @@
 //   - Ops go to the client in plan order, in as few apply() calls as dependencies allow (the
 //     client pipelines within a call): a batch is cut before a destination op whose service is
 //     added earlier in the same batch, so that add's outcome is known first. For a plan from
-//     plan() that is at most two calls.
+//     plan() that is two calls at most while no service add fails.
 //   - A failed op does not stop the run; later ops are still applied.
 //   - A destination op (add/edit/del dest) for a service whose add_service failed in this run is
 //     not sent (it would fail with ENOENT); it is reported as skipped with ECANCELED.
