@@ -545,36 +545,47 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
 // reported where the offending value was written (or at `fallback`).
 void validate_check(Ctx& ctx, const CheckDraft& d, const Origin& fallback) {
     const CheckSpec& c = d.spec;
-    auto at = [&](std::string_view key) -> const Origin& {
-        auto it = d.origin.find(key);
-        return it == d.origin.end() ? fallback : it->second;
-    };
-    auto err = [&](std::string_view key, std::string message) {
-        const Origin& o = at(key);
-        ctx.error(o.where, o.path, std::move(message));
+    // Report at the first of `keys` written in this table (the value the user
+    // just changed), else at the first written anywhere (e.g. in the defaults).
+    auto err = [&](std::initializer_list<std::string_view> keys, std::string message) {
+        const Origin* o = nullptr;
+        for (auto k : keys) {
+            auto it = d.origin.find(k);
+            if (it == d.origin.end()) continue;
+            if (it->second.path.rfind(fallback.path + ".", 0) == 0) {
+                o = &it->second;
+                break;
+            }
+            if (!o) o = &it->second;
+        }
+        if (!o) o = &fallback;
+        ctx.error(o->where, o->path, std::move(message));
     };
     if (c.type == CheckType::none) return;
-    if (c.interval.count() <= 0) err("interval", "interval must be greater than 0");
-    if (c.timeout.count() <= 0) err("timeout", "timeout must be greater than 0");
+    if (c.interval.count() <= 0) err({"interval"}, "interval must be greater than 0");
+    if (c.timeout.count() <= 0) err({"timeout"}, "timeout must be greater than 0");
     if (c.interval.count() > 0 && c.timeout >= c.interval)
-        err("timeout", "timeout (" + format_duration(c.timeout) +
-                           ") must be shorter than interval (" + format_duration(c.interval) + ")");
+        err({"timeout", "interval"}, "timeout (" + format_duration(c.timeout) +
+                                         ") must be shorter than interval (" +
+                                         format_duration(c.interval) + ")");
     if (c.down_interval.count() > 0 && c.timeout >= c.down_interval)
-        err("timeout", "timeout (" + format_duration(c.timeout) +
-                           ") must be shorter than down_interval (" +
-                           format_duration(c.down_interval) + ")");
+        err({"timeout", "down_interval"}, "timeout (" + format_duration(c.timeout) +
+                                              ") must be shorter than down_interval (" +
+                                              format_duration(c.down_interval) + ")");
     if (c.jitter.count() > 0 && c.jitter >= c.interval)
-        err("jitter", "jitter (" + format_duration(c.jitter) + ") must be shorter than interval (" +
-                          format_duration(c.interval) + ")");
+        err({"jitter", "interval"}, "jitter (" + format_duration(c.jitter) +
+                                        ") must be shorter than interval (" +
+                                        format_duration(c.interval) + ")");
     switch (c.type) {
         case CheckType::udp:
-            if (c.send.empty()) err("type", "a udp check needs 'send' (the probe payload)");
+            if (c.send.empty())
+                err({"send", "type"}, "a udp check needs 'send' (the probe payload)");
             break;
         case CheckType::dns:
-            if (c.query_name.empty()) err("type", "a dns check needs 'query_name'");
+            if (c.query_name.empty()) err({"query_name", "type"}, "a dns check needs 'query_name'");
             break;
         case CheckType::exec:
-            if (c.command.empty()) err("type", "an exec check needs 'command'");
+            if (c.command.empty()) err({"command", "type"}, "an exec check needs 'command'");
             break;
         default:
             break;
@@ -1035,6 +1046,15 @@ void read_service(Ctx& ctx, const toml::table& t, const std::string& path,
                     ctx.error(real->where, p,
                               "an agent check needs 'agent_port' on each real server or 'port' in "
                               "the service's check");
+                // A fwmark real server without a port takes the packet's: probes
+                // that connect somewhere need the check to name the port.
+                bool port_probe = cfg.check && cfg.check->type != CheckType::exec &&
+                                  cfg.check->type != CheckType::agent;
+                if (port_probe && s.key_ok && !cfg.check->port && real->key.port == 0)
+                    ctx.error(address_origin.where, address_origin.path,
+                              "real server " + real->key.addr.to_string() + " has no port, so a " +
+                                  std::string(to_string(cfg.check->type)) +
+                                  " check needs 'port' in the service's check");
                 cfg.reals.push_back(*real);
                 s.real_origins.push_back(address_origin);
             }
