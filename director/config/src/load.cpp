@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -430,6 +431,32 @@ bool applies(std::string_view key, CheckType t) {
     return true;
 }
 
+// Product of the {n} / {n,m} repetition bounds in a regex (a cheap upper bound
+// on how much std::regex expands it); digits are capped to avoid overflow.
+uint64_t repetition_product(std::string_view re) {
+    uint64_t product = 1;
+    for (size_t i = 0; i < re.size(); ++i) {
+        if (re[i] == '\\') {
+            ++i;
+            continue;
+        }
+        if (re[i] != '{') continue;
+        uint64_t bound = 1, number = 0;  // the larger of {n,m}; {n,} expands n times
+        for (size_t j = i + 1; j < re.size() && re[j] != '}'; ++j) {
+            if (re[j] >= '0' && re[j] <= '9') {
+                number = std::min<uint64_t>(number * 10 + uint64_t(re[j] - '0'), 1'000'000);
+                bound = std::max(bound, number);
+            } else if (re[j] == ',') {
+                number = 0;
+            } else {
+                break;
+            }
+        }
+        product = std::min<uint64_t>(product * bound, 1'000'000'000);
+    }
+    return product;
+}
+
 // Applies the keys of one check table over `d`. In [defaults.check] any key is
 // accepted (it is a template); in a service's check a key that does not apply
 // to the resulting type is an error, since it would be silently ignored.
@@ -501,6 +528,10 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
     if (auto v = r.str("expect_body_regex")) {
         if (v->size() > 256) {
             r.error("expect_body_regex", "regular expression is too long (at most 256 characters)");
+        } else if (repetition_product(*v) > 10'000) {
+            // std::regex expands {n} into n copies: nested counts would explode.
+            r.error("expect_body_regex",
+                    "repetition counts are too large (their product must be at most 10000)");
         } else {
             try {
                 std::regex re(*v, std::regex::ECMAScript);
@@ -1234,6 +1265,12 @@ LoadResult load_string(std::string_view text, std::string name) {
 }
 
 LoadResult load_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        LoadResult r;
+        r.diagnostics.push_back(Diagnostic{SourceLocation{path, 0, 0}, "", "is a directory"});
+        return r;
+    }
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
     if (in) text << in.rdbuf();

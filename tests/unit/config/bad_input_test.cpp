@@ -481,6 +481,12 @@ method = "get"
 expect_body_regex = "("
 )",
      2, 21, "defaults.check.expect_body_regex", "invalid regular expression: *"},
+    {"check_regex_repetition_too_large", R"(
+[defaults.check]
+expect_body_regex = "(a{100}){101}"
+)",
+     2, 21, "defaults.check.expect_body_regex",
+     "repetition counts are too large (their product must be at most 10000)"},
     {"check_query_type", R"(
 [defaults.check]
 query_type = "MX"

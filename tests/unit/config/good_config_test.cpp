@@ -284,6 +284,13 @@ TEST(Diagnostics, UnreadableFileIsOneDiagnostic) {
               "/nonexistent/ballast.toml: cannot read the file: No such file or directory");
 }
 
+TEST(Diagnostics, DirectoryIsNotAConfig) {
+    auto r = load_file(BALLAST_SOURCE_DIR);
+    EXPECT_FALSE(r.ok());
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(format(r.diagnostics[0]), std::string(BALLAST_SOURCE_DIR) + ": is a directory");
+}
+
 TEST(Diagnostics, FormatLeavesOutUnknownParts) {
     EXPECT_EQ(format({{"f.toml", 3, 7}, "a.b", "bad"}), "f.toml:3:7: a.b: bad");
     EXPECT_EQ(format({{"f.toml", 3, 7}, "", "bad"}), "f.toml:3:7: bad");
