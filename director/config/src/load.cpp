@@ -562,7 +562,7 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
     }
     if (auto v = r.boolean("weight_from_output")) c.weight_from_output = *v;
 
-    if (is_defaults || c.type == CheckType::none) return;
+    if (is_defaults) return;
     for (auto&& [k, v] : t) {
         if (std::find(kCheckKeys.begin(), kCheckKeys.end(), k.str()) == kCheckKeys.end()) continue;
         if (!applies(k.str(), c.type))
@@ -733,6 +733,15 @@ void read_group(Ctx& ctx, const Reader& r, ServiceDraft& s) {
             ok = false;
         }
         bool port_protocol = proto && proto->has_ports;
+        // ICMP differs per family; the member must match the VIP's.
+        if (ok && s.family && (g.ip_protocol == IPPROTO_ICMP || g.ip_protocol == IPPROTO_ICMPV6)) {
+            bool v6 = *s.family == AF_INET6;
+            if (v6 != (g.ip_protocol == IPPROTO_ICMPV6)) {
+                m.error("protocol", std::string("use protocol \"") + (v6 ? "ipv6-icmp" : "icmp") +
+                                        "\" on an " + family_name(*s.family) + " VIP");
+                ok = false;
+            }
+        }
         if (auto port = m.integer("port", 1, 65535)) {
             if (ok && !port_protocol)
                 m.error("port", protocol_name(g.ip_protocol) + " has no ports");

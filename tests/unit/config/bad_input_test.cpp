@@ -300,6 +300,13 @@ group = [{protocol = "udpp"}]
      4, 22, "service[0].group[0].protocol",
      "unknown protocol 'udpp' (expected tcp, udp, sctp, esp, ah, gre, icmp, ipv6-icmp, or a "
      "protocol number)"},
+    {"group_icmp_on_ipv6_vip", R"(
+[[service]]
+name = "g"
+vip = "2001:db8::1"
+group = [{protocol = "icmp"}]
+)",
+     4, 22, "service[0].group[0].protocol", "use protocol \"ipv6-icmp\" on an IPv6 VIP"},
     {"group_port_on_esp", R"(
 [[service]]
 name = "g"
@@ -520,6 +527,11 @@ address = "10.0.0.2"
 )"),
      6, 1, "service[0].real[0]",
      "an agent check needs 'agent_port' on each real server or 'port' in the service's check"},
+    {"check_key_with_type_none", svc(R"([service.check]
+type = "none"
+query_name = "x"
+)"),
+     7, 1, "service[0].check.query_name", "'query_name' does not apply to type = \"none\""},
     {"check_port_zero", svc(R"([service.check]
 port = 0
 )"),
