@@ -106,7 +106,7 @@ public:
             x.name = rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "";
             unsigned flags = rtnl_link_get_flags(l);
             x.admin_up = flags & IFF_UP;
-            x.oper_up = (flags & kIffLowerUp) && (flags & IFF_RUNNING);
+            x.oper_up = flags & kIffLowerUp;  // carrier; IFF_RUNNING lags (linkwatch)
             if (const char* kind = rtnl_link_get_type(l)) x.kind = kind;
             x.master = rtnl_link_get_master(l);
             out.push_back(std::move(x));
