@@ -92,3 +92,10 @@ TEST(AgentConfig, RequiresARealServerAndMatchingFamilies) {
 }
 
 }  // namespace
+
+TEST(AgentConfig, ShippedExampleParses) {
+    auto s = load_agent_config(BALLAST_SOURCE_DIR "/conf/ballast-agent.toml");
+    ASSERT_EQ(s.real_servers.size(), 1u);
+    EXPECT_EQ(s.real_servers[0].director.to_string(), "10.0.0.1");
+    EXPECT_FALSE(s.repair.enabled);  // the example never repairs unasked
+}
