@@ -56,9 +56,12 @@ Status Socket::transact(Request& req, const std::function<void(const nlmsghdr*)>
             if (errno == EINTR) continue;
             return make_error(errno, op, key);
         }
-        int len = static_cast<int>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
+        // Walked by hand: NLMSG_OK mixes signed and unsigned lengths.
+        const size_t total = static_cast<size_t>(n);
+        for (size_t off = 0; off + sizeof(nlmsghdr) <= total;) {
+            auto* h = reinterpret_cast<nlmsghdr*>(buf.data() + off);
+            if (h->nlmsg_len < sizeof(nlmsghdr) || off + h->nlmsg_len > total) break;
+            off += NLMSG_ALIGN(h->nlmsg_len);
             if (h->nlmsg_seq != seq) continue;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));

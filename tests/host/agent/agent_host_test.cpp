@@ -92,6 +92,24 @@ std::optional<std::string> fetch_line(const NetNs& ns, const std::string& addr, 
     return ns.run_inside([&] { return fetch_line_here(addr, port, timeout_ms); });
 }
 
+// One HTTP/1.0 GET from the calling thread's namespace; the whole response.
+std::string http_get_here(const std::string& addr, uint16_t port, const std::string& path) {
+    Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{2, 0};
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    auto sa = v4(addr, port);
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+        throw std::runtime_error("connect " + addr + ": " + std::strerror(errno));
+    std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+    if (::write(c.fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
+        throw std::runtime_error("write");
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c.fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
 // Answers every connection on the listener with a greeting until stopped.
 class Greeter {
 public:
@@ -362,11 +380,13 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
     Fd l = listen_in(rs, "0.0.0.0", 8080);
     settings.interval_ms = 60000;
     settings.listen = ballast::model::Endpoint{ip("10.0.0.5"), 0};
+    settings.status_listen = ballast::model::Endpoint{ip("127.0.0.1"), 0};
     settings.drain_file.clear();
 
     boost::asio::io_context io;
     std::unique_ptr<Agent> agent;
     std::promise<uint16_t> bound;
+    uint16_t status_port = 0;
     std::thread runner([&] {
         try {
             rs.enter();
@@ -374,6 +394,7 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
             if (!q) throw std::runtime_error(q.error().describe());
             agent = std::make_unique<Agent>(io, settings, std::move(*q), system_host_info());
             if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
+            status_port = agent->status_endpoint()->port;
             bound.set_value(agent->agent_endpoint().port);
             io.run();
         } catch (...) {
@@ -425,6 +446,22 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
     ASSERT_TRUE(up) << "agent-check answer did not flip back to up within 5 s";
     std::cout << "[ measured ] route removed -> agent answers up: " << up->count() / 1000.0
               << " ms\n";
+
+    // The status endpoint shows the same checklist; the metrics count the notifications.
+    std::string status =
+        rs.run_inside([&] { return http_get_here("127.0.0.1", status_port, "/status"); });
+    EXPECT_NE(status.find("200 OK"), std::string::npos) << status;
+    EXPECT_NE(status.find("\"agent_reply\":\"up\""), std::string::npos) << status;
+    EXPECT_NE(status.find("\"check\":\"return-route\""), std::string::npos) << status;
+    std::string metrics =
+        rs.run_inside([&] { return http_get_here("127.0.0.1", status_port, "/metrics"); });
+    EXPECT_NE(metrics.find("ballast_agent_up 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("ballast_agent_check_verdict{check=\"return-route\",subject=\"10.0.0.5 "
+                           "-> 203.0.113.9\"} 0"),
+              std::string::npos)
+        << metrics;
+    EXPECT_EQ(metrics.find("ballast_agent_netlink_events_total 0\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("ballast_agent_netlink_events_total "), std::string::npos) << metrics;
 }
 
 // (7) --undo restores the routing tables (and rp_filter) exactly; doctor changes nothing.
