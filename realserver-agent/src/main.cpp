@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
     doctor->add_option("--client", clients,
                        "client address to probe the return route for (repeatable)");
     doctor->add_flag("--json", json, "JSON instead of text");
+    doctor->add_option("-c,--config", config, "agent config file (TOML)");  // after `doctor` too
     CLI11_PARSE(app, argc, argv);
 
     try {
