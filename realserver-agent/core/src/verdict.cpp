@@ -500,7 +500,10 @@ std::string agent_reply(const Report& report, bool drain, std::optional<int> wei
         for (char& c : reason)
             if (c == '\n' || c == '\r') c = ' ';
         if (reason.size() > 200) reason.resize(200);
-        return "down#" + reason;
+        // "down #reason", not "down#reason": HAProxy ends a word only at a blank or
+        // comma, so "down#..." would be one unknown word; '#' starting a word opens the
+        // description. ballast's own health checker accepts both.
+        return "down #" + reason;
     }
     if (drain) return "drain";
     if (weight_percent) return "up " + std::to_string(std::clamp(*weight_percent, 1, 100)) + "%";

@@ -356,7 +356,7 @@ TEST_F(Lab, MissingAddressDownInterfaceAndNoListenerFailWithReasons) {
     EXPECT_EQ(find(r1, "address")->reason, "10.0.0.7 is not configured on any interface");
     EXPECT_EQ(find(r1, "address")->fix, "ip addr add 10.0.0.7/24 dev " + rs_if());
     EXPECT_EQ(agent_reply(r1, false, std::nullopt),
-              "down#10.0.0.7 is not configured on any interface");
+              "down #10.0.0.7 is not configured on any interface");
 
     Report r2 = evaluate_in(rs, settings);  // nothing listens on 8080
     EXPECT_EQ(find(r2, "listener")->verdict, Verdict::fail);
@@ -432,13 +432,13 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
 
     // The clock starts once `ip route add` has returned: the change is in the kernel.
     sh("ip -n " + rs.name() + " route add default via 192.168.1.1 metric 10");
-    auto down = poll_until("down#return route to ");
+    auto down = poll_until("down #return route to ");
     ASSERT_TRUE(down) << "agent-check answer did not flip to down within 5 s";
     std::cout << "[ measured ] route added -> agent answers down: " << down->count() / 1000.0
               << " ms\n";
     EXPECT_EQ(
         fetch_line(dir, "10.0.0.5", port, 2000),
-        std::optional<std::string>("down#return route to 10.255.255.1 leaves via 192.168.1.1 (" +
+        std::optional<std::string>("down #return route to 10.255.255.1 leaves via 192.168.1.1 (" +
                                    rs_gw.a_if + "), not director 10.0.0.1"));
 
     sh("ip -n " + rs.name() + " route del default via 192.168.1.1 metric 10");

@@ -119,7 +119,7 @@ TEST_F(Host, ReturnRouteViaOtherGatewayFailsNamingGatewayAndWhy) {
     EXPECT_NE(mh->reason.find("lower metric (50 < 100)"), std::string::npos) << mh->reason;
     EXPECT_EQ(
         agent_reply(r, false, 80),
-        "down#return route to 10.255.255.1 leaves via 192.168.1.1 (eth1), not director 10.0.0.1");
+        "down #return route to 10.255.255.1 leaves via 192.168.1.1 (eth1), not director 10.0.0.1");
 }
 
 TEST_F(Host, DirectorDefaultInUnconsultedTableIsNamed) {
@@ -213,7 +213,7 @@ TEST_F(Host, MissingAddressFails) {
     EXPECT_EQ(a->reason, "10.0.0.5 is not configured on any interface");
     EXPECT_EQ(a->fix, "ip addr add 10.0.0.5/24 dev eth0");
     EXPECT_EQ(agent_reply(r, false, std::nullopt),
-              "down#10.0.0.5 is not configured on any interface");
+              "down #10.0.0.5 is not configured on any interface");
 }
 
 TEST_F(Host, InterfaceDownFails) {
@@ -274,7 +274,7 @@ TEST(AgentReply, DrainAndWeight) {
     EXPECT_EQ(agent_reply(ok, false, 0), "up 1%");  // 0% would be drain: keep the server usable
     Report bad = ok;
     bad.checks.push_back(Check{"listener", "y", Verdict::fail, "line one\nline two", ""});
-    EXPECT_EQ(agent_reply(bad, true, 50), "down#line one line two");
+    EXPECT_EQ(agent_reply(bad, true, 50), "down #line one line two");
 }
 
 TEST(AgentReply, WeightFromLoadavg) {

@@ -46,7 +46,7 @@ Report evaluate(const AgentSettings& settings, RouteQuery& routes, HostInfo& hos
 // the RIP is not local or the director is not on-link from it).
 DirectorPath find_director_path(const RealServerEntry& rs, RouteQuery& routes);
 
-// The HAProxy agent-check line (without newline): "drain", "down#<reason>", or "up"
+// The HAProxy agent-check line (without newline): "drain", "down #<reason>", or "up"
 // with " N%" appended when weight_percent is set.
 std::string agent_reply(const Report& report, bool drain, std::optional<int> weight_percent);
 
