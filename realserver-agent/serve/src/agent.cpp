@@ -117,9 +117,10 @@ struct Agent::Impl {
     void read_monitor() {
         monitor.async_read_some(asio::buffer(monitor_buf),
                                 [this](boost::system::error_code ec, size_t) {
-                                    if (ec == asio::error::operation_aborted) return;
                                     // ENOBUFS (overrun) also means "something changed": re-evaluate
-                                    // either way.
+                                    // and go on. Any other error (or cancellation) would repeat
+                                    // forever: stop; the timer still re-evaluates.
+                                    if (ec && ec != asio::error::no_buffer_space) return;
                                     ++counters.netlink_events;
                                     post_evaluation();
                                     read_monitor();
