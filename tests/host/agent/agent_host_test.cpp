@@ -498,3 +498,51 @@ TEST_F(Lab, UndoRestoresRoutingExactly) {
 }
 
 }  // namespace
+
+namespace {
+
+// IPv6: the same return-route check and repair/undo, over AF_INET6 rtnetlink.
+TEST(LabV6, ReturnRouteCheckRepairAndUndo) {
+    require_netns_capability();
+    NetNs rs("a6r"), dir("a6d"), gw("a6g");
+    VethLink to_dir = connect(rs, "2001:db8:1::5/64 nodad", dir, "2001:db8:1::1/64 nodad");
+    VethLink to_gw = connect(rs, "2001:db8:2::5/64 nodad", gw, "2001:db8:2::1/64 nodad");
+    rs.exec(
+        "ip -6 route add default via 2001:db8:2::1 metric 10 && ip -6 route add default via "
+        "2001:db8:1::1 metric 100");
+    AgentSettings s;
+    s.real_servers = {
+        RealServerEntry{ip("2001:db8:1::5"), ip("2001:db8:1::1"), {}, Transport::tcp}};
+    s.probe_clients = default_probe_clients();  // the two IPv6 defaults apply
+
+    Report before = evaluate_in(rs, s);
+    auto rr = find(before, "return-route", "2001:db8:1::5 -> 2001:db8:ffff::9");
+    ASSERT_TRUE(rr) << dump(before);
+    EXPECT_EQ(rr->reason, "return route to 2001:db8:ffff::9 leaves via 2001:db8:2::1 (" +
+                              to_gw.a_if + "), not director 2001:db8:1::1");
+    EXPECT_FALSE(find(before, "rp_filter"));  // IPv6 has no rp_filter
+
+    TempFile cfg("a6cfg"), state("a6st");
+    {
+        std::ofstream out(cfg.path);
+        out << "[repair]\nstate_file = \"" << state.path << "\"\n"
+            << "[[real_server]]\naddress = \"2001:db8:1::5\"\ndirector = \"2001:db8:1::1\"\n";
+    }
+    auto dump6 = [&] { return rs.exec("ip -6 rule; ip -6 route show table all"); };
+    const std::string tables_before = dump6();
+    std::string out =
+        rs.exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " --repair --no-serve");
+    EXPECT_NE(out.find("ip -6 rule add from 2001:db8:1::5/128 lookup 1000 priority 1000"),
+              std::string::npos)
+        << out;
+    Report after = evaluate_in(rs, s);
+    EXPECT_EQ(after.first_failure(), nullptr) << dump(after);
+    EXPECT_EQ(find(after, "return-route", "2001:db8:1::5 -> 2001:db8:ffff::9")->reason,
+              "return route to 2001:db8:ffff::9 leaves via director 2001:db8:1::1 (" + to_dir.a_if +
+                  "), table 1000");
+
+    rs.exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " --undo");
+    EXPECT_EQ(dump6(), tables_before);
+}
+
+}  // namespace
