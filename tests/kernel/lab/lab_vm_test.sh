@@ -3,7 +3,7 @@
 # environment arrive intact in the caller's directory, the guest's /tmp and
 # /run are its own, and a lab failure is a loud non-zero exit, not a pass.
 set -uo pipefail
-lab_vm=${1:?usage: lab_vm_test.sh path/to/lab-vm}
+lab_vm=$(realpath "${1:?usage: lab_vm_test.sh path/to/lab-vm}")
 failures=0
 fail() {
     echo "FAIL: $*"
@@ -22,7 +22,7 @@ rc=$?
 # fresh /tmp (the host's probe file is invisible) and /run (nothing leaks back).
 probe=ballast-lab-probe-$$
 touch "/tmp/$probe"
-cd "$(dirname "$lab_vm")"
+cd "$(dirname "$lab_vm")" || exit 1
 want="[$PWD][x'y z][a b][c'd][\$HOME][][no-host-tmp]"
 got=$(BALLAST_PROBE="x'y z" "$lab_vm" sh -c '
     printf "[%s]" "$PWD" "$BALLAST_PROBE" "$@"
