@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "ballast/fakes/fake_sysctl.hpp"
 #include "ballast/sysctl/applier.hpp"
 #include "ballast/sysctl/plan.hpp"
 #include "ballast/sysctl/proc_sysctl.hpp"
@@ -166,4 +167,24 @@ TEST(RpFilter, StrictIsReportedUsingTheMaxOfAllAndInterface) {
     EXPECT_EQ(f[1].interface_value, 0);
     EXPECT_EQ(f[1].effective, 1);
     EXPECT_EQ(sys.get("net/ipv4/conf/eth2/rp_filter"), "0");  // reported, not changed
+}
+
+TEST(SysctlApplier, AFailedWriteIsReportedAndNotRememberedAsChanged) {
+    fakes::FakeSysctl sys({{"net.ipv4.ip_forward", "0"},
+                           {"net.ipv4.conf.all.send_redirects", "1"},
+                           {"net.ipv4.vs.expire_nodest_conn", "0"}});
+    sys.fail_writes("net.ipv4.ip_forward", EROFS);
+    SysctlInputs in;
+    in.ipvs_present = ipvs_present(sys);
+    in.settings.expire_quiescent_template = false;
+    SysctlApplier applier(sys);
+    auto r = applier.apply(plan_sysctls(in));
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].code, EROFS);
+    EXPECT_EQ(r.errors[0].key, "net.ipv4.ip_forward");
+    ASSERT_EQ(r.changes.size(), 2u);
+    EXPECT_EQ(applier.previous_values().count("net.ipv4.ip_forward"), 0u);
+    EXPECT_EQ(sys.writes(), (std::vector<std::pair<std::string, std::string>>{
+                                {"net.ipv4.conf.all.send_redirects", "0"},
+                                {"net.ipv4.vs.expire_nodest_conn", "1"}}));
 }
