@@ -542,3 +542,70 @@ TEST(NftHost, ABatchPlannedOnAStaleDumpIsRefused) {
     EXPECT_NE(listing(ns).find("10.0.0.2"), std::string::npos);
     EXPECT_GT(client->generation(), seen);
 }
+
+TEST(NftHost, Ipv6RealServerTrafficLeavesWithTheDirectorAddress) {
+    NetNs client("n6c"), director("n6d"), real("n6r");
+    // connect() addresses IPv4; the IPv6 addresses go on afterwards (nodad: usable at once).
+    auto front = connect(client, "10.212.1.1/24", director, "10.212.1.254/24");
+    auto back = connect(director, "10.212.2.254/24", real, "10.212.2.10/24");
+    client.exec("ip -6 addr add fd00:212:1::1/64 dev " + front.a_if + " nodad");
+    director.exec("ip -6 addr add fd00:212:1::fe/64 dev " + front.b_if + " nodad && " +
+                  "ip -6 addr add fd00:212:2::fe/64 dev " + back.a_if + " nodad && " +
+                  "sysctl -qw net.ipv6.conf.all.forwarding=1");
+    real.exec("ip -6 addr add fd00:212:2::10/64 dev " + back.b_if + " nodad && " +
+              "ip -6 route add default via fd00:212:2::fe");
+    client.exec("ip -6 route add fd00:212:2::/64 via fd00:212:1::fe");
+
+    auto peer_seen = [&] {
+        int lfd = client.run_inside([] {
+            int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in6 sa{};
+            sa.sin6_family = AF_INET6;
+            sa.sin6_port = htons(7200);
+            ::inet_pton(AF_INET6, "fd00:212:1::1", &sa.sin6_addr);
+            int one = 1;
+            ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4))
+                throw std::runtime_error(std::string("bind/listen v6: ") + std::strerror(errno));
+            return fd;
+        });
+        Fd l(lfd);
+        std::string seen;
+        std::thread acceptor([&] {
+            sockaddr_in6 peer{};
+            socklen_t len = sizeof peer;
+            Fd c(::accept(l.fd, reinterpret_cast<sockaddr*>(&peer), &len));
+            char buf[INET6_ADDRSTRLEN] = {};
+            ::inet_ntop(AF_INET6, &peer.sin6_addr, buf, sizeof buf);
+            seen = buf;
+        });
+        try {
+            real.run_inside([] {
+                Fd c(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                sockaddr_in6 dst{};
+                dst.sin6_family = AF_INET6;
+                dst.sin6_port = htons(7200);
+                ::inet_pton(AF_INET6, "fd00:212:1::1", &dst.sin6_addr);
+                timeval tv{5, 0};
+                ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                if (::connect(c.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0)
+                    throw std::runtime_error(std::string("connect v6: ") + std::strerror(errno));
+            });
+        } catch (...) {
+            ::shutdown(l.fd, SHUT_RDWR);
+            acceptor.join();
+            throw;
+        }
+        acceptor.join();
+        return seen;
+    };
+
+    EXPECT_EQ(peer_seen(), "fd00:212:2::10");
+    auto nft_client = open_in(director);
+    NatDesired d;
+    d.real_servers = {pfx("fd00:212:2::/64")};
+    ASSERT_TRUE(nft_client->apply(d).ok());
+    EXPECT_EQ(peer_seen(), "fd00:212:1::fe");
+    ASSERT_TRUE(nft_client->remove().ok());
+    EXPECT_EQ(peer_seen(), "fd00:212:2::10");
+}
