@@ -216,6 +216,13 @@ TEST(NftKernel, IpvsNatAndMasqueradeWorkTogetherWithVsConntrackOff) {
     Lab lab;
     const std::string vs_conntrack = lab.director.check({"cat", "/proc/sys/net/ipv4/vs/conntrack"});
     ASSERT_EQ(vs_conntrack, "0\n");  // ballast leaves the kernel default unless configured
+    // ...and set the IPVS expiry sysctls because IPVS exists here.
+    auto vs_values = lab.director.run([] {
+        sysctl::ProcSysctl access;
+        return *access.read("net.ipv4.vs.expire_nodest_conn") +
+               *access.read("net.ipv4.vs.expire_quiescent_template");
+    });
+    EXPECT_EQ(vs_values, "11");
     kernel::NatDesired d;
     d.real_servers = {*model::IpPrefix::parse("10.41.1.2")};
     ASSERT_TRUE(lab.nft_client->apply(d).ok());
