@@ -1,6 +1,7 @@
 #pragma once
 // The nfnetlink shell of NftClient: libnftnl encodes and decodes, libmnl talks to the
 // kernel. The socket lives in the network namespace of the thread that called open().
+// One client per writer (the reconciler); calls must not run concurrently.
 #include <memory>
 #include <optional>
 #include <vector>
