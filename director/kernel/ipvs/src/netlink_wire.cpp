@@ -114,20 +114,15 @@ Result<Ack> decode_ack(const Message& m) {
     return Ack{err, orig.nlmsg_seq};
 }
 
+Error attr_length_error(uint16_t len) {
+    return malformed("attribute length " + std::to_string(len) + " out of bounds",
+                     "netlink attributes");
+}
+
 Result<std::vector<Attr>> parse_attrs(Bytes data) {
     std::vector<Attr> attrs;
-    size_t off = 0;
-    while (off + kAttrHdrLen <= data.size()) {
-        nlattr a;
-        std::memcpy(&a, data.data() + off, sizeof a);
-        if (a.nla_len < kAttrHdrLen || a.nla_len > data.size() - off)
-            return malformed("attribute length " + std::to_string(a.nla_len) + " out of bounds",
-                             "netlink attributes");
-        attrs.push_back(Attr{static_cast<uint16_t>(a.nla_type & NLA_TYPE_MASK),
-                             data.subspan(off + kAttrHdrLen, a.nla_len - kAttrHdrLen)});
-        off += align(a.nla_len);
-    }
-    // Fewer than 4 trailing bytes are ignored, as the kernel's nla_for_each_attr does.
+    Status st = for_each_attr(data, [&](const Attr& a) { attrs.push_back(a); });
+    if (!st) return st.error();
     return attrs;
 }
 

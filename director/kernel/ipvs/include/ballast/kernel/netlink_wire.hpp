@@ -83,20 +83,40 @@ struct AttrTable {
     const Attr& operator[](uint16_t t) const { return attrs[t]; }
 };
 
+// Decode failures are EBADMSG with a description of what was wrong.
+Error malformed(std::string_view what, std::string_view where);
+Error attr_length_error(uint16_t len);
+
 // Splits a run of attributes; an error on a truncated or overlong one.
 Result<std::vector<Attr>> parse_attrs(Bytes data);
 
+// Calls fn(const Attr&) for each attribute, without allocating; an error on a truncated or
+// overlong one. Fewer than 4 trailing bytes are ignored, as the kernel's nla_for_each_attr does.
+template <typename Fn>
+Status for_each_attr(Bytes data, Fn&& fn) {
+    size_t off = 0;
+    while (off + kAttrHdrLen <= data.size()) {
+        uint16_t len, type;
+        std::memcpy(&len, data.data() + off, 2);
+        std::memcpy(&type, data.data() + off + 2, 2);
+        if (len < kAttrHdrLen || len > data.size() - off) return attr_length_error(len);
+        fn(Attr{static_cast<uint16_t>(type & 0x3fff /* NLA_TYPE_MASK */),
+                data.subspan(off + kAttrHdrLen, len - kAttrHdrLen)});
+        off += align(len);
+    }
+    return {};
+}
+
 template <size_t N>
 Result<AttrTable<N>> parse_attr_table(Bytes data) {
-    auto list = parse_attrs(data);
-    if (!list) return list.error();
     AttrTable<N> t;
-    for (const Attr& a : *list) {
+    Status st = for_each_attr(data, [&](const Attr& a) {
         if (a.type < N) {
             t.attrs[a.type] = a;
             t.seen[a.type] = true;
         }
-    }
+    });
+    if (!st) return st.error();
     return t;
 }
 
@@ -116,8 +136,5 @@ struct GenlView {
     Bytes attrs;
 };
 Result<GenlView> genl_view(Bytes payload);
-
-// Decode failures are EBADMSG with a description of what was wrong.
-Error malformed(std::string_view what, std::string_view where);
 
 }  // namespace ballast::kernel::nl
