@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <optional>
-#include <thread>
 
 namespace ballast::kernel {
 
@@ -192,12 +190,15 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
                 failure = n.error();
                 break;
             }
-            auto msgs = nl::split_messages(std::span<const uint8_t>(rx_.data(), *n));
-            if (!msgs) {
-                failure = msgs.error();
-                break;
-            }
-            for (const nl::Message& m : *msgs) {
+            // Walk the datagram in place: one ack per recv is the common case, so no allocation.
+            std::span<const uint8_t> buf(rx_.data(), *n);
+            for (size_t off = 0; off + nl::kNlmsgHdrLen <= buf.size();) {
+                nlmsghdr h;
+                std::memcpy(&h, buf.data() + off, sizeof h);
+                if (h.nlmsg_len < nl::kNlmsgHdrLen || h.nlmsg_len > buf.size() - off) break;
+                nl::Message m{h.nlmsg_type, h.nlmsg_flags, h.nlmsg_seq, h.nlmsg_pid,
+                              buf.subspan(off + nl::kNlmsgHdrLen, h.nlmsg_len - nl::kNlmsgHdrLen)};
+                off += nl::align(h.nlmsg_len);
                 if (m.type != NLMSG_ERROR) continue;
                 auto ack = nl::decode_ack(m);
                 if (!ack || ack->request_seq < base || ack->request_seq - base >= index.size())
@@ -342,34 +343,12 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     if (!services) return services.error();
     const size_t n = services->size();
 
-    // Extra sockets, opened once in the caller's namespace; without them, dump serially.
-    if (dump_helpers_.empty() && opt_.dump_sockets > 1 && n >= 64) {
-        Options helper_opt = opt_;
-        helper_opt.dump_sockets = 1;
-        for (unsigned i = 1; i < opt_.dump_sockets; ++i) {
-            auto h = open(helper_opt);
-            if (!h) break;
-            dump_helpers_.push_back(std::move(*h));
-        }
-    }
-    std::vector<IpvsNetlinkClient*> sockets = {this};
-    if (n >= 64)
-        for (auto& h : dump_helpers_) sockets.push_back(h.get());
-
-    std::vector<std::optional<Result<std::vector<ipvs::DestEntry>>>> dests(n);
-    auto work = [&](size_t which) {
-        for (size_t i = which; i < n; i += sockets.size())
-            dests[i] = sockets[which]->list_dests((*services)[i].key);
-    };
-    std::vector<std::thread> threads;
-    for (size_t w = 1; w < sockets.size(); ++w) threads.emplace_back(work, w);
-    work(0);
-    for (auto& t : threads) t.join();
-
     IpvsSnapshot snap;
     for (size_t i = 0; i < n; ++i) {
+        // Dest dumps run one after another on this socket: measured in the lab, spreading them
+        // over two sockets and threads was slower under TCG (each takes the kernel's IPVS mutex).
         auto& s = (*services)[i];
-        auto& d = *dests[i];
+        auto d = list_dests(s.key);
         if (!d) {
             // Deleted between the two dumps by someone else: not ours to report as an error.
             if (d.error().code == ESRCH || d.error().code == ENOENT) continue;

@@ -20,9 +20,6 @@ public:
         size_t max_batch_bytes = 128 * 1024;  // requests per sendmsg, by size
         size_t max_in_flight = 2048;          // requests awaiting their ack, at most
         int rcvbuf_bytes = 16 * 1024 * 1024;  // forced when root (SO_RCVBUFFORCE)
-        // dump(): per-service dest dumps run on this many sockets in parallel (one dump at a
-        // time per netlink socket); 1 = all on this socket.
-        unsigned dump_sockets = 2;
     };
 
     // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
@@ -33,8 +30,7 @@ public:
     IpvsNetlinkClient(const IpvsNetlinkClient&) = delete;
     IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
 
-    // IpvsClient: one GET_SERVICE dump, then one GET_DEST dump per service (spread over
-    // Options::dump_sockets sockets, each dumping its share of services in turn).
+    // IpvsClient: one GET_SERVICE dump, then one GET_DEST dump per service.
     Result<IpvsSnapshot> dump() override;
     // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
     // each ack matched to its op. Identical add and absent delete succeed.
@@ -88,7 +84,6 @@ private:
     size_t window_ = 0;
     size_t last_batches_ = 0;
     std::vector<uint8_t> rx_;
-    std::vector<std::unique_ptr<IpvsNetlinkClient>> dump_helpers_;  // extra sockets for dump()
 };
 
 }  // namespace ballast::kernel
