@@ -217,6 +217,11 @@ void encode_get_family(std::vector<uint8_t>& out, uint32_t seq, std::string_view
 
 namespace {
 
+// Attribute tables are filled in place: no copy through a Result on the decoder's hot path.
+#define TRY_TABLE(var, n, bytes) \
+    nl::AttrTable<n> var;        \
+    if (Status var##_st = nl::parse_attr_table_into(bytes, var); !var##_st) return var##_st.error()
+
 #define TRY_ASSIGN(var, expr)             \
     auto var##_r = (expr);                \
     if (!var##_r) return var##_r.error(); \
@@ -254,8 +259,9 @@ Result<uint16_t> get_family(const nl::Attr& a, std::string_view where) {
 }
 
 Result<IpvsStats> decode_stats(const nl::Attr& nest) {
-    auto t = nl::parse_attr_table<IPVS_STATS_ATTR_MAX + 1>(nest.payload);
-    if (!t) return t.error();
+    nl::AttrTable<IPVS_STATS_ATTR_MAX + 1> table;
+    if (Status st = nl::parse_attr_table_into(nest.payload, table); !st) return st.error();
+    const auto* t = &table;
     IpvsStats s;
     uint64_t* fields[] = {nullptr, &s.conns, &s.inpkts, &s.outpkts, &s.inbytes, &s.outbytes,
                           &s.cps,  &s.inpps, &s.outpps, &s.inbps,   &s.outbps};
@@ -281,7 +287,7 @@ Result<uint16_t> decode_family_id(const nl::Message& m) {
     constexpr std::string_view where = "CTRL_CMD_GETFAMILY reply";
     if (m.type != GENL_ID_CTRL) return bad("not an nlctrl message", where);
     TRY_ASSIGN(g, nl::genl_view(m.payload));
-    TRY_ASSIGN(t, nl::parse_attr_table<CTRL_ATTR_FAMILY_NAME + 1>(g.attrs));
+    TRY_TABLE(t, CTRL_ATTR_FAMILY_NAME + 1, g.attrs);
     if (!t.present(CTRL_ATTR_FAMILY_ID)) return bad("no CTRL_ATTR_FAMILY_ID", where);
     return nl::get_u16(t[CTRL_ATTR_FAMILY_ID]);
 }
@@ -289,9 +295,9 @@ Result<uint16_t> decode_family_id(const nl::Message& m) {
 Result<ServiceEntry> decode_service(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_SERVICE reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_NEW_SERVICE}, where));
-    TRY_ASSIGN(top, nl::parse_attr_table<IPVS_CMD_ATTR_MAX + 1>(g.attrs));
+    TRY_TABLE(top, IPVS_CMD_ATTR_MAX + 1, g.attrs);
     if (!top.present(IPVS_CMD_ATTR_SERVICE)) return bad("no IPVS_CMD_ATTR_SERVICE", where);
-    TRY_ASSIGN(t, nl::parse_attr_table<IPVS_SVC_ATTR_MAX + 1>(top[IPVS_CMD_ATTR_SERVICE].payload));
+    TRY_TABLE(t, IPVS_SVC_ATTR_MAX + 1, top[IPVS_CMD_ATTR_SERVICE].payload);
     if (!t.present(IPVS_SVC_ATTR_AF)) return bad("no IPVS_SVC_ATTR_AF", where);
     TRY_ASSIGN(af, get_family(t[IPVS_SVC_ATTR_AF], where));
 
@@ -346,9 +352,9 @@ Result<ServiceEntry> decode_service(const nl::Message& m) {
 Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
     constexpr std::string_view where = "IPVS_CMD_GET_DEST reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_NEW_DEST}, where));
-    TRY_ASSIGN(top, nl::parse_attr_table<IPVS_CMD_ATTR_MAX + 1>(g.attrs));
+    TRY_TABLE(top, IPVS_CMD_ATTR_MAX + 1, g.attrs);
     if (!top.present(IPVS_CMD_ATTR_DEST)) return bad("no IPVS_CMD_ATTR_DEST", where);
-    TRY_ASSIGN(t, nl::parse_attr_table<IPVS_DEST_ATTR_MAX + 1>(top[IPVS_CMD_ATTR_DEST].payload));
+    TRY_TABLE(t, IPVS_DEST_ATTR_MAX + 1, top[IPVS_CMD_ATTR_DEST].payload);
     uint16_t af = svc.family;
     if (t.present(IPVS_DEST_ATTR_ADDR_FAMILY)) {
         TRY_ASSIGN(f, get_family(t[IPVS_DEST_ATTR_ADDR_FAMILY], where));
@@ -389,10 +395,9 @@ Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
 Result<SyncDaemon> decode_daemon(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_DAEMON reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_NEW_DAEMON}, where));
-    TRY_ASSIGN(top, nl::parse_attr_table<IPVS_CMD_ATTR_MAX + 1>(g.attrs));
+    TRY_TABLE(top, IPVS_CMD_ATTR_MAX + 1, g.attrs);
     if (!top.present(IPVS_CMD_ATTR_DAEMON)) return bad("no IPVS_CMD_ATTR_DAEMON", where);
-    TRY_ASSIGN(t,
-               nl::parse_attr_table<IPVS_DAEMON_ATTR_MAX + 1>(top[IPVS_CMD_ATTR_DAEMON].payload));
+    TRY_TABLE(t, IPVS_DAEMON_ATTR_MAX + 1, top[IPVS_CMD_ATTR_DAEMON].payload);
     if (!t.present(IPVS_DAEMON_ATTR_STATE) || !t.present(IPVS_DAEMON_ATTR_MCAST_IFN) ||
         !t.present(IPVS_DAEMON_ATTR_SYNC_ID))
         return bad("daemon without state, interface or sync id", where);
@@ -431,7 +436,7 @@ Result<SyncDaemon> decode_daemon(const nl::Message& m) {
 Result<Info> decode_info(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_INFO reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_SET_INFO}, where));
-    TRY_ASSIGN(t, nl::parse_attr_table<IPVS_INFO_ATTR_MAX + 1>(g.attrs));
+    TRY_TABLE(t, IPVS_INFO_ATTR_MAX + 1, g.attrs);
     if (!t.present(IPVS_INFO_ATTR_VERSION) || !t.present(IPVS_INFO_ATTR_CONN_TAB_SIZE))
         return bad("no version or connection table size", where);
     TRY_ASSIGN(version, nl::get_u32(t[IPVS_INFO_ATTR_VERSION]));
@@ -442,7 +447,7 @@ Result<Info> decode_info(const nl::Message& m) {
 Result<Timeouts> decode_timeouts(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_CONFIG reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_SET_CONFIG}, where));
-    TRY_ASSIGN(t, nl::parse_attr_table<IPVS_CMD_ATTR_MAX + 1>(g.attrs));
+    TRY_TABLE(t, IPVS_CMD_ATTR_MAX + 1, g.attrs);
     Timeouts out;
     struct Field {
         uint16_t type;
@@ -460,6 +465,7 @@ Result<Timeouts> decode_timeouts(const nl::Message& m) {
 }
 
 #undef TRY_ASSIGN
+#undef TRY_TABLE
 
 std::string Info::version_string() const {
     return std::to_string((version >> 16) & 0xff) + "." + std::to_string((version >> 8) & 0xff) +

@@ -322,7 +322,9 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
     uint32_t seq = next_seq();
     ipvs::encode_dump_dests(req, {family_, seq}, k);
     std::vector<ipvs::DestEntry> out;
-    Status st = exchange(req, seq, Mode::dump, "IPVS_CMD_GET_DEST", k.to_string(),
+    // The key text is built only on failure: this runs once per service in every dump.
+    static const std::string no_key;
+    Status st = exchange(req, seq, Mode::dump, "IPVS_CMD_GET_DEST", no_key,
                          [&](const nl::Message& m) -> Status {
                              auto e = ipvs::decode_dest(m, k);
                              if (!e) return e.error();
@@ -331,6 +333,7 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
                          });
     if (!st) {
         Error e = st.error();
+        e.key = k.to_string();
         if (e.code == ESRCH || e.code == ENOENT)
             e.message = "service " + k.to_string() + " does not exist";
         return e;

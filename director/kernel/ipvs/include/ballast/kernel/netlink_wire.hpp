@@ -107,16 +107,21 @@ Status for_each_attr(Bytes data, Fn&& fn) {
     return {};
 }
 
+// Fills t in place (no copy of the table through a Result: this is the decoder's hot path).
 template <size_t N>
-Result<AttrTable<N>> parse_attr_table(Bytes data) {
-    AttrTable<N> t;
-    Status st = for_each_attr(data, [&](const Attr& a) {
+Status parse_attr_table_into(Bytes data, AttrTable<N>& t) {
+    return for_each_attr(data, [&](const Attr& a) {
         if (a.type < N) {
             t.attrs[a.type] = a;
             t.seen[a.type] = true;
         }
     });
-    if (!st) return st.error();
+}
+
+template <size_t N>
+Result<AttrTable<N>> parse_attr_table(Bytes data) {
+    AttrTable<N> t;
+    if (Status st = parse_attr_table_into(data, t); !st) return st.error();
     return t;
 }
 
