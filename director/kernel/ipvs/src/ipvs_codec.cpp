@@ -6,6 +6,7 @@
 #include <linux/netlink.h>
 
 #include <cstring>
+#include <optional>
 
 namespace ballast::kernel::ipvs {
 
@@ -258,19 +259,27 @@ Result<uint16_t> get_family(const nl::Attr& a, std::string_view where) {
     return *f;
 }
 
+// One pass over the nest without an attribute table: this runs for every service and every
+// destination of a dump. Counters are u32 in the old STATS nest and u64 in STATS64.
 Result<IpvsStats> decode_stats(const nl::Attr& nest) {
-    nl::AttrTable<IPVS_STATS_ATTR_MAX + 1> table;
-    if (Status st = nl::parse_attr_table_into(nest.payload, table); !st) return st.error();
-    const auto* t = &table;
     IpvsStats s;
     uint64_t* fields[] = {nullptr, &s.conns, &s.inpkts, &s.outpkts, &s.inbytes, &s.outbytes,
                           &s.cps,  &s.inpps, &s.outpps, &s.inbps,   &s.outbps};
-    for (uint16_t i = IPVS_STATS_ATTR_CONNS; i <= IPVS_STATS_ATTR_OUTBPS; ++i) {
-        if (!t->present(i)) continue;
-        auto v = nl::get_u32_or_u64((*t)[i]);
-        if (!v) return v.error();
-        *fields[i] = *v;
-    }
+    std::optional<nl::Attr> wrong_size;  // the first counter of a size we cannot read
+    Status st = nl::for_each_attr(nest.payload, [&](const nl::Attr& a) {
+        if (a.type < IPVS_STATS_ATTR_CONNS || a.type > IPVS_STATS_ATTR_OUTBPS) return;
+        if (a.payload.size() == sizeof(uint32_t)) {
+            uint32_t v;
+            std::memcpy(&v, a.payload.data(), sizeof v);
+            *fields[a.type] = v;
+        } else if (a.payload.size() == sizeof(uint64_t)) {
+            std::memcpy(fields[a.type], a.payload.data(), sizeof(uint64_t));
+        } else if (!wrong_size) {
+            wrong_size = a;
+        }
+    });
+    if (!st) return st.error();
+    if (wrong_size) return nl::get_u32_or_u64(*wrong_size).error();
     return s;
 }
 
@@ -384,8 +393,9 @@ Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
                                {IPVS_DEST_ATTR_PERSIST_CONNS, &e.counters.persist_conns}};
     for (const auto& f : fields) {
         if (!t.present(f.type)) continue;
-        TRY_ASSIGN(v, nl::get_u32(t[f.type]));
-        *f.field = v;
+        const nl::Attr& a = t[f.type];
+        if (a.payload.size() != sizeof(uint32_t)) return nl::get_u32(a).error();
+        std::memcpy(f.field, a.payload.data(), sizeof(uint32_t));
     }
     TRY_ASSIGN(stats, pick_stats(t, IPVS_DEST_ATTR_STATS, IPVS_DEST_ATTR_STATS64));
     e.counters.stats = stats;

@@ -20,9 +20,9 @@ namespace {
 // A success ack costs the receive buffer about this much (skb truesize of a 36-byte message);
 // the in-flight window is bounded so every ack fits, since a lost ack loses an op's outcome.
 constexpr size_t kAckTruesize = 1024;
-// The kernel sizes dump skbs by the largest buffer we ever passed to recv (up to 32 KiB);
-// measured in the lab, 8 KiB skbs make per-service dest dumps about twice as fast as 32 KiB.
-constexpr size_t kRxBufferBytes = 8 * 1024;
+// Datagrams one recvmmsg can take: a window of acks, or a dest dump and its NLMSG_DONE
+// (queued by the kernel while the first is copied out), in one system call.
+constexpr size_t kRxSlots = 64;
 
 Error sys_error(int err, const char* op, std::string what) {
     return make_error(err, op, {}, std::move(what) + ": " + std::strerror(err));
@@ -37,7 +37,16 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     if (fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
     std::unique_ptr<IpvsNetlinkClient> c(new IpvsNetlinkClient(fd, options));
-    c->rx_.resize(kRxBufferBytes);
+    c->slot_bytes_ = receive_slot_bytes();
+    c->rx_.resize(kRxSlots * c->slot_bytes_);
+    c->rx_msgs_.resize(kRxSlots);
+    c->rx_iov_.resize(kRxSlots);
+    for (size_t i = 0; i < kRxSlots; ++i) {
+        c->rx_iov_[i] = iovec{c->rx_.data() + i * c->slot_bytes_, c->slot_bytes_};
+        c->rx_msgs_[i].msg_hdr = msghdr{};
+        c->rx_msgs_[i].msg_hdr.msg_iov = &c->rx_iov_[i];
+        c->rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
 
     int one = 1;
     // Error acks carry only the request header, not the whole request.
@@ -100,18 +109,30 @@ Status IpvsNetlinkClient::send_bytes(std::span<const uint8_t> bytes, const char*
     }
 }
 
+size_t IpvsNetlinkClient::receive_slot_bytes() {
+    long page = ::sysconf(_SC_PAGESIZE);
+    // The kernel's NLMSG_GOODSIZE is below min(page, 8 KiB); never pass less than it.
+    return std::clamp<size_t>(page > 0 ? static_cast<size_t>(page) : 4096, 4096, 8192);
+}
+
 Result<size_t> IpvsNetlinkClient::receive(const char* op) {
     for (;;) {
-        ssize_t n = ::recv(fd_, rx_.data(), rx_.size(), MSG_TRUNC);
+        int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(rx_msgs_.size()),
+                           MSG_WAITFORONE, nullptr);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0)
             return sys_error(errno, op,
                              errno == ENOBUFS ? "netlink receive buffer overrun, replies lost"
                                               : "netlink receive failed");
-        if (static_cast<size_t>(n) > rx_.size())
-            return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
+        for (int i = 0; i < n; ++i)
+            if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC)
+                return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
         return static_cast<size_t>(n);
     }
+}
+
+std::span<const uint8_t> IpvsNetlinkClient::datagram(size_t i) const {
+    return {rx_.data() + i * slot_bytes_, rx_msgs_[i].msg_len};
 }
 
 Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t seq, Mode mode,
@@ -119,35 +140,36 @@ Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t se
                                    const std::function<Status(const nl::Message&)>& on_msg) {
     if (auto st = send_bytes(request, op); !st) return st;
     Status result;
+    bool done = false;
+    auto on_reply = [&](const nl::Message& m) -> Status {
+        if (m.seq != seq) return {};  // a stale reply of an earlier, failed exchange
+        if (m.type == NLMSG_ERROR) {
+            auto ack = nl::decode_ack(m);
+            if (!ack) return ack.error();
+            if (ack->error != 0) return make_error(-ack->error, op, key);
+            done = true;
+            return {};
+        }
+        if (m.type == NLMSG_DONE) {
+            int32_t err = 0;
+            if (m.payload.size() >= sizeof err) std::memcpy(&err, m.payload.data(), sizeof err);
+            if (err < 0) return make_error(-err, op, key);
+            done = true;
+            return {};
+        }
+        if (mode == Mode::write) return {};
+        if (result) {
+            Status st = on_msg(m);
+            if (!st) result = st;  // keep draining the dump so the socket stays in sync
+        }
+        if (mode == Mode::get) done = true;
+        return {};
+    };
     for (;;) {
         auto n = receive(op);
         if (!n) return n.error();
-        auto msgs = nl::split_messages(std::span<const uint8_t>(rx_.data(), *n));
-        if (!msgs) return msgs.error();
-        bool done = false;
-        for (const nl::Message& m : *msgs) {
-            if (m.seq != seq) continue;  // a stale reply of an earlier, failed exchange
-            if (m.type == NLMSG_ERROR) {
-                auto ack = nl::decode_ack(m);
-                if (!ack) return ack.error();
-                if (ack->error != 0) return make_error(-ack->error, op, key);
-                done = true;
-                continue;
-            }
-            if (m.type == NLMSG_DONE) {
-                int32_t err = 0;
-                if (m.payload.size() >= sizeof err) std::memcpy(&err, m.payload.data(), sizeof err);
-                if (err < 0) return make_error(-err, op, key);
-                done = true;
-                continue;
-            }
-            if (mode == Mode::write) continue;
-            if (result) {
-                Status st = on_msg(m);
-                if (!st) result = st;  // keep draining the dump so the socket stays in sync
-            }
-            if (mode == Mode::get) done = true;
-        }
+        for (size_t i = 0; i < *n; ++i)
+            if (Status st = nl::for_each_message(datagram(i), on_reply); !st) return st;
         if (done) return result;
     }
 }
@@ -190,25 +212,21 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
                 failure = n.error();
                 break;
             }
-            // Walk the datagram in place: one ack per recv is the common case, so no allocation.
-            std::span<const uint8_t> buf(rx_.data(), *n);
-            for (size_t off = 0; off + nl::kNlmsgHdrLen <= buf.size();) {
-                nlmsghdr h;
-                std::memcpy(&h, buf.data() + off, sizeof h);
-                if (h.nlmsg_len < nl::kNlmsgHdrLen || h.nlmsg_len > buf.size() - off) break;
-                nl::Message m{h.nlmsg_type, h.nlmsg_flags, h.nlmsg_seq, h.nlmsg_pid,
-                              buf.subspan(off + nl::kNlmsgHdrLen, h.nlmsg_len - nl::kNlmsgHdrLen)};
-                off += nl::align(h.nlmsg_len);
-                if (m.type != NLMSG_ERROR) continue;
+            // Each ack is its own datagram; one recvmmsg takes all that are queued.
+            auto on_ack = [&](const nl::Message& m) -> Status {
+                if (m.type != NLMSG_ERROR) return {};
                 auto ack = nl::decode_ack(m);
                 if (!ack || ack->request_seq < base || ack->request_seq - base >= index.size())
-                    continue;  // not one of ours (a late reply from an earlier exchange)
+                    return {};  // not one of ours (a late reply from an earlier exchange)
                 size_t slot = ack->request_seq - base;
-                if (answered[slot]) continue;
+                if (answered[slot]) return {};
                 answered[slot] = true;
                 --pending;
                 errnos[index[slot]] = -ack->error;
-            }
+                return {};
+            };
+            // A malformed datagram is skipped: its ops stay unanswered and are reported so.
+            for (size_t d = 0; d < *n; ++d) (void)nl::for_each_message(datagram(d), on_ack);
         }
         for (size_t s = 0; s < index.size(); ++s) {
             size_t k = index[s];
@@ -346,28 +364,58 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     if (!services) return services.error();
     const size_t n = services->size();
 
+    // The kernel lists services in hash order; visiting them in key order lets every insert
+    // below go at the end of its map in constant time.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return (*services)[a].key < (*services)[b].key; });
+
     IpvsSnapshot snap;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i : order) {
         // Dest dumps run one after another on this socket: measured in the lab, spreading them
         // over two sockets and threads was slower under TCG (each takes the kernel's IPVS mutex).
         auto& s = (*services)[i];
-        auto d = list_dests(s.key);
-        if (!d) {
-            // Deleted between the two dumps by someone else: not ours to report as an error.
-            if (d.error().code == ESRCH || d.error().code == ENOENT) continue;
-            return d.error();
-        }
-        model::IpvsService svc{s.key, s.spec, {}};
+        model::IpvsService svc{s.key, std::move(s.spec), {}};
         std::map<model::RealKey, DestCounters> counters;
-        for (auto& e : *d) {
-            svc.reals.emplace(e.key, e.spec);
-            counters.emplace(e.key, e.counters);
+        if (Status st = dump_dests_into(s.key, svc, counters); !st) {
+            // Deleted between the two dumps by someone else: not ours to report as an error.
+            if (st.error().code == ESRCH || st.error().code == ENOENT) continue;
+            return st.error();
         }
-        snap.dest_counters.emplace(s.key, std::move(counters));
-        snap.service_stats.emplace(s.key, s.stats);
-        snap.table.services.emplace(s.key, std::move(svc));
+        snap.dest_counters.emplace_hint(snap.dest_counters.end(), s.key, std::move(counters));
+        snap.service_stats.emplace_hint(snap.service_stats.end(), s.key, s.stats);
+        snap.table.services.emplace_hint(snap.table.services.end(), s.key, std::move(svc));
     }
     return snap;
+}
+
+Status IpvsNetlinkClient::dump_dests_into(const ServiceKey& k, model::IpvsService& svc,
+                                          std::map<RealKey, DestCounters>& counters) {
+    tx_.clear();
+    uint32_t seq = next_seq();
+    ipvs::encode_dump_dests(tx_, {family_, seq}, k);
+    // The kernel lists a service's dests newest first, i.e. in descending key order when they
+    // were added in plan order: inserting just before the previous one is then O(1).
+    auto real_hint = svc.reals.end();
+    auto counter_hint = counters.end();
+    static const std::string no_key;  // built only on failure, below
+    Status st = exchange(
+        tx_, seq, Mode::dump, "IPVS_CMD_GET_DEST", no_key, [&](const nl::Message& m) -> Status {
+            auto e = ipvs::decode_dest(m, k);
+            if (!e) return e.error();
+            real_hint = svc.reals.emplace_hint(real_hint, e->key, e->spec);
+            counter_hint = counters.emplace_hint(counter_hint, e->key, e->counters);
+            return {};
+        });
+    if (!st) {
+        Error e = st.error();
+        e.key = k.to_string();
+        if (e.code == ESRCH || e.code == ENOENT)
+            e.message = "service " + k.to_string() + " does not exist";
+        return e;
+    }
+    return {};
 }
 
 Result<ipvs::Timeouts> IpvsNetlinkClient::get_timeouts() {

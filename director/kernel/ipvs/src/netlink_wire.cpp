@@ -83,22 +83,22 @@ void MessageBuilder::end_nest(size_t start) {
     patch_u16(out_, start, static_cast<uint16_t>(out_.size() - start));
 }
 
+Status truncated_message_header() {
+    return malformed("truncated nlmsghdr", "netlink");
+}
+Status malformed_message_length(size_t nlmsg_len) {
+    return malformed("nlmsg_len " + std::to_string(nlmsg_len) + " out of bounds", "netlink");
+}
+
 Result<std::vector<Message>> split_messages(Bytes buf) {
     std::vector<Message> msgs;
-    size_t off = 0;
-    while (off < buf.size()) {
-        if (buf.size() - off < kNlmsgHdrLen) return malformed("truncated nlmsghdr", "netlink");
-        nlmsghdr h;
-        std::memcpy(&h, buf.data() + off, sizeof h);
-        if (h.nlmsg_len < kNlmsgHdrLen || h.nlmsg_len > buf.size() - off)
-            return malformed("nlmsg_len " + std::to_string(h.nlmsg_len) + " out of bounds",
-                             "netlink");
-        msgs.push_back(Message{h.nlmsg_type, h.nlmsg_flags, h.nlmsg_seq, h.nlmsg_pid,
-                               buf.subspan(off + kNlmsgHdrLen, h.nlmsg_len - kNlmsgHdrLen)});
-        size_t step = align(h.nlmsg_len);
-        if (step > buf.size() - off) break;  // last message without tail padding
-        off += step;
-    }
+    if (Status st = for_each_message(buf,
+                                     [&](const Message& m) -> Status {
+                                         msgs.push_back(m);
+                                         return {};
+                                     });
+        !st)
+        return st.error();
     return msgs;
 }
 

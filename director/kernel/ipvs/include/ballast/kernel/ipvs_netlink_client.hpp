@@ -3,8 +3,12 @@
 // Requests are encoded and replies decoded by ipvs_codec (pure); this class only
 // moves bytes, matches acknowledgements to operations by sequence number, and
 // turns errno into operator-facing errors.
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -58,13 +62,23 @@ public:
     Result<ipvs::Info> info();
 
     uint16_t family_id() const { return family_; }
+    // The length passed to the kernel per received datagram. The kernel sizes dump skbs by the
+    // largest length a socket ever passed to recvmsg (never below one page minus overhead), so
+    // one page keeps dump skbs in the slab allocator yet always fits a whole datagram.
+    static size_t receive_slot_bytes();
     // How many sendmsg calls the last apply() made (pipelining is observable in tests).
     size_t last_apply_batches() const { return last_batches_; }
 
 private:
     IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o) {}
     Status send_bytes(std::span<const uint8_t> bytes, const char* op);
+    // One recvmmsg: waits for a datagram, then takes every further one already queued (up to
+    // the slot count); returns how many. datagram(i) is the i-th of them.
     Result<size_t> receive(const char* op);
+    std::span<const uint8_t> datagram(size_t i) const;
+    // Feeds every dest of service k to the snapshot (one GET_DEST dump).
+    Status dump_dests_into(const model::ServiceKey& k, model::IpvsService& svc,
+                           std::map<model::RealKey, DestCounters>& counters);
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
@@ -83,7 +97,12 @@ private:
     uint32_t seq_ = 0;
     size_t window_ = 0;
     size_t last_batches_ = 0;
+    // Receive slots for recvmmsg, slot_bytes_ each (see receive_slot_bytes()).
+    size_t slot_bytes_ = 0;
     std::vector<uint8_t> rx_;
+    std::vector<mmsghdr> rx_msgs_;
+    std::vector<iovec> rx_iov_;
+    std::vector<uint8_t> tx_;  // request buffer reused by the per-service dest dumps
 };
 
 }  // namespace ballast::kernel

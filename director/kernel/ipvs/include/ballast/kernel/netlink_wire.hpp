@@ -58,6 +58,35 @@ struct Message {
     Bytes payload;  // after the nlmsghdr
 };
 
+// Calls fn(const Message&) -> Status for each message of a buffer in order, without copying;
+// stops at the first error fn returns, or when a header or length is out of bounds.
+Status truncated_message_header();
+Status malformed_message_length(size_t nlmsg_len);
+template <typename Fn>
+Status for_each_message(Bytes buf, Fn&& fn) {
+    size_t off = 0;
+    while (off < buf.size()) {
+        if (buf.size() - off < kNlmsgHdrLen) return truncated_message_header();
+        uint32_t len;
+        uint16_t type, flags;
+        uint32_t seq, pid;
+        std::memcpy(&len, buf.data() + off, 4);
+        std::memcpy(&type, buf.data() + off + 4, 2);
+        std::memcpy(&flags, buf.data() + off + 6, 2);
+        std::memcpy(&seq, buf.data() + off + 8, 4);
+        std::memcpy(&pid, buf.data() + off + 12, 4);
+        if (len < kNlmsgHdrLen || len > buf.size() - off) return malformed_message_length(len);
+        if (Status st = fn(Message{type, flags, seq, pid,
+                                   buf.subspan(off + kNlmsgHdrLen, len - kNlmsgHdrLen)});
+            !st)
+            return st;
+        size_t step = align(len);
+        if (step > buf.size() - off) break;  // last message without tail padding
+        off += step;
+    }
+    return {};
+}
+
 // Splits a buffer into messages; an error if any header or length is out of bounds.
 Result<std::vector<Message>> split_messages(Bytes buffer);
 
