@@ -262,6 +262,18 @@ int main(int argc, char** argv) {
         double ballast_dump = seconds_since(t0);
         if (!snap) die(snap.error().describe());
         if (snap->table.real_count() != s * kDests) die("ballast dump: wrong destination count");
+        // The same dump with receiving and decoding on one thread, for comparison.
+        double ballast_dump_one_thread = 0;
+        {
+            IpvsNetlinkClient::Options o;
+            o.overlap_dump_decoding = false;
+            auto serial = IpvsNetlinkClient::open(o);
+            if (!serial) die(serial.error().describe());
+            t0 = std::chrono::steady_clock::now();
+            auto snap1 = (*serial)->dump();
+            ballast_dump_one_thread = seconds_since(t0);
+            if (!snap1 || snap1->table != snap->table) die("one-thread dump differs");
+        }
 
         // Three one-weight reconciles, alternating the weight so each has exactly one change;
         // the median is reported, with each one's dump / plan / apply split.
@@ -327,6 +339,8 @@ int main(int argc, char** argv) {
                       "floor",
                       s, ipvsadm_dump / ballast_dump, 100.0 * floor_dump / ballast_dump);
         row("ballast dump", s, s * (kDests + 1), ballast_dump, note);
+        row("ballast dump, receiving and decoding on one thread", s, s * (kDests + 1),
+            ballast_dump_one_thread);
         row("ipvsadm -Ln (incl. process start)", s, s * (kDests + 1), ipvsadm_dump);
         row("floor: raw genl dump, same requests, one recv per datagram, no decoding (best of "
             "2)",

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace ballast::kernel {
 
@@ -359,6 +363,94 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
     return out;
 }
 
+// Raw reply datagrams, each stored as [u32 length][bytes], passed from the thread that talks to
+// the kernel to the thread that decodes them.
+class IpvsNetlinkClient::DatagramQueue {
+public:
+    void push(std::vector<uint8_t> batch) {
+        {
+            std::lock_guard lock(mu_);
+            batches_.push_back(std::move(batch));
+        }
+        cv_.notify_one();
+    }
+    // No more batches will come; failure says why the stream ended early, if it did.
+    void close(Status failure) {
+        {
+            std::lock_guard lock(mu_);
+            closed_ = true;
+            failure_ = std::move(failure);
+        }
+        cv_.notify_one();
+    }
+    // The next batch; false once closed and drained.
+    bool pop(std::vector<uint8_t>& out) {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return closed_ || !batches_.empty(); });
+        if (batches_.empty()) return false;
+        out = std::move(batches_.front());
+        batches_.pop_front();
+        return true;
+    }
+    Status failure() {
+        std::lock_guard lock(mu_);
+        return failure_;
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::vector<uint8_t>> batches_;
+    bool closed_ = false;
+    Status failure_;
+};
+
+namespace {
+// Handing datagrams over in batches of about this size keeps locking rare.
+constexpr size_t kHandoffBytes = 64 * 1024;
+
+void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d) {
+    const auto len = static_cast<uint32_t>(d.size());
+    const size_t at = batch.size();
+    batch.resize(at + sizeof len + d.size());
+    std::memcpy(batch.data() + at, &len, sizeof len);
+    std::memcpy(batch.data() + at + sizeof len, d.data(), d.size());
+}
+}  // namespace
+
+void IpvsNetlinkClient::receive_dest_dumps(std::span<const ServiceKey> keys, uint32_t first_seq,
+                                           DatagramQueue& queue) {
+    const char* op = "IPVS_CMD_GET_DEST";
+    std::vector<uint8_t> batch;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        const uint32_t seq = first_seq + static_cast<uint32_t>(i);
+        tx_.clear();
+        ipvs::encode_dump_dests(tx_, {family_, seq}, keys[i]);
+        if (Status st = send_bytes(tx_, op); !st) return queue.close(st);
+        // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
+        bool done = false;
+        while (!done) {
+            auto n = receive(op);
+            if (!n) return queue.close(n.error());
+            for (size_t d = 0; d < *n; ++d) {
+                append_datagram(batch, datagram(d));
+                Status st = nl::for_each_message(datagram(d), [&](const nl::Message& m) -> Status {
+                    if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
+                        done = true;
+                    return {};
+                });
+                if (!st) return queue.close(st);  // the decoder cannot read past it either
+            }
+        }
+        if (batch.size() >= kHandoffBytes || i + 1 == keys.size()) {
+            queue.push(std::move(batch));
+            batch = {};
+            batch.reserve(kHandoffBytes + slot_bytes_);
+        }
+    }
+    queue.close({});
+}
+
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     auto services = list_services();
     if (!services) return services.error();
@@ -366,56 +458,97 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
 
     // The kernel lists services in hash order; visiting them in key order lets every insert
     // below go at the end of its map in constant time.
-    std::vector<size_t> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return (*services)[a].key < (*services)[b].key; });
+    std::sort(
+        services->begin(), services->end(),
+        [](const ipvs::ServiceEntry& a, const ipvs::ServiceEntry& b) { return a.key < b.key; });
+    std::vector<ServiceKey> keys;
+    keys.reserve(n);
+    for (const auto& s : *services) keys.push_back(s.key);
+
+    // One GET_DEST dump per service, one after another on this socket. A second thread does
+    // the system calls while this one decodes, so decoding overlaps the kernel's work.
+    // (Measured earlier: two sockets dumping in parallel were slower, as each dump takes the
+    // kernel's IPVS mutex; here only one thread ever talks to the kernel.)
+    const uint32_t first_seq = seq_ + 1;
+    seq_ += static_cast<uint32_t>(n);
+    DatagramQueue queue;
+    std::thread receiver;
+    if (opt_.overlap_dump_decoding)
+        receiver = std::thread([&] { receive_dest_dumps(keys, first_seq, queue); });
+    else
+        receive_dest_dumps(keys, first_seq, queue);  // everything queued before decoding starts
 
     IpvsSnapshot snap;
-    for (size_t i : order) {
-        // Dest dumps run one after another on this socket: measured in the lab, spreading them
-        // over two sockets and threads was slower under TCG (each takes the kernel's IPVS mutex).
-        auto& s = (*services)[i];
-        model::IpvsService svc{s.key, std::move(s.spec), {}};
-        std::map<model::RealKey, DestCounters> counters;
-        if (Status st = dump_dests_into(s.key, svc, counters); !st) {
-            // Deleted between the two dumps by someone else: not ours to report as an error.
-            if (st.error().code == ESRCH || st.error().code == ENOENT) continue;
-            return st.error();
-        }
-        snap.dest_counters.emplace_hint(snap.dest_counters.end(), s.key, std::move(counters));
-        snap.service_stats.emplace_hint(snap.service_stats.end(), s.key, s.stats);
-        snap.table.services.emplace_hint(snap.table.services.end(), s.key, std::move(svc));
-    }
-    return snap;
-}
-
-Status IpvsNetlinkClient::dump_dests_into(const ServiceKey& k, model::IpvsService& svc,
-                                          std::map<RealKey, DestCounters>& counters) {
-    tx_.clear();
-    uint32_t seq = next_seq();
-    ipvs::encode_dump_dests(tx_, {family_, seq}, k);
-    // The kernel lists a service's dests newest first, i.e. in descending key order when they
-    // were added in plan order: inserting just before the previous one is then O(1).
+    Status failure;  // the first, reported after the stream is drained
+    size_t cur = 0;  // the service whose dests arrive now
+    model::IpvsService svc;
+    std::map<RealKey, DestCounters> counters;
     auto real_hint = svc.reals.end();
     auto counter_hint = counters.end();
-    static const std::string no_key;  // built only on failure, below
-    Status st = exchange(
-        tx_, seq, Mode::dump, "IPVS_CMD_GET_DEST", no_key, [&](const nl::Message& m) -> Status {
-            auto e = ipvs::decode_dest(m, k);
-            if (!e) return e.error();
-            real_hint = svc.reals.emplace_hint(real_hint, e->key, e->spec);
-            counter_hint = counters.emplace_hint(counter_hint, e->key, e->counters);
+    auto start = [&] {
+        svc = model::IpvsService{keys[cur], std::move((*services)[cur].spec), {}};
+        counters.clear();
+        real_hint = svc.reals.end();
+        counter_hint = counters.end();
+    };
+    auto fail = [&](Error e) {
+        e.key = keys[cur].to_string();
+        if (failure) failure = std::move(e);
+    };
+    auto on_reply = [&](const nl::Message& m) -> Status {
+        if (cur >= n || m.seq != first_seq + cur) return {};  // stale or not ours
+        int err = 0;
+        if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
+            if (m.type == NLMSG_ERROR) {
+                auto ack = nl::decode_ack(m);
+                if (!ack) return ack.error();
+                err = -ack->error;
+            } else if (m.payload.size() >= sizeof(int32_t)) {
+                int32_t v;
+                std::memcpy(&v, m.payload.data(), sizeof v);
+                err = -v;
+            }
+            // Deleted between the two dumps by someone else: not ours to report as an error.
+            if (err == ESRCH || err == ENOENT) {
+            } else if (err > 0) {
+                fail(make_error(err, "IPVS_CMD_GET_DEST", {}));
+            } else {
+                snap.dest_counters.emplace_hint(snap.dest_counters.end(), keys[cur],
+                                                std::move(counters));
+                snap.service_stats.emplace_hint(snap.service_stats.end(), keys[cur],
+                                                (*services)[cur].stats);
+                snap.table.services.emplace_hint(snap.table.services.end(), keys[cur],
+                                                 std::move(svc));
+            }
+            if (++cur < n) start();
             return {};
-        });
-    if (!st) {
-        Error e = st.error();
-        e.key = k.to_string();
-        if (e.code == ESRCH || e.code == ENOENT)
-            e.message = "service " + k.to_string() + " does not exist";
-        return e;
+        }
+        // The kernel lists a service's dests newest first, i.e. in descending key order when
+        // they were added in plan order: inserting just before the previous one is then O(1).
+        auto e = ipvs::decode_dest(m, keys[cur]);
+        if (!e) return e.error();
+        real_hint = svc.reals.emplace_hint(real_hint, e->key, e->spec);
+        counter_hint = counters.emplace_hint(counter_hint, e->key, e->counters);
+        return {};
+    };
+
+    if (n > 0) start();
+    std::vector<uint8_t> batch;
+    while (queue.pop(batch)) {
+        for (size_t off = 0; off + sizeof(uint32_t) <= batch.size();) {
+            uint32_t len;
+            std::memcpy(&len, batch.data() + off, sizeof len);
+            std::span<const uint8_t> d(batch.data() + off + sizeof len, len);
+            off += sizeof len + len;
+            // Keep draining after a failure, so the receiver always runs to its end.
+            if (Status st = nl::for_each_message(d, on_reply); !st && cur < n) fail(st.error());
+        }
     }
-    return {};
+    if (receiver.joinable()) receiver.join();
+    if (Status st = queue.failure(); !st) return st.error();
+    if (!failure) return failure.error();
+    if (cur != n) return make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early");
+    return snap;
 }
 
 Result<ipvs::Timeouts> IpvsNetlinkClient::get_timeouts() {

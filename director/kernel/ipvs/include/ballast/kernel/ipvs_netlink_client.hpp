@@ -24,6 +24,9 @@ public:
         size_t max_batch_bytes = 128 * 1024;  // requests per sendmsg, by size
         size_t max_in_flight = 2048;          // requests awaiting their ack, at most
         int rcvbuf_bytes = 16 * 1024 * 1024;  // forced when root (SO_RCVBUFFORCE)
+        // dump(): a second thread does the system calls while the caller's decodes. Off: all
+        // replies are received first, then decoded (for comparison in tests/bench).
+        bool overlap_dump_decoding = true;
     };
 
     // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
@@ -76,9 +79,11 @@ private:
     // the slot count); returns how many. datagram(i) is the i-th of them.
     Result<size_t> receive(const char* op);
     std::span<const uint8_t> datagram(size_t i) const;
-    // Feeds every dest of service k to the snapshot (one GET_DEST dump).
-    Status dump_dests_into(const model::ServiceKey& k, model::IpvsService& svc,
-                           std::map<model::RealKey, DestCounters>& counters);
+    class DatagramQueue;
+    // dump()'s receiving side: one GET_DEST dump per key, seqs from first_seq on, every reply
+    // datagram handed to queue undecoded. Runs on its own thread while dump() decodes.
+    void receive_dest_dumps(std::span<const model::ServiceKey> keys, uint32_t first_seq,
+                            DatagramQueue& queue);
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
