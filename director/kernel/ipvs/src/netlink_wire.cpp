@@ -40,9 +40,10 @@ void MessageBuilder::begin(uint16_t type, uint16_t flags, uint32_t seq, uint8_t 
     h.nlmsg_flags = flags;
     h.nlmsg_seq = seq;
     h.nlmsg_pid = 0;
-    append(out_, &h, sizeof h);
     const uint8_t genl[kGenlHdrLen] = {cmd, version, 0, 0};
-    append(out_, genl, sizeof genl);
+    out_.resize(msg_start_ + sizeof h + sizeof genl);
+    std::memcpy(out_.data() + msg_start_, &h, sizeof h);
+    std::memcpy(out_.data() + msg_start_ + sizeof h, genl, sizeof genl);
 }
 
 void MessageBuilder::end() {
@@ -50,11 +51,14 @@ void MessageBuilder::end() {
     patch_u32(out_, msg_start_, static_cast<uint32_t>(out_.size() - msg_start_));
 }
 
+// One resize per attribute (its new bytes are zero, which is the padding), then two copies:
+// this runs for every attribute of every request in a pipelined batch.
 void MessageBuilder::put(uint16_t type, const void* data, size_t len) {
+    const size_t at = out_.size();
+    out_.resize(align(at + kAttrHdrLen + len));
     nlattr a{static_cast<uint16_t>(kAttrHdrLen + len), type};
-    append(out_, &a, sizeof a);
-    if (len) append(out_, data, len);
-    pad(out_);
+    std::memcpy(out_.data() + at, &a, sizeof a);
+    if (len) std::memcpy(out_.data() + at + kAttrHdrLen, data, len);
 }
 
 void MessageBuilder::put_be16(uint16_t type, uint16_t host_value) {
@@ -68,8 +72,11 @@ void MessageBuilder::put_be32(uint16_t type, uint32_t host_value) {
 }
 
 void MessageBuilder::put_string(uint16_t type, std::string_view s) {
-    std::string z(s);
-    put(type, z.c_str(), z.size() + 1);
+    const size_t at = out_.size();
+    out_.resize(align(at + kAttrHdrLen + s.size() + 1));  // zeroed: the NUL and the padding
+    nlattr a{static_cast<uint16_t>(kAttrHdrLen + s.size() + 1), type};
+    std::memcpy(out_.data() + at, &a, sizeof a);
+    if (!s.empty()) std::memcpy(out_.data() + at + kAttrHdrLen, s.data(), s.size());
 }
 
 size_t MessageBuilder::begin_nest(uint16_t type) {
