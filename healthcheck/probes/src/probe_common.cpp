@@ -17,7 +17,7 @@ ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t se
       tls_verify_(asio::ssl::context::tls_client),
       tls_any_(asio::ssl::context::tls_client) {
     boost::system::error_code ec;
-    tls_verify_.set_default_verify_paths(ec);  // no system store: only added CAs are trusted
+    tls_verify_.set_default_verify_paths(ec);  // the system trust store, when there is one
     tls_verify_.set_verify_mode(asio::ssl::verify_peer, ec);
     tls_any_.set_verify_mode(asio::ssl::verify_none, ec);
 }

@@ -153,7 +153,7 @@ private:
     asio::posix::stream_descriptor pidfd_;
     pid_t pid_ = -1;
     std::string output_;
-    std::array<char, 4096> chunk_{};
+    std::array<char, 4096> chunk_;  // not zeroed: filled by each read
 };
 
 }  // namespace

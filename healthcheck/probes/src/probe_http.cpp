@@ -177,7 +177,7 @@ private:
     HttpResponseParser parser_;
     std::optional<std::regex> regex_;
     std::string request_;
-    std::array<char, 16384> chunk_{};
+    std::array<char, 16384> chunk_;  // not zeroed: filled by each read
 };
 
 }  // namespace

@@ -68,7 +68,7 @@ protected:
     }
 
     asio::ip::tcp::socket socket_;
-    std::array<char, 4096> chunk_{};
+    std::array<char, 4096> chunk_;  // not zeroed: filled by each read
     std::string reply_;
 };
 

@@ -65,7 +65,7 @@ protected:
 
     asio::ip::udp::socket socket_;
     std::vector<uint8_t> payload_;
-    std::array<char, 65536> datagram_{};
+    std::array<char, 65536> datagram_;  // not zeroed: filled by each read
 };
 
 class DnsAttempt final : public UdpAttempt {
