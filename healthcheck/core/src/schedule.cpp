@@ -40,10 +40,12 @@ TimePoint CheckSchedule::advance(State state, TimePoint now, Rng& rng) {
     const auto step = std::chrono::duration_cast<SteadyClock::duration>(
         state == State::down ? down_interval_ : interval_);
     anchor_ += step;
-    if (anchor_ <= now) {
-        // Missed slots: jump to the first slot after now instead of firing a burst.
-        const auto behind = now - anchor_;
-        anchor_ += step * (behind / step + 1);
+    if (anchor_ < now) {
+        // The run outlasted its interval (e.g. timeout == interval against a silent
+        // server): start the next one at once and keep the rate from there. Never a
+        // burst -- a check has at most one run in flight -- and no whole interval lost,
+        // so detection stays within interval x fall + timeout.
+        anchor_ = now;
     }
     const auto j = std::chrono::duration_cast<SteadyClock::duration>(jitter_).count();
     due_ = anchor_ + SteadyClock::duration(rng.uniform(-j, j));

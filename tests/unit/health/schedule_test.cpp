@@ -68,13 +68,25 @@ TEST(Schedule, DownIntervalAppliesWhileDown) {
     EXPECT_EQ(next, t0 + 2500ms);
 }
 
-TEST(Schedule, SlowCheckSkipsMissedSlotsInsteadOfBursting) {
+TEST(Schedule, OverlongRunRestartsAtOnceAndReanchorsInsteadOfBursting) {
     ManualClock clock;
     Rng rng(1);
     CheckSchedule s(spec(1000ms), clock.now());
     const auto t0 = clock.now();
     auto next = s.advance(State::up, t0 + 3500ms, rng);  // took 3.5 intervals
-    EXPECT_EQ(next, t0 + 4000ms);
+    EXPECT_EQ(next, t0 + 3500ms);                        // once, now -- not 3 catch-up runs
+    next = s.advance(State::up, t0 + 3600ms, rng);
+    EXPECT_EQ(next, t0 + 4500ms);  // the rate continues from the new anchor
+}
+
+TEST(Schedule, TimeoutEqualToIntervalKeepsOneRunPerInterval) {
+    // A silent target: every run ends by its 1 s timeout a little after the next slot.
+    ManualClock clock;
+    Rng rng(1);
+    CheckSchedule s(spec(1000ms), clock.now());
+    const auto t0 = clock.now();
+    for (int i = 0; i < 3; ++i) clock.set(s.advance(State::down, s.due() + 1001ms, rng));
+    EXPECT_EQ(clock.now(), t0 + 3003ms);  // three failures in ~3 s: fall=3 detects within 4 s
 }
 
 TEST(Schedule, JitterStaysWithinBoundsAndDoesNotAccumulate) {

@@ -59,8 +59,8 @@ SteadyClock::duration initial_offset(Millis interval, Rng& rng);
 // The schedule of one check. The anchor advances by exactly interval (or
 // down_interval while down) from run to run, so the rate does not drift with
 // how long checks take; jitter shifts each run around its anchor without
-// accumulating. A run that could not start on time (the previous one took
-// longer than an interval) skips to the next slot after `now`.
+// accumulating. When a run took longer than an interval, the next one starts at
+// once and the anchor moves to that instant (one run in flight, never a burst).
 class CheckSchedule {
 public:
     CheckSchedule(const model::CheckSpec& spec, TimePoint first_anchor);
