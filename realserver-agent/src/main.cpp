@@ -1,14 +1,196 @@
 // ballast-agent: checks on a real server that LVS-NAT replies return via the director.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <signal.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ballast/agent/agent.hpp"
+#include "ballast/agent/config.hpp"
+#include "ballast/agent/netlink.hpp"
+#include "ballast/agent/render.hpp"
+#include "ballast/agent/repair.hpp"
 #include "ballast/version.hpp"
 
+using namespace ballast::agent;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitChecksFail = 2;
+
+struct Opened {
+    std::unique_ptr<RouteQuery> routes;
+    std::unique_ptr<HostInfo> host;
+};
+
+Opened open_kernel() {
+    auto q = open_route_query();
+    if (!q) throw std::runtime_error("rtnetlink: " + q.error().describe());
+    return Opened{std::move(*q), system_host_info()};
+}
+
+std::optional<std::vector<RepairOp>> read_state(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto ops = parse_state(ss.str());
+    if (!ops) throw std::runtime_error(path + ": " + ops.error().describe());
+    return *ops;
+}
+
+void write_state(const std::string& path, const std::vector<RepairOp>& ops) {
+    std::filesystem::path p(path);
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << serialize_state(ops);
+        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+    }
+    std::filesystem::rename(tmp, path);  // never a half-written record
+}
+
+// Installs what is missing; records (merging with an earlier record) what changed.
+int do_repair(const AgentSettings& s, bool dry_run) {
+    auto k = open_kernel();
+    auto in = gather_repair_input(s, *k.routes, *k.host);
+    if (!in) throw std::runtime_error(in.error().describe());
+    RepairPlan plan = plan_repair(s, *in);
+    for (const auto& p : plan.problems) fmt::print(stderr, "ballast-agent: {}\n", p);
+    if (plan.ops.empty()) fmt::print("repair: nothing to do\n");
+    for (const auto& op : plan.ops)
+        fmt::print("{}{}\n", dry_run ? "would run: " : "run: ", op.command());
+    if (dry_run || plan.ops.empty()) return plan.problems.empty() ? kExitOk : kExitError;
+    auto exec = open_repair_executor();
+    if (!exec) throw std::runtime_error(exec.error().describe());
+    std::vector<RepairOp> record =
+        read_state(s.repair.state_file).value_or(std::vector<RepairOp>{});
+    std::vector<RepairOp> applied;
+    ballast::Status st = (*exec)->apply(plan.ops, applied);
+    record.insert(record.end(), applied.begin(), applied.end());
+    write_state(s.repair.state_file, record);
+    if (!st) {
+        fmt::print(stderr, "ballast-agent: repair failed: {}\n", st.error().describe());
+        return kExitError;
+    }
+    fmt::print("repair: {} change(s) recorded in {}\n", applied.size(), s.repair.state_file);
+    return plan.problems.empty() ? kExitOk : kExitError;
+}
+
+// Removes exactly what the state file records (what is still there), then the record.
+int do_undo(const AgentSettings& s, bool dry_run) {
+    auto record = read_state(s.repair.state_file);
+    if (!record) {
+        fmt::print("undo: no repair recorded in {}\n", s.repair.state_file);
+        return kExitOk;
+    }
+    auto k = open_kernel();
+    auto in = gather_repair_input(s, *k.routes, *k.host);
+    if (!in) throw std::runtime_error(in.error().describe());
+    auto ops = plan_undo(*record, *in);
+    for (const auto& op : ops)
+        fmt::print("{}{}\n", dry_run ? "would run: " : "run: ", op.command(true));
+    if (dry_run) return kExitOk;
+    auto exec = open_repair_executor();
+    if (!exec) throw std::runtime_error(exec.error().describe());
+    if (auto st = (*exec)->revert(ops); !st) {
+        fmt::print(stderr, "ballast-agent: undo failed: {}\n", st.error().describe());
+        return kExitError;
+    }
+    std::filesystem::remove(s.repair.state_file);
+    fmt::print("undo: {} change(s) reverted\n", ops.size());
+    return kExitOk;
+}
+
+int do_doctor(AgentSettings s, const std::vector<std::string>& clients, bool json) {
+    if (!clients.empty()) {
+        s.probe_clients.clear();
+        for (const auto& c : clients) {
+            auto a = ballast::model::IpAddress::parse(c);
+            if (!a) throw std::runtime_error("--client: '" + c + "' is not an IP address");
+            s.probe_clients.push_back(*a);
+        }
+    }
+    auto k = open_kernel();
+    Report r = evaluate(s, *k.routes, *k.host);
+    bool drain = !s.drain_file.empty() && std::filesystem::exists(s.drain_file);
+    if (json)
+        fmt::print("{}", render_json(r, agent_reply(r, drain, std::nullopt)));
+    else
+        fmt::print("ballast-agent doctor: LVS-NAT checklist of this real server\n\n{}",
+                   render_text(r));
+    return r.overall() == Verdict::fail ? kExitChecksFail : kExitOk;
+}
+
+int do_serve(const AgentSettings& s) {
+    boost::asio::io_context io;
+    auto k = open_kernel();
+    Agent agent(io, s, std::move(k.routes), std::move(k.host));
+    if (auto st = agent.start(); !st) throw std::runtime_error(st.error().describe());
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code, int) {
+        agent.stop();
+        io.stop();
+    });
+    fmt::print(
+        "ballast-agent: agent-check on {}{}; now: {}\n", agent.agent_endpoint().to_string(),
+        agent.status_endpoint() ? ", status on http://" + agent.status_endpoint()->to_string() : "",
+        agent.reply());
+    io.run();
+    return kExitOk;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{"ballast-agent - real-server agent: return-route checks, repair, agent-check "
-                 "responder"};
+    CLI::App app{
+        "ballast-agent - real-server agent: return-route checks, repair, agent-check "
+        "responder"};
     app.set_version_flag("--version", std::string("ballast-agent ") + ballast::kVersion);
+    std::string config = "/etc/ballast/agent.toml";
+    bool repair = false, undo = false, dry_run = false, no_serve = false;
+    app.add_option("-c,--config", config, "agent config file (TOML)")->capture_default_str();
+    app.add_flag("--repair", repair,
+                 "install the missing policy routing (and loose rp_filter if configured)");
+    app.add_flag("--undo", undo, "remove exactly what an earlier --repair recorded, then exit");
+    app.add_flag("--dry-run", dry_run,
+                 "with --repair/--undo: print the plan, change nothing, exit");
+    app.add_flag("--no-serve", no_serve, "exit after --repair instead of serving agent-checks");
+    auto* doctor = app.add_subcommand("doctor", "print the LVS-NAT checklist of this host");
+    std::vector<std::string> clients;
+    bool json = false;
+    doctor->add_option("--client", clients,
+                       "client address to probe the return route for (repeatable)");
+    doctor->add_flag("--json", json, "JSON instead of text");
+    doctor->add_option("-c,--config", config, "agent config file (TOML)");  // after `doctor` too
     CLI11_PARSE(app, argc, argv);
-    fmt::print("{}", app.help());
-    return 0;
+
+    try {
+        AgentSettings s = load_agent_config(config);
+        if (*doctor) return do_doctor(s, clients, json);
+        if (undo) return do_undo(s, dry_run);
+        if (repair || s.repair.enabled) {
+            int rc = do_repair(s, dry_run);
+            if (dry_run || no_serve) return rc;
+            if (rc != kExitOk)
+                fmt::print(stderr,
+                           "ballast-agent: serving anyway; the checks will say what is wrong\n");
+        } else if (dry_run) {
+            fmt::print(stderr, "ballast-agent: --dry-run needs --repair or --undo\n");
+            return kExitError;
+        }
+        return do_serve(s);
+    } catch (const ConfigError& e) {
+        for (const auto& line : e.errors) fmt::print(stderr, "{}\n", line);
+        return kExitError;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "ballast-agent: {}\n", e.what());
+        return kExitError;
+    }
 }

@@ -1,6 +1,6 @@
 // ballastctl: ipvsadm-like admin CLI for ballast.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "ballast/version.hpp"
 

@@ -4,8 +4,8 @@ namespace ballast::model {
 
 namespace {
 constexpr std::pair<CheckType, std::string_view> kCheckNames[] = {
-    {CheckType::none, "none"}, {CheckType::tcp, "tcp"},   {CheckType::http, "http"},
-    {CheckType::https, "https"}, {CheckType::udp, "udp"}, {CheckType::dns, "dns"},
+    {CheckType::none, "none"},   {CheckType::tcp, "tcp"},     {CheckType::http, "http"},
+    {CheckType::https, "https"}, {CheckType::udp, "udp"},     {CheckType::dns, "dns"},
     {CheckType::exec, "exec"},   {CheckType::agent, "agent"},
 };
 }

@@ -13,9 +13,12 @@ std::optional<Protocol> parse_protocol(std::string_view s) {
 
 std::string_view to_string(Protocol p) {
     switch (p) {
-        case Protocol::tcp: return "tcp";
-        case Protocol::udp: return "udp";
-        case Protocol::sctp: return "sctp";
+        case Protocol::tcp:
+            return "tcp";
+        case Protocol::udp:
+            return "udp";
+        case Protocol::sctp:
+            return "sctp";
     }
     return "?";
 }
@@ -58,11 +61,16 @@ bool ServiceSpec::same_attributes(const ServiceSpec& o) const {
 
 std::string_view to_string(ForwardMethod m) {
     switch (m) {
-        case ForwardMethod::masquerade: return "masq";
-        case ForwardMethod::local: return "local";
-        case ForwardMethod::tunnel: return "tunnel";
-        case ForwardMethod::route: return "route";
-        case ForwardMethod::bypass: return "bypass";
+        case ForwardMethod::masquerade:
+            return "masq";
+        case ForwardMethod::local:
+            return "local";
+        case ForwardMethod::tunnel:
+            return "tunnel";
+        case ForwardMethod::route:
+            return "route";
+        case ForwardMethod::bypass:
+            return "bypass";
     }
     return "?";
 }
@@ -74,7 +82,9 @@ std::optional<ForwardMethod> parse_forward_method(std::string_view s) {
     return std::nullopt;
 }
 
-std::string RealKey::to_string() const { return Endpoint{addr, port}.to_string(); }
+std::string RealKey::to_string() const {
+    return Endpoint{addr, port}.to_string();
+}
 
 size_t IpvsTable::real_count() const {
     size_t n = 0;

@@ -8,7 +8,8 @@ std::string IpvsOp::to_string() const {
     std::string s = std::string(kNames[static_cast<int>(kind)]) + " " + service.to_string();
     if (kind == Kind::add_service || kind == Kind::edit_service) {
         s += " scheduler " + service_spec.scheduler;
-        if (service_spec.persistence) s += " persistent " + std::to_string(*service_spec.persistence);
+        if (service_spec.persistence)
+            s += " persistent " + std::to_string(*service_spec.persistence);
     }
     if (is_dest_op()) s += " -> " + real.to_string();
     if (kind == Kind::add_dest || kind == Kind::edit_dest)

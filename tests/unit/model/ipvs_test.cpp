@@ -38,5 +38,6 @@ TEST(Error, DescribesWithOpAndKey) {
     auto e = ballast::make_error(ENOENT, "IPVS_CMD_DEL_SERVICE", "192.0.2.1:80/tcp");
     EXPECT_EQ(e.describe(), "No such file or directory (IPVS_CMD_DEL_SERVICE 192.0.2.1:80/tcp)");
     e.message = "service 192.0.2.1:80/tcp does not exist";
-    EXPECT_EQ(e.describe(), "service 192.0.2.1:80/tcp does not exist (IPVS_CMD_DEL_SERVICE 192.0.2.1:80/tcp)");
+    EXPECT_EQ(e.describe(),
+              "service 192.0.2.1:80/tcp does not exist (IPVS_CMD_DEL_SERVICE 192.0.2.1:80/tcp)");
 }

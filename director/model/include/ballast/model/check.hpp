@@ -26,8 +26,8 @@ struct CheckSpec {
     Millis slow_start{0};  // weight ramps from 0 to configured over this after recovery
     uint32_t rise = 2;
     uint32_t fall = 3;
-    bool start_down = false;           // no traffic until the first success
-    std::optional<uint16_t> port;      // probe this port instead of the real server's
+    bool start_down = false;       // no traffic until the first success
+    std::optional<uint16_t> port;  // probe this port instead of the real server's
 
     // tcp, udp: optional payload to send and substring expected in the reply
     std::string send;

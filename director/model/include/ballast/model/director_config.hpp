@@ -25,11 +25,11 @@ struct SourceLocation {
 };
 
 struct SysctlSettings {
-    bool ip_forward = true;                 // net.ipv4.ip_forward=1 (+ ipv6 when an IPv6 service exists)
-    bool disable_send_redirects = true;     // conf.all + conf.<if>.send_redirects=0
-    bool expire_nodest_conn = true;         // net.ipv4.vs.expire_nodest_conn=1
-    bool expire_quiescent_template = true;  // net.ipv4.vs.expire_quiescent_template=1
-    std::optional<int> vs_conntrack;        // net.ipv4.vs.conntrack; nullopt = leave as is
+    bool ip_forward = true;  // net.ipv4.ip_forward=1 (+ ipv6 when an IPv6 service exists)
+    bool disable_send_redirects = true;        // conf.all + conf.<if>.send_redirects=0
+    bool expire_nodest_conn = true;            // net.ipv4.vs.expire_nodest_conn=1
+    bool expire_quiescent_template = true;     // net.ipv4.vs.expire_quiescent_template=1
+    std::optional<int> vs_conntrack;           // net.ipv4.vs.conntrack; nullopt = leave as is
     std::map<std::string, std::string> extra;  // any other "net.x.y" = "value"
     auto operator<=>(const SysctlSettings&) const = default;
 };
@@ -38,7 +38,7 @@ struct DirectorSettings {
     std::vector<std::string> interfaces;         // director interfaces (send_redirects=0 on each)
     std::vector<std::string> egress_interfaces;  // masquerade only out of these; empty = any
     std::string control_socket = "/run/ballast/ballastd.sock";
-    std::optional<Endpoint> status_listen;       // HTTP status page + metrics
+    std::optional<Endpoint> status_listen;  // HTTP status page + metrics
     Millis drain_timeout{std::chrono::minutes(5)};
     uint32_t fwmark_first = 0x1000;  // marks allocated to service groups come from this range
     uint32_t fwmark_last = 0x1fff;
@@ -59,7 +59,7 @@ enum class OnFailure : uint8_t { quiesce, remove };
 
 struct RealServerConfig {
     RealKey key;
-    RealSpec spec;                      // spec.weight is the configured weight
+    RealSpec spec;                       // spec.weight is the configured weight
     std::optional<uint16_t> agent_port;  // ballast-agent / agent-check port on this server
     SourceLocation where;
     auto operator<=>(const RealServerConfig&) const = default;
@@ -67,9 +67,9 @@ struct RealServerConfig {
 
 struct ServiceConfig {
     std::string name;
-    ServiceKey key;                  // for a group: fwmark service (mark allocated by validation)
+    ServiceKey key;  // for a group: fwmark service (mark allocated by validation)
     ServiceSpec spec;
-    std::vector<GroupMatch> group;   // non-empty: this is a fwmark group on group_vip
+    std::vector<GroupMatch> group;  // non-empty: this is a fwmark group on group_vip
     std::optional<IpAddress> group_vip;
     OnFailure on_failure = OnFailure::quiesce;
     std::optional<RealKey> sorry_server;

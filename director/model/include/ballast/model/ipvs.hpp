@@ -20,8 +20,8 @@ std::optional<Protocol> parse_protocol(std::string_view);  // "tcp" | "udp" | "s
 std::string_view to_string(Protocol);
 
 // Scheduler names the kernel offers (ip_vs_<name> modules).
-inline constexpr std::string_view kSchedulers[] = {"rr",  "wrr", "lc", "wlc", "lblc", "lblcr", "dh",
-                                                   "sh",  "sed", "nq", "fo",  "ovf",  "mh",    "twos"};
+inline constexpr std::string_view kSchedulers[] = {
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"};
 bool is_known_scheduler(std::string_view);
 
 using Weight = uint32_t;  // 0..65535 by our validation (the kernel accepts any non-negative int)

@@ -7,18 +7,33 @@
 namespace ballast::model {
 
 struct IpvsOp {
-    enum class Kind : uint8_t { add_service, edit_service, del_service, add_dest, edit_dest, del_dest };
+    enum class Kind : uint8_t {
+        add_service,
+        edit_service,
+        del_service,
+        add_dest,
+        edit_dest,
+        del_dest
+    };
     Kind kind = Kind::add_service;
     ServiceKey service;
     ServiceSpec service_spec;  // add_service, edit_service
     RealKey real;              // *_dest
     RealSpec real_spec;        // add_dest, edit_dest
 
-    static IpvsOp add_service(ServiceKey k, ServiceSpec s) { return {Kind::add_service, k, s, {}, {}}; }
-    static IpvsOp edit_service(ServiceKey k, ServiceSpec s) { return {Kind::edit_service, k, s, {}, {}}; }
+    static IpvsOp add_service(ServiceKey k, ServiceSpec s) {
+        return {Kind::add_service, k, s, {}, {}};
+    }
+    static IpvsOp edit_service(ServiceKey k, ServiceSpec s) {
+        return {Kind::edit_service, k, s, {}, {}};
+    }
     static IpvsOp del_service(ServiceKey k) { return {Kind::del_service, k, {}, {}, {}}; }
-    static IpvsOp add_dest(ServiceKey k, RealKey r, RealSpec s) { return {Kind::add_dest, k, {}, r, s}; }
-    static IpvsOp edit_dest(ServiceKey k, RealKey r, RealSpec s) { return {Kind::edit_dest, k, {}, r, s}; }
+    static IpvsOp add_dest(ServiceKey k, RealKey r, RealSpec s) {
+        return {Kind::add_dest, k, {}, r, s};
+    }
+    static IpvsOp edit_dest(ServiceKey k, RealKey r, RealSpec s) {
+        return {Kind::edit_dest, k, {}, r, s};
+    }
     static IpvsOp del_dest(ServiceKey k, RealKey r) { return {Kind::del_dest, k, {}, r, {}}; }
 
     bool is_dest_op() const { return kind >= Kind::add_dest; }

@@ -10,10 +10,10 @@
 namespace ballast {
 
 struct Error {
-    int code = 0;          // errno value (positive), or 0 for a non-errno failure
-    std::string op;        // e.g. "IPVS_CMD_NEW_DEST"
-    std::string key;       // e.g. "192.0.2.1:80/tcp -> 10.0.0.2:80"
-    std::string message;   // operator-facing explanation; empty = derive from code
+    int code = 0;         // errno value (positive), or 0 for a non-errno failure
+    std::string op;       // e.g. "IPVS_CMD_NEW_DEST"
+    std::string key;      // e.g. "192.0.2.1:80/tcp -> 10.0.0.2:80"
+    std::string message;  // operator-facing explanation; empty = derive from code
 
     // One line an operator understands: message if set, else strerror(code), with op and key.
     std::string describe() const;

@@ -1,0 +1,218 @@
+#include "ballast/reconcile/plan.hpp"
+
+#include <cstdint>
+#include <optional>
+
+namespace ballast::reconcile {
+
+using model::IpvsOp;
+using model::IpvsService;
+using model::RealKey;
+using model::RealSpec;
+using model::ServiceKey;
+
+Ownership Ownership::of(const model::IpvsTable& table) {
+    Ownership o;
+    for (const auto& [key, service] : table.services)
+        o.services.emplace_hint(o.services.end(), key);
+    return o;
+}
+
+model::ServiceSpec normalized(model::ServiceSpec spec) {
+    spec.flags.persistent = spec.persistence.has_value();
+    spec.flags.hashed = false;
+    return spec;
+}
+
+namespace {
+
+constexpr uint32_t kUnknownConnections = UINT32_MAX;
+
+// UDP has no connection state worth waiting for: its entries only time out.
+bool removes_at_once(const ServiceKey& k) {
+    return !k.is_fwmark() && k.protocol == model::Protocol::udp;
+}
+
+using RealCounters = std::map<RealKey, kernel::DestCounters>;
+
+class Planner {
+public:
+    Planner(const kernel::IpvsSnapshot& observed, const DrainLedger& ledger, TimePoint now,
+            const PlanOptions& options)
+        : observed_(observed), ledger_(ledger), now_(now), options_(options) {}
+
+    PlanResult finish() {
+        // Phases: service adds/edits, destination ops, service deletes.
+        out_.ops = std::move(service_ops_);
+        out_.ops.reserve(out_.ops.size() + dest_ops_.size() + service_dels_.size());
+        out_.ops.insert(out_.ops.end(), std::make_move_iterator(dest_ops_.begin()),
+                        std::make_move_iterator(dest_ops_.end()));
+        out_.ops.insert(out_.ops.end(), std::make_move_iterator(service_dels_.begin()),
+                        std::make_move_iterator(service_dels_.end()));
+        return std::move(out_);
+    }
+
+    void own(const ServiceKey& k) {
+        out_.ownership.services.emplace_hint(out_.ownership.services.end(), k);
+    }
+
+    void foreign(const ServiceKey& k) { out_.report.foreign.push_back(k); }
+    void adopted(const ServiceKey& k) { out_.report.adopted.push_back(k); }
+
+    void add_service(const ServiceKey& key, const IpvsService& want) {
+        service_ops_.push_back(IpvsOp::add_service(key, normalized(want.spec)));
+        for (const auto& [real, spec] : want.reals)
+            dest_ops_.push_back(IpvsOp::add_dest(key, real, spec));
+    }
+
+    void update_service(const ServiceKey& key, const IpvsService& have, const IpvsService& want) {
+        if (!have.spec.same_attributes(want.spec))
+            service_ops_.push_back(IpvsOp::edit_service(key, normalized(want.spec)));
+        const RealCounters* counters = counters_of(key);
+        auto h = have.reals.begin();
+        auto w = want.reals.begin();
+        while (h != have.reals.end() || w != want.reals.end()) {
+            if (w == want.reals.end() || (h != have.reals.end() && h->first < w->first)) {
+                drain_real(key, h->first, h->second, counters);
+                ++h;
+            } else if (h == have.reals.end() || w->first < h->first) {
+                dest_ops_.push_back(IpvsOp::add_dest(key, w->first, w->second));
+                ++w;
+            } else {
+                if (h->second != w->second)
+                    dest_ops_.push_back(IpvsOp::edit_dest(key, w->first, w->second));
+                ++h;
+                ++w;
+            }
+        }
+    }
+
+    void remove_service(const ServiceKey& key, const IpvsService& have) {
+        if (removes_at_once(key) || have.reals.empty()) {
+            service_dels_.push_back(IpvsOp::del_service(key));
+            return;
+        }
+        // Quiesce every real; delete the service (and with it its reals) once all are drained.
+        const RealCounters* counters = counters_of(key);
+        std::vector<IpvsOp> quiesce;
+        std::vector<DrainState> waiting, timed_out;
+        bool all_drained = true;
+        for (const auto& [real, spec] : have.reals) {
+            auto d = drain_view(key, real, counters);
+            bool drained = d.timed_out || (spec.weight == 0 && d.state.connections == 0);
+            all_drained = all_drained && drained;
+            if (spec.weight != 0) quiesce.push_back(weight_zero(key, real, spec));
+            if (d.timed_out && d.state.connections != 0) timed_out.push_back(d.state);
+            waiting.push_back(d.state);
+        }
+        if (all_drained) {
+            service_dels_.push_back(IpvsOp::del_service(key));
+            append(out_.report.timed_out, timed_out);
+        } else {
+            append(dest_ops_, quiesce);
+            append(out_.report.draining, waiting);
+        }
+    }
+
+private:
+    struct DrainView {
+        DrainState state;
+        bool timed_out = false;
+    };
+
+    template <typename T>
+    static void append(std::vector<T>& to, std::vector<T>& from) {
+        to.insert(to.end(), std::make_move_iterator(from.begin()),
+                  std::make_move_iterator(from.end()));
+    }
+
+    static IpvsOp weight_zero(const ServiceKey& s, const RealKey& r, RealSpec spec) {
+        spec.weight = 0;
+        return IpvsOp::edit_dest(s, r, spec);
+    }
+
+    const RealCounters* counters_of(const ServiceKey& s) const {
+        auto it = observed_.dest_counters.find(s);
+        return it == observed_.dest_counters.end() ? nullptr : &it->second;
+    }
+
+    // Looks up (and records in the next ledger) when this real began draining.
+    DrainView drain_view(const ServiceKey& s, const RealKey& r, const RealCounters* counters) {
+        DestId id{s, r};
+        auto it = ledger_.since.find(id);
+        TimePoint since = it == ledger_.since.end() ? now_ : it->second;
+        out_.ledger.since.emplace_hint(out_.ledger.since.end(), std::move(id), since);
+
+        uint32_t connections = kUnknownConnections;
+        if (counters) {
+            auto c = counters->find(r);
+            if (c != counters->end()) connections = c->second.total_conns();
+        }
+        return DrainView{DrainState{s, r, since, connections},
+                         now_ - since >= options_.drain_timeout};
+    }
+
+    void drain_real(const ServiceKey& s, const RealKey& r, const RealSpec& spec,
+                    const RealCounters* counters) {
+        if (removes_at_once(s)) {
+            dest_ops_.push_back(IpvsOp::del_dest(s, r));
+            return;
+        }
+        auto d = drain_view(s, r, counters);
+        if (d.timed_out) {
+            dest_ops_.push_back(IpvsOp::del_dest(s, r));
+            if (d.state.connections != 0) out_.report.timed_out.push_back(d.state);
+        } else if (spec.weight != 0) {
+            dest_ops_.push_back(weight_zero(s, r, spec));
+            out_.report.draining.push_back(d.state);
+        } else if (d.state.connections == 0) {
+            dest_ops_.push_back(IpvsOp::del_dest(s, r));
+        } else {
+            out_.report.draining.push_back(d.state);
+        }
+    }
+
+    const kernel::IpvsSnapshot& observed_;
+    const DrainLedger& ledger_;
+    TimePoint now_;
+    const PlanOptions& options_;
+    PlanResult out_;
+    std::vector<IpvsOp> service_ops_, dest_ops_, service_dels_;
+};
+
+}  // namespace
+
+PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& desired,
+                const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
+                const PlanOptions& options) {
+    Planner p(observed, ledger, now, options);
+    const auto& have = observed.table.services;
+    const auto& want = desired.services;
+    auto h = have.begin();
+    auto w = want.begin();
+    // One merge walk over both key-ordered tables: linear in their size.
+    while (h != have.end() || w != want.end()) {
+        if (w == want.end() || (h != have.end() && h->first < w->first)) {
+            if (ownership.contains(h->first)) {
+                p.own(h->first);  // until a dump shows it gone
+                p.remove_service(h->first, h->second);
+            } else {
+                p.foreign(h->first);
+            }
+            ++h;
+        } else if (h == have.end() || w->first < h->first) {
+            p.own(w->first);
+            p.add_service(w->first, w->second);
+            ++w;
+        } else {
+            p.own(w->first);
+            if (!ownership.contains(w->first)) p.adopted(w->first);
+            p.update_service(w->first, h->second, w->second);
+            ++h;
+            ++w;
+        }
+    }
+    return p.finish();
+}
+
+}  // namespace ballast::reconcile

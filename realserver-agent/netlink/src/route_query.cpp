@@ -1,0 +1,271 @@
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/route.h>
+#include <netlink/route/rule.h>
+
+#include <cstring>
+
+#include "ballast/agent/netlink.hpp"
+#include "rtnl.hpp"
+
+namespace ballast::agent {
+namespace {
+
+// From <linux/if.h>, which cannot be included together with <net/if.h>.
+constexpr unsigned kIffLowerUp = 1u << 16;
+
+std::optional<IpAddress> from_nl(nl_addr* a) {
+    if (!a) return std::nullopt;
+    IpAddress out;
+    int family = nl_addr_get_family(a);
+    unsigned len = nl_addr_get_len(a);
+    if ((family != AF_INET || len != 4) && (family != AF_INET6 || len != 16)) return std::nullopt;
+    out.family = static_cast<uint8_t>(family);
+    std::memcpy(out.bytes.data(), nl_addr_get_binary_addr(a), len);
+    return out;
+}
+
+std::optional<IpPrefix> prefix_from_nl(nl_addr* a, uint8_t family) {
+    if (!a) return std::nullopt;
+    IpPrefix p;
+    p.length = static_cast<uint8_t>(nl_addr_get_prefixlen(a));
+    if (auto x = from_nl(a)) {
+        p.addr = *x;
+    } else {  // "all": a zero-length address
+        p.addr.family = family;
+        p.length = 0;
+    }
+    return p;
+}
+
+Error nl_error(int err, const std::string& op) {
+    return make_error(0, op, {}, std::string(nl_geterror(err)));
+}
+
+// An RAII libnl socket connected to NETLINK_ROUTE.
+struct NlSock {
+    nl_sock* s = nl_socket_alloc();
+    ~NlSock() {
+        if (s) nl_socket_free(s);
+    }
+};
+
+struct CacheGuard {
+    nl_cache* c = nullptr;
+    ~CacheGuard() {
+        if (c) nl_cache_free(c);
+    }
+};
+
+template <typename Obj, typename F>
+void each(nl_cache* c, F&& f) {
+    for (nl_object* o = nl_cache_get_first(c); o; o = nl_cache_get_next(o))
+        f(reinterpret_cast<Obj*>(o));
+}
+
+class NetlinkRouteQuery final : public RouteQuery {
+public:
+    Status open() {
+        if (auto s = raw_.open(); !s) return s;
+        if (!nl_.s) return make_error(ENOMEM, "nl_socket_alloc");
+        if (int err = nl_connect(nl_.s, NETLINK_ROUTE); err < 0)
+            return nl_error(err, "nl_connect(NETLINK_ROUTE)");
+        return {};
+    }
+
+    Result<RouteAnswer> lookup(const IpAddress& dst, const IpAddress& src) override {
+        RouteAnswer answer;
+        std::string key = dst.to_string() + " from " + src.to_string();
+        // The effective route (what a packet gets: next hop, device, type) ...
+        if (auto s = get(dst, src, false, answer, key); !s) return s.error();
+        // ... and the FIB entry that produced it (table, metric, prefix).
+        RouteAnswer fib;
+        if (auto s = get(dst, src, true, fib, key); s) {
+            answer.table = fib.table;
+            answer.metric = fib.metric;
+            answer.matched = fib.matched;
+        }
+        return answer;
+    }
+
+    Result<std::vector<Link>> links() override {
+        CacheGuard c;
+        if (int err = rtnl_link_alloc_cache(nl_.s, AF_UNSPEC, &c.c); err < 0)
+            return nl_error(err, "RTM_GETLINK dump");
+        std::vector<Link> out;
+        each<rtnl_link>(c.c, [&](rtnl_link* l) {
+            Link x;
+            x.index = rtnl_link_get_ifindex(l);
+            x.name = rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "";
+            unsigned flags = rtnl_link_get_flags(l);
+            x.admin_up = flags & IFF_UP;
+            x.oper_up = flags & kIffLowerUp;  // carrier; IFF_RUNNING lags (linkwatch)
+            if (const char* kind = rtnl_link_get_type(l)) x.kind = kind;
+            x.master = rtnl_link_get_master(l);
+            out.push_back(std::move(x));
+        });
+        return out;
+    }
+
+    Result<std::vector<Address>> addresses() override {
+        CacheGuard c;
+        if (int err = rtnl_addr_alloc_cache(nl_.s, &c.c); err < 0)
+            return nl_error(err, "RTM_GETADDR dump");
+        std::vector<Address> out;
+        each<rtnl_addr>(c.c, [&](rtnl_addr* a) {
+            auto local = from_nl(rtnl_addr_get_local(a));
+            if (!local) return;
+            out.push_back(
+                Address{rtnl_addr_get_ifindex(a),
+                        IpPrefix{*local, static_cast<uint8_t>(rtnl_addr_get_prefixlen(a))}});
+        });
+        return out;
+    }
+
+    Result<std::vector<Route>> routes(uint8_t family) override {
+        CacheGuard c;
+        if (int err = rtnl_route_alloc_cache(nl_.s, family, 0, &c.c); err < 0)
+            return nl_error(err, "RTM_GETROUTE dump");
+        std::vector<Route> out;
+        each<rtnl_route>(c.c, [&](rtnl_route* r) {
+            Route x;
+            x.table = rtnl_route_get_table(r);
+            x.type = rtnl_route_get_type(r);
+            x.dst = prefix_from_nl(rtnl_route_get_dst(r), family).value_or(IpPrefix{});
+            if (x.dst.length == 0) x.dst.addr.family = family;
+            x.metric = rtnl_route_get_priority(r);
+            x.protocol = rtnl_route_get_protocol(r);
+            x.scope = rtnl_route_get_scope(r);
+            x.prefsrc = from_nl(rtnl_route_get_pref_src(r));
+            if (rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0)) {
+                x.gateway = from_nl(rtnl_route_nh_get_gateway(nh));
+                x.oif = rtnl_route_nh_get_ifindex(nh);
+            }
+            out.push_back(std::move(x));
+        });
+        return out;
+    }
+
+    Result<std::vector<Rule>> rules(uint8_t family) override {
+        CacheGuard c;
+        if (int err = rtnl_rule_alloc_cache(nl_.s, family, &c.c); err < 0)
+            return nl_error(err, "RTM_GETRULE dump");
+        std::vector<Rule> out;
+        each<rtnl_rule>(c.c, [&](rtnl_rule* r) {
+            Rule x;
+            x.family = static_cast<uint8_t>(rtnl_rule_get_family(r));
+            x.priority = rtnl_rule_get_prio(r);
+            x.src = prefix_from_nl(rtnl_rule_get_src(r), x.family);
+            if (x.src && x.src->length == 0) x.src.reset();
+            x.dst = prefix_from_nl(rtnl_rule_get_dst(r), x.family);
+            if (x.dst && x.dst->length == 0) x.dst.reset();
+            x.table = rtnl_rule_get_table(r);
+            x.action = rtnl_rule_get_action(r);
+            if (const char* i = rtnl_rule_get_iif(r)) x.iif = i;
+            if (const char* o = rtnl_rule_get_oif(r)) x.oif = o;
+            uint32_t mark = rtnl_rule_get_mark(r);
+            x.fwmark = mark == UINT32_MAX ? 0 : mark;  // libnl: all ones = unset
+            out.push_back(std::move(x));
+        });
+        return out;
+    }
+
+private:
+    Status get(const IpAddress& dst, const IpAddress& src, bool fib_match, RouteAnswer& out,
+               const std::string& key) {
+        rtmsg rtm{};
+        rtm.rtm_family = dst.family;
+        rtm.rtm_dst_len = static_cast<unsigned char>(dst.size() * 8);
+        rtm.rtm_src_len = static_cast<unsigned char>(src.size() * 8);
+        // RTM_F_LOOKUP_TABLE: report the table the lookup used (otherwise "main").
+        rtm.rtm_flags = RTM_F_LOOKUP_TABLE | (fib_match ? RTM_F_FIB_MATCH : 0);
+        rtnl::Request req(RTM_GETROUTE, 0, &rtm, sizeof rtm);
+        req.attr(RTA_DST, dst.bytes.data(), dst.size());
+        req.attr(RTA_SRC, src.bytes.data(), src.size());
+        bool got = false;
+        auto s = raw_.transact(
+            req,
+            [&](const nlmsghdr* h) {
+                if (h->nlmsg_type != RTM_NEWROUTE) return;
+                got = true;
+                auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
+                out.type = r->rtm_type;
+                out.table = r->rtm_table;
+                IpPrefix matched;
+                matched.addr.family = r->rtm_family;
+                matched.length = r->rtm_dst_len;
+                int len = static_cast<int>(RTM_PAYLOAD(h));
+                for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+                    auto addr = [&]() {
+                        IpAddress x;
+                        x.family = r->rtm_family;
+                        std::memcpy(x.bytes.data(), RTA_DATA(a),
+                                    std::min<size_t>(RTA_PAYLOAD(a), 16));
+                        return x;
+                    };
+                    switch (a->rta_type) {
+                        case RTA_GATEWAY:
+                            out.gateway = addr();
+                            break;
+                        case RTA_OIF:
+                            out.oif = *static_cast<int*>(RTA_DATA(a));
+                            break;
+                        case RTA_TABLE:
+                            out.table = *static_cast<uint32_t*>(RTA_DATA(a));
+                            break;
+                        case RTA_PRIORITY:
+                            out.metric = *static_cast<uint32_t*>(RTA_DATA(a));
+                            break;
+                        case RTA_DST:
+                            matched.addr = addr();
+                            break;
+                        case RTA_MULTIPATH: {
+                            // First next hop of a multipath route.
+                            auto* nh = static_cast<rtnexthop*>(RTA_DATA(a));
+                            if (RTA_PAYLOAD(a) >= sizeof *nh && !out.oif) {
+                                out.oif = nh->rtnh_ifindex;
+                                int nlen = nh->rtnh_len - static_cast<int>(sizeof *nh);
+                                for (auto* na = RTNH_DATA(nh); RTA_OK(na, nlen);
+                                     na = RTA_NEXT(na, nlen))
+                                    if (na->rta_type == RTA_GATEWAY) {
+                                        IpAddress x;
+                                        x.family = r->rtm_family;
+                                        std::memcpy(x.bytes.data(), RTA_DATA(na),
+                                                    std::min<size_t>(RTA_PAYLOAD(na), 16));
+                                        out.gateway = x;
+                                    }
+                            }
+                            break;
+                        }
+                        default:
+                            break;
+                    }
+                }
+                if (fib_match) out.matched = matched;
+            },
+            fib_match ? "RTM_GETROUTE fibmatch" : "RTM_GETROUTE", key);
+        if (!s) return s;
+        if (!got) return make_error(ENOENT, "RTM_GETROUTE", key, "kernel returned no route");
+        return {};
+    }
+
+    rtnl::Socket raw_;
+    NlSock nl_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RouteQuery>> open_route_query() {
+    auto q = std::make_unique<NetlinkRouteQuery>();
+    if (auto s = q->open(); !s) return s.error();
+    return std::unique_ptr<RouteQuery>(std::move(q));
+}
+
+}  // namespace ballast::agent

@@ -1,0 +1,548 @@
+// ballast-agent against real rtnetlink: each test builds a namespace topology
+// (real server, director, another gateway, a client) and asserts verdicts and reasons.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include "ballast/agent/agent.hpp"
+#include "ballast/agent/netlink.hpp"
+#include "ballast/agent/verdict.hpp"
+#include "ballast/testing/netns.hpp"
+
+using namespace ballast::agent;
+using namespace ballast::testing;
+
+namespace {
+
+IpAddress ip(const char* s) {
+    return *IpAddress::parse(s);
+}
+
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+sockaddr_in v4(const std::string& addr, uint16_t port) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+    return sa;
+}
+
+// A TCP listener created inside ns, bound to addr:port.
+Fd listen_in(const NetNs& ns, const std::string& addr, uint16_t port) {
+    return Fd(ns.run_inside([&] {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        auto sa = v4(addr, port);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0)
+            throw std::runtime_error("bind/listen " + addr + ": " + std::strerror(errno));
+        return fd;
+    }));
+}
+
+// Connects from the calling thread's namespace, reads one line; nullopt when no
+// line arrives within the timeout.
+std::optional<std::string> fetch_line_here(const std::string& addr, uint16_t port, int timeout_ms) {
+    {
+        Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        auto sa = v4(addr, port);
+        if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 &&
+            errno != EINPROGRESS)
+            return std::nullopt;
+        std::string line;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (std::chrono::steady_clock::now() < deadline) {
+            pollfd p{c.fd, POLLIN, 0};
+            int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
+            if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
+            char buf[512];
+            ssize_t n = ::read(c.fd, buf, sizeof buf);
+            if (n <= 0) break;
+            line.append(buf, static_cast<size_t>(n));
+            if (line.find('\n') != std::string::npos) return line.substr(0, line.find('\n'));
+        }
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> fetch_line(const NetNs& ns, const std::string& addr, uint16_t port,
+                                      int timeout_ms) {
+    return ns.run_inside([&] { return fetch_line_here(addr, port, timeout_ms); });
+}
+
+// One HTTP/1.0 GET from the calling thread's namespace; the whole response.
+std::string http_get_here(const std::string& addr, uint16_t port, const std::string& path) {
+    Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{2, 0};
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    auto sa = v4(addr, port);
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+        throw std::runtime_error("connect " + addr + ": " + std::strerror(errno));
+    std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+    if (::write(c.fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
+        throw std::runtime_error("write");
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c.fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+// Answers every connection on the listener with a greeting until stopped.
+class Greeter {
+public:
+    Greeter(Fd listener, std::string greeting)
+        : l_(std::move(listener)), greeting_(std::move(greeting)) {
+        t_ = std::thread([this] {
+            while (!stop_) {
+                pollfd p{l_.fd, POLLIN, 0};
+                if (::poll(&p, 1, 50) <= 0) continue;
+                Fd c(::accept(l_.fd, nullptr, nullptr));
+                if (c.fd >= 0) (void)!::write(c.fd, greeting_.data(), greeting_.size());
+            }
+        });
+    }
+    ~Greeter() {
+        stop_ = true;
+        t_.join();
+    }
+
+private:
+    Fd l_;
+    std::string greeting_;
+    std::atomic<bool> stop_{false};
+    std::thread t_;
+};
+
+Report evaluate_in(const NetNs& ns, const AgentSettings& s) {
+    return ns.run_inside([&] {
+        auto q = open_route_query();
+        if (!q) throw std::runtime_error(q.error().describe());
+        auto h = system_host_info();
+        return evaluate(s, **q, *h);
+    });
+}
+
+std::optional<Check> find(const Report& r, const std::string& name,
+                          const std::string& subject = "") {
+    for (const auto& c : r.checks)
+        if (c.name == name && (subject.empty() || c.subject == subject)) return c;
+    return std::nullopt;
+}
+
+std::string dump(const Report& r) {
+    std::string s;
+    for (const auto& c : r.checks)
+        s += std::string(to_string(c.verdict)) + " " + c.name + " " + c.subject + ": " + c.reason +
+             "\n";
+    return s;
+}
+
+// A temp file removed at scope exit.
+struct TempFile {
+    std::string path;
+    explicit TempFile(const std::string& stem) : path("/tmp/" + unique_name(stem)) {}
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+// Real server rs (10.0.0.5/24) with its director dir (10.0.0.1/24); optionally a second
+// NIC to another gateway gw (192.168.1.5 -> 192.168.1.1) and a client (203.0.113.9)
+// behind the director. Addresses repeat across tests: each test has its own namespaces.
+struct Lab : ::testing::Test {
+    NetNs rs{"ars"};
+    NetNs dir{"adr"};
+    VethLink rs_dir;
+    AgentSettings settings;
+
+    void SetUp() override {
+        require_netns_capability();
+        rs_dir = connect(rs, "10.0.0.5/24", dir, "10.0.0.1/24");
+        rs.exec(
+            "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "
+            "net.ipv4.conf." +
+            rs_dir.a_if + ".rp_filter=0");
+        settings.real_servers = {
+            RealServerEntry{ip("10.0.0.5"), ip("10.0.0.1"), {8080}, Transport::tcp}};
+        settings.probe_clients = {ip("10.255.255.1"), ip("203.0.113.9")};
+    }
+
+    std::string rs_if() const { return rs_dir.a_if; }
+
+    std::unique_ptr<NetNs> gw, client;
+    VethLink rs_gw, dir_client;
+    void add_other_gateway() {
+        gw = std::make_unique<NetNs>("agw");
+        rs_gw = connect(rs, "192.168.1.5/24", *gw, "192.168.1.1/24");
+        rs.exec("sysctl -qw net.ipv4.conf." + rs_gw.a_if + ".rp_filter=0");
+    }
+    void add_client() {
+        client = std::make_unique<NetNs>("acl");
+        dir_client = connect(*client, "203.0.113.9/24", dir, "203.0.113.1/24");
+        client->exec("ip route add default via 203.0.113.1");
+        dir.exec("sysctl -qw net.ipv4.ip_forward=1");
+    }
+
+    std::string write_config(const TempFile& cfg, const TempFile& state,
+                             const std::string& extra = "") {
+        std::ofstream out(cfg.path);
+        out << "probe_clients = [\"10.255.255.1\", \"203.0.113.9\"]\n"
+            << "[repair]\nstate_file = \"" << state.path << "\"\n"
+            << extra
+            << "[[real_server]]\naddress = \"10.0.0.5\"\ndirector = \"10.0.0.1\"\nports = [8080]\n";
+        return cfg.path;
+    }
+
+    std::string agent(const std::string& args) {
+        return rs.exec(std::string(BALLAST_AGENT_BIN) + " " + args);
+    }
+
+    std::string routing_dump() {
+        return rs.exec(
+            "ip rule; ip -6 rule; ip route show table all; ip -6 route show table all; "
+            "sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf." +
+            rs_if() + ".rp_filter");
+    }
+};
+
+// (1) Single-homed real server, default via the director: every check passes.
+TEST_F(Lab, SingleHomedDefaultViaDirectorPasses) {
+    rs.exec("ip route add default via 10.0.0.1");
+    Fd l = listen_in(rs, "10.0.0.5", 8080);
+    Report r = evaluate_in(rs, settings);
+    EXPECT_EQ(r.overall(), Verdict::pass) << dump(r);
+    auto rr = find(r, "return-route", "10.0.0.5 -> 203.0.113.9");
+    ASSERT_TRUE(rr) << dump(r);
+    EXPECT_EQ(rr->reason, "return route to 203.0.113.9 leaves via director 10.0.0.1 (" + rs_if() +
+                              "), table main");
+    EXPECT_EQ(agent_reply(r, false, std::nullopt), "up");
+}
+
+// (2) Second NIC whose default route has the lower metric: fail naming the gateway;
+// after --repair: pass, and a real TCP reply reaches the client through the director.
+TEST_F(Lab, LowerMetricDefaultElsewhereFailsThenRepairFixesRealTraffic) {
+    add_other_gateway();
+    add_client();
+    rs.exec(
+        "ip route add default via 192.168.1.1 metric 10 && ip route add default via 10.0.0.1 "
+        "metric 100");
+    Greeter server(listen_in(rs, "10.0.0.5", 8080), "hello from the real server\n");
+
+    Report before = evaluate_in(rs, settings);
+    auto rr = find(before, "return-route", "10.0.0.5 -> 203.0.113.9");
+    ASSERT_TRUE(rr) << dump(before);
+    EXPECT_EQ(rr->verdict, Verdict::fail);
+    EXPECT_EQ(rr->reason, "return route to 203.0.113.9 leaves via 192.168.1.1 (" + rs_gw.a_if +
+                              "), not director 10.0.0.1");
+    auto mh = find(before, "multihoming");
+    EXPECT_EQ(mh->verdict, Verdict::fail);
+    EXPECT_NE(
+        mh->reason.find("default via 192.168.1.1 dev " + rs_gw.a_if + " metric 10 (table main)"),
+        std::string::npos)
+        << mh->reason;
+    EXPECT_NE(mh->reason.find("lower metric (10 < 100)"), std::string::npos) << mh->reason;
+    // The verdict is the kernel's truth: the reply really is lost (it leaves via gw).
+    EXPECT_EQ(fetch_line(*client, "10.0.0.5", 8080, 1500), std::nullopt);
+
+    TempFile cfg("agcfg"), state("agst");
+    write_config(cfg, state);
+    std::string out = agent("-c " + cfg.path + " --repair --no-serve");
+    EXPECT_NE(out.find("ip rule add from 10.0.0.5/32 lookup 1000 priority 1000"), std::string::npos)
+        << out;
+
+    Report after = evaluate_in(rs, settings);
+    EXPECT_EQ(after.overall(), Verdict::pass) << dump(after);
+    EXPECT_EQ(
+        find(after, "return-route", "10.0.0.5 -> 203.0.113.9")->reason,
+        "return route to 203.0.113.9 leaves via director 10.0.0.1 (" + rs_if() + "), table 1000");
+    EXPECT_EQ(fetch_line(*client, "10.0.0.5", 8080, 3000),
+              std::optional<std::string>("hello from the real server"));
+
+    // Idempotent: a second repair changes nothing.
+    EXPECT_NE(agent("-c " + cfg.path + " --repair --no-serve").find("nothing to do"),
+              std::string::npos);
+}
+
+// (3) Two interfaces on the same subnet, a policy rule per source address: pass.
+TEST_F(Lab, SameSubnetTwoInterfacesWithPerSourceRulesPasses) {
+    // A second link between rs and the director, both ends in 10.0.0.0/24, bridged on the
+    // director side so 10.0.0.1 answers on both.
+    VethLink second = connect(rs, "10.0.0.6/24", dir, "10.0.0.2/24");
+    dir.exec("ip addr del 10.0.0.1/24 dev " + rs_dir.b_if + " && ip addr del 10.0.0.2/24 dev " +
+             second.b_if + " && ip link add br0 type bridge && ip link set " + rs_dir.b_if +
+             " master br0 && ip link set " + second.b_if +
+             " master br0 && ip addr add 10.0.0.1/24 dev br0 && ip link set br0 up");
+    rs.exec("sysctl -qw net.ipv4.conf." + second.a_if + ".rp_filter=0");
+    rs.exec("ip route add default via 10.0.0.1 dev " + rs_if());
+    rs.exec("ip route add 10.0.0.0/24 dev " + rs_if() +
+            " src 10.0.0.5 table 101 && ip route add default via 10.0.0.1 dev " + rs_if() +
+            " table 101 && ip rule add from 10.0.0.5 lookup 101 priority 101");
+    rs.exec("ip route add 10.0.0.0/24 dev " + second.a_if +
+            " src 10.0.0.6 table 102 && ip route add default via 10.0.0.1 dev " + second.a_if +
+            " table 102 && ip rule add from 10.0.0.6 lookup 102 priority 102");
+    settings.real_servers.push_back(
+        RealServerEntry{ip("10.0.0.6"), ip("10.0.0.1"), {8080}, Transport::tcp});
+    Fd l = listen_in(rs, "0.0.0.0", 8080);
+
+    Report r = evaluate_in(rs, settings);
+    EXPECT_EQ(r.first_failure(), nullptr) << dump(r);
+    EXPECT_EQ(find(r, "director", "10.0.0.6 -> director 10.0.0.1")->reason,
+              "director 10.0.0.1 is on-link via " + second.a_if);
+    EXPECT_EQ(find(r, "return-route", "10.0.0.6 -> 203.0.113.9")->reason,
+              "return route to 203.0.113.9 leaves via director 10.0.0.1 (" + second.a_if +
+                  "), table 102");
+    EXPECT_EQ(
+        find(r, "return-route", "10.0.0.5 -> 203.0.113.9")->reason,
+        "return route to 203.0.113.9 leaves via director 10.0.0.1 (" + rs_if() + "), table 101");
+    auto mh = find(r, "multihoming", "10.0.0.6");
+    EXPECT_EQ(mh->verdict, Verdict::pass);
+    EXPECT_NE(mh->reason.find("rule 102 (from 10.0.0.6/32 lookup 102)"), std::string::npos)
+        << mh->reason;
+}
+
+// (4) Strict rp_filter with asymmetric routing: fail with the rp_filter reason; loose: pass.
+TEST_F(Lab, StrictRpFilterWithAsymmetricRoutingFailsLoosePasses) {
+    add_other_gateway();
+    rs.exec("ip route add default via 192.168.1.1");
+    rs.exec("sysctl -qw net.ipv4.conf.all.rp_filter=1");
+    Report strict = evaluate_in(rs, settings);
+    auto rp = find(strict, "rp_filter");
+    ASSERT_TRUE(rp) << dump(strict);
+    EXPECT_EQ(rp->verdict, Verdict::fail);
+    EXPECT_NE(rp->reason.find("strict rp_filter on " + rs_if() + " (effective 1 = max of all=1, " +
+                              rs_if() + "=0)"),
+              std::string::npos)
+        << rp->reason;
+    EXPECT_NE(rp->reason.find("reverse path leaves via " + rs_gw.a_if), std::string::npos)
+        << rp->reason;
+    EXPECT_EQ(rp->fix.rfind("sysctl -w net.ipv4.conf." + rs_if() + ".rp_filter=2", 0), 0u);
+
+    rs.exec("sysctl -qw net.ipv4.conf." + rs_if() + ".rp_filter=2");
+    Report loose = evaluate_in(rs, settings);
+    EXPECT_EQ(find(loose, "rp_filter")->verdict, Verdict::pass) << dump(loose);
+    EXPECT_NE(find(loose, "rp_filter")->reason.find("loose rp_filter on " + rs_if()),
+              std::string::npos);
+    // The asymmetric return route itself is still wrong, and still said so.
+    EXPECT_EQ(find(loose, "return-route", "10.0.0.5 -> 203.0.113.9")->verdict, Verdict::fail);
+}
+
+// (5) RIP not configured; interface down; nothing listening: fail with each reason.
+TEST_F(Lab, MissingAddressDownInterfaceAndNoListenerFailWithReasons) {
+    rs.exec("ip route add default via 10.0.0.1");
+    AgentSettings missing = settings;
+    missing.real_servers[0].address = ip("10.0.0.7");
+    Report r1 = evaluate_in(rs, missing);
+    EXPECT_EQ(find(r1, "address")->reason, "10.0.0.7 is not configured on any interface");
+    EXPECT_EQ(find(r1, "address")->fix, "ip addr add 10.0.0.7/24 dev " + rs_if());
+    EXPECT_EQ(agent_reply(r1, false, std::nullopt),
+              "down #10.0.0.7 is not configured on any interface");
+
+    Report r2 = evaluate_in(rs, settings);  // nothing listens on 8080
+    EXPECT_EQ(find(r2, "listener")->verdict, Verdict::fail);
+    EXPECT_EQ(find(r2, "listener")->reason,
+              "nothing listens on 10.0.0.5:8080/tcp (nor on the wildcard)");
+    Fd other = listen_in(rs, "10.0.0.5", 8081);  // the wrong port does not count
+    EXPECT_EQ(find(evaluate_in(rs, settings), "listener")->verdict, Verdict::fail);
+
+    rs.exec("ip link set " + rs_if() + " down");
+    Report r3 = evaluate_in(rs, settings);
+    EXPECT_EQ(find(r3, "address")->verdict, Verdict::fail);
+    EXPECT_EQ(find(r3, "address")->reason, "interface " + rs_if() + " carrying 10.0.0.5 is down");
+    EXPECT_EQ(find(r3, "address")->fix, "ip link set dev " + rs_if() + " up");
+}
+
+// (6) A route change while the responder runs: the agent-check answer flips, driven by
+// rtnetlink (the periodic timer is set to a minute, so it cannot be what flips it).
+TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
+    add_other_gateway();
+    rs.exec("ip route add default via 10.0.0.1 metric 100");
+    Fd l = listen_in(rs, "0.0.0.0", 8080);
+    settings.interval_ms = 60000;
+    settings.listen = ballast::model::Endpoint{ip("10.0.0.5"), 0};
+    settings.status_listen = ballast::model::Endpoint{ip("127.0.0.1"), 0};
+    settings.drain_file.clear();
+
+    boost::asio::io_context io;
+    std::unique_ptr<Agent> agent;
+    std::promise<uint16_t> bound;
+    uint16_t status_port = 0;
+    std::thread runner([&] {
+        try {
+            rs.enter();
+            auto q = open_route_query();
+            if (!q) throw std::runtime_error(q.error().describe());
+            agent = std::make_unique<Agent>(io, settings, std::move(*q), system_host_info());
+            if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
+            status_port = agent->status_endpoint()->port;
+            bound.set_value(agent->agent_endpoint().port);
+            io.run();
+        } catch (...) {
+            bound.set_exception(std::current_exception());
+        }
+    });
+    struct Join {
+        boost::asio::io_context& io;
+        std::thread& t;
+        ~Join() {
+            io.stop();
+            t.join();
+        }
+    } join{io, runner};
+    uint16_t port = bound.get_future().get();
+
+    // The director asks, as HAProxy's agent-check would.
+    EXPECT_EQ(fetch_line(dir, "10.0.0.5", port, 2000), std::optional<std::string>("up"));
+
+    // Polls from one thread inside the director namespace (no thread per probe), with a
+    // generous deadline: the bound itself is reported, not asserted, on this shared machine.
+    auto poll_until = [&](const std::string& prefix) -> std::optional<std::chrono::microseconds> {
+        return dir.run_inside([&]() -> std::optional<std::chrono::microseconds> {
+            auto start = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+                auto line = fetch_line_here("10.0.0.5", port, 500);
+                if (line && line->rfind(prefix, 0) == 0)
+                    return std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start);
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            return std::nullopt;
+        });
+    };
+
+    // The clock starts once `ip route add` has returned: the change is in the kernel.
+    sh("ip -n " + rs.name() + " route add default via 192.168.1.1 metric 10");
+    auto down = poll_until("down #return route to ");
+    ASSERT_TRUE(down) << "agent-check answer did not flip to down within 5 s";
+    std::cout << "[ measured ] route added -> agent answers down: " << down->count() / 1000.0
+              << " ms\n";
+    EXPECT_EQ(
+        fetch_line(dir, "10.0.0.5", port, 2000),
+        std::optional<std::string>("down #return route to 10.255.255.1 leaves via 192.168.1.1 (" +
+                                   rs_gw.a_if + "), not director 10.0.0.1"));
+
+    sh("ip -n " + rs.name() + " route del default via 192.168.1.1 metric 10");
+    auto up = poll_until("up");
+    ASSERT_TRUE(up) << "agent-check answer did not flip back to up within 5 s";
+    std::cout << "[ measured ] route removed -> agent answers up: " << up->count() / 1000.0
+              << " ms\n";
+
+    // The status endpoint shows the same checklist; the metrics count the notifications.
+    std::string status =
+        rs.run_inside([&] { return http_get_here("127.0.0.1", status_port, "/status"); });
+    EXPECT_NE(status.find("200 OK"), std::string::npos) << status;
+    EXPECT_NE(status.find("\"agent_reply\":\"up\""), std::string::npos) << status;
+    EXPECT_NE(status.find("\"check\":\"return-route\""), std::string::npos) << status;
+    std::string metrics =
+        rs.run_inside([&] { return http_get_here("127.0.0.1", status_port, "/metrics"); });
+    EXPECT_NE(metrics.find("ballast_agent_up 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("ballast_agent_check_verdict{check=\"return-route\",subject=\"10.0.0.5 "
+                           "-> 203.0.113.9\"} 0"),
+              std::string::npos)
+        << metrics;
+    EXPECT_EQ(metrics.find("ballast_agent_netlink_events_total 0\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("ballast_agent_netlink_events_total "), std::string::npos) << metrics;
+}
+
+// (7) --undo restores the routing tables (and rp_filter) exactly; doctor changes nothing.
+TEST_F(Lab, UndoRestoresRoutingExactly) {
+    add_other_gateway();
+    rs.exec(
+        "ip route add default via 192.168.1.1 metric 10 && ip route add default via 10.0.0.1 "
+        "metric 100");
+    rs.exec(
+        "ip rule add from 192.168.1.5 lookup 55 priority 500 && ip route add default via "
+        "192.168.1.1 table 55");
+    rs.exec("sysctl -qw net.ipv4.conf." + rs_if() + ".rp_filter=1");
+    TempFile cfg("agcfg"), state("agst");
+    write_config(cfg, state, "rp_filter_loose = true\n");
+    const std::string before = routing_dump();
+
+    auto doctor = rs.try_exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " doctor");
+    EXPECT_EQ(doctor.status, 2) << doctor.output;  // checks fail
+    EXPECT_NE(doctor.output.find("[FAIL] return-route"), std::string::npos) << doctor.output;
+    EXPECT_EQ(routing_dump(), before) << "doctor changed kernel state";
+    agent("-c " + cfg.path + " --repair --dry-run");
+    EXPECT_EQ(routing_dump(), before) << "--dry-run changed kernel state";
+
+    agent("-c " + cfg.path + " --repair --no-serve");
+    const std::string repaired = routing_dump();
+    EXPECT_NE(repaired, before);
+    EXPECT_NE(repaired.find("from 10.0.0.5 lookup 1000"), std::string::npos) << repaired;
+    EXPECT_NE(repaired.find("rp_filter = 2"), std::string::npos) << repaired;
+
+    std::string out = agent("-c " + cfg.path + " --undo");
+    EXPECT_NE(out.find("4 change(s) reverted"), std::string::npos) << out;
+    EXPECT_EQ(routing_dump(), before);
+    EXPECT_NE(agent("-c " + cfg.path + " --undo").find("no repair recorded"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// IPv6: the same return-route check and repair/undo, over AF_INET6 rtnetlink.
+TEST(LabV6, ReturnRouteCheckRepairAndUndo) {
+    require_netns_capability();
+    NetNs rs("a6r"), dir("a6d"), gw("a6g");
+    VethLink to_dir = connect(rs, "2001:db8:1::5/64 nodad", dir, "2001:db8:1::1/64 nodad");
+    VethLink to_gw = connect(rs, "2001:db8:2::5/64 nodad", gw, "2001:db8:2::1/64 nodad");
+    rs.exec(
+        "ip -6 route add default via 2001:db8:2::1 metric 10 && ip -6 route add default via "
+        "2001:db8:1::1 metric 100");
+    AgentSettings s;
+    s.real_servers = {
+        RealServerEntry{ip("2001:db8:1::5"), ip("2001:db8:1::1"), {}, Transport::tcp}};
+    s.probe_clients = default_probe_clients();  // the two IPv6 defaults apply
+
+    Report before = evaluate_in(rs, s);
+    auto rr = find(before, "return-route", "2001:db8:1::5 -> 2001:db8:ffff::9");
+    ASSERT_TRUE(rr) << dump(before);
+    EXPECT_EQ(rr->reason, "return route to 2001:db8:ffff::9 leaves via 2001:db8:2::1 (" +
+                              to_gw.a_if + "), not director 2001:db8:1::1");
+    EXPECT_FALSE(find(before, "rp_filter"));  // IPv6 has no rp_filter
+
+    TempFile cfg("a6cfg"), state("a6st");
+    {
+        std::ofstream out(cfg.path);
+        out << "[repair]\nstate_file = \"" << state.path << "\"\n"
+            << "[[real_server]]\naddress = \"2001:db8:1::5\"\ndirector = \"2001:db8:1::1\"\n";
+    }
+    auto dump6 = [&] { return rs.exec("ip -6 rule; ip -6 route show table all"); };
+    const std::string tables_before = dump6();
+    std::string out =
+        rs.exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " --repair --no-serve");
+    EXPECT_NE(out.find("ip -6 rule add from 2001:db8:1::5/128 lookup 1000 priority 1000"),
+              std::string::npos)
+        << out;
+    Report after = evaluate_in(rs, s);
+    EXPECT_EQ(after.first_failure(), nullptr) << dump(after);
+    EXPECT_EQ(find(after, "return-route", "2001:db8:1::5 -> 2001:db8:ffff::9")->reason,
+              "return route to 2001:db8:ffff::9 leaves via director 2001:db8:1::1 (" + to_dir.a_if +
+                  "), table 1000");
+
+    rs.exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " --undo");
+    EXPECT_EQ(dump6(), tables_before);
+}
+
+}  // namespace
