@@ -54,6 +54,7 @@ public:
     }
 
     const HealthTracker& tracker() const { return tracker_; }
+    uint64_t runs() const { return runs_; }
 
 private:
     void fire() {
@@ -68,6 +69,7 @@ private:
 
     void completed(ProbeResult r) {
         run_.reset();
+        ++runs_;
         auto& runner = *runner_;
         ++runner.stats_.runs_finished;
         const auto now = SteadyClock::now();
@@ -93,6 +95,7 @@ private:
     asio::steady_timer timer_;
     std::shared_ptr<ProbeRun> run_;
     std::optional<AgentReply> last_agent_;
+    uint64_t runs_ = 0;
     bool stopped_ = false;
 };
 
@@ -139,6 +142,12 @@ std::optional<State> HealthRunner::state(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
     return it->second->tracker().state();
+}
+
+std::optional<uint64_t> HealthRunner::runs(const CheckKey& check) const {
+    auto it = sessions_.find(check);
+    if (it == sessions_.end()) return std::nullopt;
+    return it->second->runs();
 }
 
 std::optional<std::string> HealthRunner::reason(const CheckKey& check) const {

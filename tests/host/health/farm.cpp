@@ -98,6 +98,30 @@ uint16_t Farm::tcp(const std::string& addr, Handler handler) {
     return port;
 }
 
+uint16_t Farm::tcp_accept_close(const std::string& addr) {
+    uint16_t port = 0;
+    int lfd = bind_socket(SOCK_STREAM, addr, port);
+    ::listen(lfd, 1024);
+    track(lfd);
+    auto counter = std::make_shared<std::atomic<uint64_t>>(0);
+    {
+        std::lock_guard lk(mu_);
+        counters_.emplace_back(port, counter);
+    }
+    listeners_.emplace_back([this, lfd, counter] {
+        while (!stop_) {
+            int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (stop_ || errno == EINVAL || errno == EBADF) return;
+                continue;
+            }
+            ++*counter;
+            ::close(fd);
+        }
+    });
+    return port;
+}
+
 uint16_t Farm::listen_only(const std::string& addr) {
     uint16_t port = 0;
     int fd = bind_socket(SOCK_STREAM, addr, port);

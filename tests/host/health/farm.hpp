@@ -27,6 +27,9 @@ public:
     // TCP listener on addr:0 calling `handler` on its own thread per connection
     // (the farm closes the fd when the handler returns). Returns the port.
     uint16_t tcp(const std::string& addr, Handler handler);
+    // Accepts and closes at once on the listener's own thread (no thread per
+    // connection): a cheap healthy TCP target whose accepts are counted.
+    uint16_t tcp_accept_close(const std::string& addr);
     // Listens but never accepts: the kernel completes handshakes, nobody answers.
     uint16_t listen_only(const std::string& addr);
     // A UDP port with nothing behind it (bound, then closed).

@@ -108,13 +108,17 @@ TEST_F(ProbeTest, TcpExpectAgainstSilentServerTimesOut) {
 // ---------- http ----------
 
 TEST_F(ProbeTest, HttpUpWithBodyAndHost) {
-    std::string seen;
-    std::mutex mu;
-    auto port = farm.tcp("127.0.0.1", [&](int fd) {
+    // Shared with the farm's thread, which may outlive this test body's locals.
+    struct Seen {
+        std::mutex mu;
+        std::string request;
+    };
+    auto seen = std::make_shared<Seen>();
+    auto port = farm.tcp("127.0.0.1", [seen](int fd) {
         auto req = Farm::read_request(fd);
         {
-            std::lock_guard lk(mu);
-            seen = req;
+            std::lock_guard lk(seen->mu);
+            seen->request = req;
         }
         Farm::send_all(fd, kOk);
     });
@@ -125,9 +129,9 @@ TEST_F(ProbeTest, HttpUpWithBodyAndHost) {
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
     EXPECT_EQ(r.result.reason, "HTTP 200");
-    std::lock_guard lk(mu);
-    EXPECT_EQ(seen.rfind("GET /healthz HTTP/1.1\r\n", 0), 0u);
-    EXPECT_NE(seen.find("\r\nHost: www.example.org\r\n"), std::string::npos);
+    std::lock_guard lk(seen->mu);
+    EXPECT_EQ(seen->request.rfind("GET /healthz HTTP/1.1\r\n", 0), 0u);
+    EXPECT_NE(seen->request.find("\r\nHost: www.example.org\r\n"), std::string::npos);
 }
 
 TEST_F(ProbeTest, HttpWrongStatus) {

@@ -123,7 +123,7 @@ TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
     std::vector<std::pair<CheckKey, uint16_t>> good;
     for (int i = 0; i < 20; ++i) {
         const std::string addr = "127.0.1." + std::to_string(i + 1);
-        auto port = farm.tcp(addr, [](int) {});
+        auto port = farm.tcp_accept_close(addr);
         good.emplace_back(key(model::CheckType::tcp, port, 200ms, 500ms, addr), port);
     }
 
@@ -148,7 +148,10 @@ TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
     // The loop kept serving the healthy checks every 200 ms despite the farm.
     for (const auto& [k, port] : good) {
         EXPECT_EQ(runner.state(k), State::up);
-        EXPECT_GE(farm.accepted(port), 14u) << k.to_string();  // 3.5 s / 200 ms = 17 runs
+        // 3.5 s / 200 ms = 17 runs; allow for a loaded (sanitizer, shared CI) machine -- a
+        // loop blocked by any of the bad servers would manage a handful at most.
+        EXPECT_GE(runner.runs(k).value_or(0), 12u)
+            << k.to_string() << " (farm accepted " << farm.accepted(port) << ")";
     }
     EXPECT_LT(runner.stats().lateness.percentile(99), std::chrono::microseconds(50000));
     runner.stop();
@@ -200,9 +203,10 @@ TEST(HealthRunner, AgentChangeWithoutTransitionIsReported) {
     boost::asio::io_context io;
     RecordingSink sink;
     HealthRunner runner(io, sink);
-    std::atomic<int> n{0};
-    auto port = farm.tcp("127.0.0.1",
-                         [&](int fd) { Farm::send_all(fd, n++ < 2 ? "up 100%\n" : "up 30%\n"); });
+    // Shared with the farm's threads, which may outlive this test body's locals.
+    auto n = std::make_shared<std::atomic<int>>(0);
+    auto port = farm.tcp(
+        "127.0.0.1", [n](int fd) { Farm::send_all(fd, (*n)++ < 2 ? "up 100%\n" : "up 30%\n"); });
     auto k = key(model::CheckType::agent, port, 100ms, 500ms);
     runner.reload({k});
     run_for(io, 600ms);

@@ -74,6 +74,8 @@ public:
     size_t size() const { return sessions_.size(); }
     std::optional<State> state(const CheckKey& check) const;
     std::optional<std::string> reason(const CheckKey& check) const;
+    // Runs of this check completed so far (for tests and status pages).
+    std::optional<uint64_t> runs(const CheckKey& check) const;
     const RunnerStats& stats() const { return stats_; }
     void reset_stats() { stats_ = RunnerStats{}; }
     ProbeContext& probes() { return probes_; }
