@@ -1,0 +1,89 @@
+#pragma once
+// The IPVS adapter: one generic-netlink socket to the kernel's "IPVS" family.
+// Requests are encoded and replies decoded by ipvs_codec (pure); this class only
+// moves bytes, matches acknowledgements to operations by sequence number, and
+// turns errno into operator-facing errors.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ballast/kernel/ipvs_client.hpp"
+#include "ballast/kernel/ipvs_codec.hpp"
+
+namespace ballast::kernel {
+
+class IpvsNetlinkClient final : public IpvsClient {
+public:
+    struct Options {
+        size_t max_batch_bytes = 128 * 1024;  // requests per sendmsg, by size
+        size_t max_in_flight = 2048;          // requests awaiting their ack, at most
+        int rcvbuf_bytes = 16 * 1024 * 1024;  // forced when root (SO_RCVBUFFORCE)
+    };
+
+    // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
+    // ENOENT -> "IPVS is not available in this kernel: load ip_vs".
+    static Result<std::unique_ptr<IpvsNetlinkClient>> open();
+    static Result<std::unique_ptr<IpvsNetlinkClient>> open(Options options);
+    ~IpvsNetlinkClient() override;
+    IpvsNetlinkClient(const IpvsNetlinkClient&) = delete;
+    IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
+
+    // IpvsClient: one GET_SERVICE dump, then one GET_DEST dump per service.
+    Result<IpvsSnapshot> dump() override;
+    // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
+    // each ack matched to its op. Identical add and absent delete succeed.
+    std::vector<Status> apply(std::span<const model::IpvsOp> ops) override;
+
+    // Services.
+    Status add_service(const model::ServiceKey& k, const model::ServiceSpec& s);
+    Status edit_service(const model::ServiceKey& k, const model::ServiceSpec& s);
+    Status del_service(const model::ServiceKey& k);
+    Result<ipvs::ServiceEntry> get_service(const model::ServiceKey& k);
+    Result<std::vector<ipvs::ServiceEntry>> list_services();
+    // Destinations.
+    Status add_dest(const model::ServiceKey& k, const model::RealKey& r, const model::RealSpec& s);
+    Status edit_dest(const model::ServiceKey& k, const model::RealKey& r, const model::RealSpec& s);
+    Status del_dest(const model::ServiceKey& k, const model::RealKey& r);
+    Result<std::vector<ipvs::DestEntry>> list_dests(const model::ServiceKey& k);
+    // Timeouts, sync daemon, counters, info.
+    Result<ipvs::Timeouts> get_timeouts();
+    Status set_timeouts(const ipvs::Timeouts& t);  // 0 fields stay unchanged
+    Status start_daemon(const ipvs::SyncDaemon& d);
+    Status stop_daemon(ipvs::SyncDaemon::State state);  // stopping a stopped daemon succeeds
+    Result<std::vector<ipvs::SyncDaemon>> daemons();
+    Status zero_counters();                            // all services
+    Status zero_counters(const model::ServiceKey& k);  // one service
+    Result<ipvs::Info> info();
+
+    uint16_t family_id() const { return family_; }
+    // How many sendmsg calls the last apply() made (pipelining is observable in tests).
+    size_t last_apply_batches() const { return last_batches_; }
+
+private:
+    IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o) {}
+    Status send_bytes(std::span<const uint8_t> bytes, const char* op);
+    Result<size_t> receive(const char* op);
+    // Sends one request and feeds every reply message with its seq to on_msg until the
+    // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
+    enum class Mode { write, get, dump };
+    Status exchange(std::span<const uint8_t> request, uint32_t seq, Mode mode, const char* op,
+                    const std::string& key,
+                    const std::function<Status(const nl::Message&)>& on_msg);
+    Status simple_write(std::vector<uint8_t> request, uint32_t seq, const char* op,
+                        const std::string& key);
+    // EEXIST on add: the add succeeded only if what exists is identical.
+    Status check_identical(const model::IpvsOp& op);
+    uint32_t next_seq() { return ++seq_; }
+
+    int fd_ = -1;
+    Options opt_;
+    uint16_t family_ = 0;
+    uint32_t seq_ = 0;
+    size_t window_ = 0;
+    size_t last_batches_ = 0;
+    std::vector<uint8_t> rx_;
+};
+
+}  // namespace ballast::kernel
