@@ -524,13 +524,16 @@ int main(int argc, char** argv) {
 
     std::printf(
         "| checker (%zu targets, %d s window after %d s warm-up) | checks/s (ideal %zu) | "
-        "CPU, %% of one vCPU (user + sys) | CPU per check | notes |\n|---|---|---|---|---|\n",
+        "CPU, %% of one vCPU (user + sys) | CPU per check | user CPU per check | notes "
+        "|\n|---|---|---|---|---|---|\n",
         n, window_s, warmup_s, n);
     for (const auto& r : results) {
         const double pc = r.checks ? r.cpu.total() / static_cast<double>(r.checks) * 1e6 : 0;
-        std::printf("| %s | %.0f | %.1f %% (%.1f + %.1f) | %.0f us | %s |\n", r.name.c_str(),
-                    static_cast<double>(r.checks) / r.wall, r.cpu.total() / r.wall * 100,
-                    r.cpu.user / r.wall * 100, r.cpu.sys / r.wall * 100, pc, r.extra.c_str());
+        const double upc = r.checks ? r.cpu.user / static_cast<double>(r.checks) * 1e6 : 0;
+        std::printf("| %s | %.0f | %.1f %% (%.1f + %.1f) | %.0f us | %.0f us | %s |\n",
+                    r.name.c_str(), static_cast<double>(r.checks) / r.wall,
+                    r.cpu.total() / r.wall * 100, r.cpu.user / r.wall * 100,
+                    r.cpu.sys / r.wall * 100, pc, upc, r.extra.c_str());
     }
     if (per_check_k > 0 && per_check_b > 0) {
         std::printf("\nballast CPU per check = %.3f of keepalived's (target <= 0.25: %s)\n",
