@@ -21,25 +21,6 @@ std::string DirtyKey::to_string() const {
 
 namespace {
 
-// The generic-netlink command each op becomes, for errors the client left unnamed.
-const char* command_name(IpvsOp::Kind k) {
-    switch (k) {
-        case IpvsOp::Kind::add_service:
-            return "IPVS_CMD_NEW_SERVICE";
-        case IpvsOp::Kind::edit_service:
-            return "IPVS_CMD_SET_SERVICE";
-        case IpvsOp::Kind::del_service:
-            return "IPVS_CMD_DEL_SERVICE";
-        case IpvsOp::Kind::add_dest:
-            return "IPVS_CMD_NEW_DEST";
-        case IpvsOp::Kind::edit_dest:
-            return "IPVS_CMD_SET_DEST";
-        case IpvsOp::Kind::del_dest:
-            return "IPVS_CMD_DEL_DEST";
-    }
-    return "IPVS_CMD_UNSPEC";
-}
-
 class Execution {
 public:
     Execution(kernel::IpvsClient& client, std::span<const IpvsOp> ops)
@@ -99,7 +80,7 @@ private:
     void fail(size_t i, Error e, bool skipped) {
         const IpvsOp& op = ops_[i];
         DirtyKey key = DirtyKey::of(op);
-        if (e.op.empty()) e.op = command_name(op.kind);
+        if (e.op.empty()) e.op = op.command_name();
         if (e.key.empty()) e.key = key.to_string();
         report_.dirty.emplace(std::move(key), e);
         report_.failures.push_back(OpFailure{i, op, std::move(e), skipped});

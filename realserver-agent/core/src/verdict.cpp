@@ -459,38 +459,35 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
         // Bond: the interface facing the director (or carrying the RIP) when it is one.
         int bond_if = director_if != 0 ? director_if : (addr ? addr->ifindex : 0);
         if (const Link* l = find_link(*links, bond_if); l && l->kind == "bond") {
-            auto b = host.bond(l->name);
-            if (!b) {
-                out.push_back(make("bond", l->name, Verdict::warn,
-                                   "cannot read bond state: " + b.error().describe()));
-            } else {
-                std::vector<std::string> down;
-                for (const auto& sl : b->slaves)
-                    if (!sl.link_up) down.push_back(sl.name);
-                std::string desc = l->name + " mode " + b->mode +
-                                   (b->active_slave.empty() ? "" : ", active " + b->active_slave);
-                if (b->slaves.empty() || down.size() == b->slaves.size()) {
-                    out.push_back(
-                        make("bond", l->name, Verdict::fail, desc + ": no slave has link",
-                             "ip link set dev <slave> master " + l->name + " and check cabling"));
-                } else if (!down.empty()) {
-                    std::string names;
-                    for (const auto& n : down) names += (names.empty() ? "" : ", ") + n;
-                    out.push_back(make("bond", l->name, Verdict::warn,
-                                       desc + ": slave " + names + " link down (" +
-                                           std::to_string(b->slaves.size() - down.size()) + "/" +
-                                           std::to_string(b->slaves.size()) + " up)",
-                                       "check cabling/peer of " + names + "; ip link set dev " +
-                                           down.front() + " up"));
-                } else {
-                    out.push_back(
-                        make("bond", l->name, Verdict::pass,
-                             desc + ", all " + std::to_string(b->slaves.size()) + " slaves up"));
-                }
-            }
+            out.push_back(bond_check(l->name, host.bond(l->name)));
         }
     }
     return report;
+}
+
+Check bond_check(const std::string& ifname, const Result<BondState>& b) {
+    if (!b)
+        return make("bond", ifname, Verdict::warn,
+                    "cannot read bond state: " + b.error().describe());
+    std::vector<std::string> down;
+    for (const auto& sl : b->slaves)
+        if (!sl.link_up) down.push_back(sl.name);
+    std::string desc = ifname + " mode " + b->mode +
+                       (b->active_slave.empty() ? "" : ", active " + b->active_slave);
+    if (b->slaves.empty() || down.size() == b->slaves.size())
+        return make("bond", ifname, Verdict::fail, desc + ": no slave has link",
+                    "ip link set dev <slave> master " + ifname + " and check cabling");
+    if (!down.empty()) {
+        std::string names;
+        for (const auto& n : down) names += (names.empty() ? "" : ", ") + n;
+        return make("bond", ifname, Verdict::warn,
+                    desc + ": slave " + names + " link down (" +
+                        std::to_string(b->slaves.size() - down.size()) + "/" +
+                        std::to_string(b->slaves.size()) + " up)",
+                    "check cabling/peer of " + names + "; ip link set dev " + down.front() + " up");
+    }
+    return make("bond", ifname, Verdict::pass,
+                desc + ", all " + std::to_string(b->slaves.size()) + " slaves up");
 }
 
 std::string agent_reply(const Report& report, bool drain, std::optional<int> weight_percent) {

@@ -34,6 +34,18 @@ rc=$?
 [[ ! -e /run/$probe ]] || fail "the guest wrote into the host's /run"
 rm -f "/tmp/$probe" "/run/$probe"
 
+# A caller working under /tmp (a CI clone there, say) still sees its own
+# directory in the guest, and nothing else of the host's /tmp.
+work=$(mktemp -d /tmp/ballast-lab-cwd.XXXXXX)
+echo visible >"$work/marker"
+touch "/tmp/$probe"
+got=$(cd "$work" && "$lab_vm" sh -c 'cat marker; [ -e /tmp/'"$probe"' ] || echo no-host-tmp; echo guest >written')
+rc=$?
+((rc == 0)) || fail "lab-vm from a /tmp working directory returned $rc"
+[[ $got == $'visible\nno-host-tmp' ]] || fail "lab-vm from $work printed '$got', want the marker and no host /tmp"
+[[ $(cat "$work/written" 2>/dev/null) == guest ]] || fail "the guest's write into $work did not reach the host"
+rm -rf "$work" "/tmp/$probe"
+
 # The lab itself failing must be an error (125) with a message, never a pass.
 err=$(BALLAST_LAB_TIMEOUT=1 "$lab_vm" true 2>&1 >/dev/null)
 rc=$?

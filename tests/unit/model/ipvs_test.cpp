@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ballast/model/ipvs_op.hpp"
 #include "ballast/model/result.hpp"
 
 using namespace ballast::model;
@@ -40,4 +41,21 @@ TEST(Error, DescribesWithOpAndKey) {
     e.message = "service 192.0.2.1:80/tcp does not exist";
     EXPECT_EQ(e.describe(),
               "service 192.0.2.1:80/tcp does not exist (IPVS_CMD_DEL_SERVICE 192.0.2.1:80/tcp)");
+}
+
+TEST(IpvsOp, NamesItsCommandAndKey) {
+    auto svc = ServiceKey::inet(Protocol::tcp, *IpAddress::parse("192.0.2.1"), 80);
+    RealKey real{*IpAddress::parse("10.0.0.2"), 80};
+    EXPECT_STREQ(IpvsOp::add_service(svc, {}).command_name(), "IPVS_CMD_NEW_SERVICE");
+    EXPECT_STREQ(IpvsOp::edit_service(svc, {}).command_name(), "IPVS_CMD_SET_SERVICE");
+    EXPECT_STREQ(IpvsOp::del_service(svc).command_name(), "IPVS_CMD_DEL_SERVICE");
+    EXPECT_STREQ(IpvsOp::add_dest(svc, real, {}).command_name(), "IPVS_CMD_NEW_DEST");
+    EXPECT_STREQ(IpvsOp::edit_dest(svc, real, {}).command_name(), "IPVS_CMD_SET_DEST");
+    EXPECT_STREQ(IpvsOp::del_dest(svc, real).command_name(), "IPVS_CMD_DEL_DEST");
+    EXPECT_EQ(IpvsOp::del_service(svc).key_string(), "192.0.2.1:80/tcp");
+    EXPECT_EQ(IpvsOp::del_dest(svc, real).key_string(), "192.0.2.1:80/tcp -> 10.0.0.2:80");
+    RealSpec spec;
+    spec.weight = 5;
+    EXPECT_EQ(IpvsOp::add_dest(svc, real, spec).to_string(),
+              "add dest 192.0.2.1:80/tcp -> 10.0.0.2:80 masq weight 5");
 }

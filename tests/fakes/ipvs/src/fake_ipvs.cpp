@@ -16,30 +16,6 @@ model::ServiceSpec as_stored(model::ServiceSpec spec) {
     return spec;
 }
 
-const char* command_name(IpvsOp::Kind k) {
-    switch (k) {
-        case IpvsOp::Kind::add_service:
-            return "IPVS_CMD_NEW_SERVICE";
-        case IpvsOp::Kind::edit_service:
-            return "IPVS_CMD_SET_SERVICE";
-        case IpvsOp::Kind::del_service:
-            return "IPVS_CMD_DEL_SERVICE";
-        case IpvsOp::Kind::add_dest:
-            return "IPVS_CMD_NEW_DEST";
-        case IpvsOp::Kind::edit_dest:
-            return "IPVS_CMD_SET_DEST";
-        case IpvsOp::Kind::del_dest:
-            return "IPVS_CMD_DEL_DEST";
-    }
-    return "IPVS_CMD_UNSPEC";
-}
-
-std::string key_of(const IpvsOp& op) {
-    std::string s = op.service.to_string();
-    if (op.is_dest_op()) s += " -> " + op.real.to_string();
-    return s;
-}
-
 }  // namespace
 
 Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
@@ -79,7 +55,7 @@ std::vector<Status> FakeIpvs::apply(std::span<const IpvsOp> ops) {
         if (!err) err = execute(op);
         records_.push_back(Record{op, err});
         if (err)
-            out.push_back(make_error(err, command_name(op.kind), key_of(op)));
+            out.push_back(make_error(err, op.command_name(), op.key_string()));
         else
             out.push_back(Status{});
     }

@@ -37,6 +37,10 @@ struct IpvsOp {
     static IpvsOp del_dest(ServiceKey k, RealKey r) { return {Kind::del_dest, k, {}, r, {}}; }
 
     bool is_dest_op() const { return kind >= Kind::add_dest; }
+    // The generic-netlink command this op becomes: "IPVS_CMD_NEW_DEST".
+    const char* command_name() const;
+    // What it concerns: "192.0.2.1:80/tcp" or "192.0.2.1:80/tcp -> 10.0.0.2:80".
+    std::string key_string() const;
     // "add dest 192.0.2.1:80/tcp -> 10.0.0.2:80 weight 5"
     std::string to_string() const;
     auto operator<=>(const IpvsOp&) const = default;

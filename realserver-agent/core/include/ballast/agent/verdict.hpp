@@ -46,6 +46,11 @@ Report evaluate(const AgentSettings& settings, RouteQuery& routes, HostInfo& hos
 // the RIP is not local or the director is not on-link from it).
 DirectorPath find_director_path(const RealServerEntry& rs, RouteQuery& routes);
 
+// The bond verdict of one bonded interface from its state (or the error reading it):
+// all slaves up = pass, some down = warn, none up (or no slave) = fail. Shared with
+// `ballastctl doctor`, which checks the director's bonds the same way.
+Check bond_check(const std::string& ifname, const Result<BondState>& state);
+
 // The HAProxy agent-check line (without newline): "drain", "down #<reason>", or "up"
 // with " N%" appended when weight_percent is set.
 std::string agent_reply(const Report& report, bool drain, std::optional<int> weight_percent);

@@ -1,0 +1,65 @@
+#pragma once
+// Which probes run: one per distinct (target endpoint, check spec), shared by
+// every service that uses it. Pure function of the configuration.
+#include <compare>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ballast/model/address.hpp"
+#include "ballast/model/check.hpp"
+#include "ballast/model/director_config.hpp"
+#include "ballast/model/ipvs.hpp"
+
+namespace ballast::health {
+
+// Identity of one probe. `spec.port` is folded into `target` (and cleared), so
+// "real 10.0.0.2:80" and "real 10.0.0.2:8080 with check port 80" share a probe.
+struct CheckKey {
+    model::Endpoint target;
+    model::CheckSpec spec;
+    std::string to_string() const;  // "http 10.0.0.2:80 GET /"
+    auto operator<=>(const CheckKey&) const = default;
+};
+
+CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
+                        const model::CheckSpec& spec);
+
+enum class CheckRole : uint8_t {
+    main,   // the service's check of this real server
+    agent,  // the agent-check on the real server's agent_port
+};
+
+struct CheckUser {
+    model::ServiceKey service;
+    model::RealKey real;
+    CheckRole role = CheckRole::main;
+    auto operator<=>(const CheckUser&) const = default;
+};
+
+// The agent check derived from a service's check (or the default check when the
+// service has none): same interval and timeout, rise = fall = 1 (the agent's
+// reply is authoritative), no payload fields.
+model::CheckSpec agent_check_spec(const model::CheckSpec& base);
+
+struct CheckPlan {
+    std::map<CheckKey, std::vector<CheckUser>> checks;
+    std::vector<CheckKey> keys() const;
+};
+
+// One entry per distinct probe: the services' checks (when set) and each real
+// server's agent_port. `default_check` supplies interval/timeout for agent checks
+// of services without a check.
+CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
+                      const model::CheckSpec& default_check);
+
+// What a reload changes: probes kept (their trackers keep their state), added
+// and removed (in-flight runs cancelled).
+struct PlanDiff {
+    std::vector<CheckKey> kept;
+    std::vector<CheckKey> added;
+    std::vector<CheckKey> removed;
+};
+PlanDiff diff_checks(const std::vector<CheckKey>& running, const std::vector<CheckKey>& wanted);
+
+}  // namespace ballast::health

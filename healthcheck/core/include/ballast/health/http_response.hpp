@@ -1,0 +1,85 @@
+#pragma once
+// An incremental HTTP/1.x response reader with hard limits on the status line,
+// the header block and the body, and the pure classification of a response
+// against a check. No sockets: bytes are fed in by the probe (or a fuzzer).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+
+#include "ballast/model/check.hpp"
+
+namespace ballast::health {
+
+struct HttpLimits {
+    size_t status_line = 1024;
+    size_t headers = 16 * 1024;  // all header lines together
+    size_t body = 1024 * 1024;
+};
+
+class HttpResponseParser {
+public:
+    enum class Progress { need_more, done, error };
+
+    // head_request: a response to HEAD has no body whatever its headers say.
+    explicit HttpResponseParser(HttpLimits limits = {}, bool head_request = false);
+
+    // Feeds the next bytes received. Returns done once a complete response has
+    // been read, error (see error()) on malformed input or a limit exceeded.
+    Progress feed(std::string_view bytes);
+    // The peer closed the connection: completes a close-delimited body.
+    Progress finish();
+
+    int status() const { return status_; }  // 0 until the status line is read
+    const std::string& body() const { return body_; }
+    const std::string& error() const { return error_; }
+    bool headers_complete() const { return phase_ > Phase::headers; }
+
+private:
+    enum class Phase {
+        status_line,
+        headers,
+        body_length,
+        chunk_size,
+        chunk_data,
+        chunk_data_end,
+        trailers,
+        body_until_close,
+        done,
+        failed
+    };
+    Progress fail(std::string why);
+    Progress step();  // consumes from buf_ as far as possible
+    bool take_line(std::string& line, size_t limit, const char* what, bool& too_long);
+    Progress on_status_line(std::string_view line);
+    Progress on_header_line(std::string_view line);
+    Progress on_headers_end();
+    Progress append_body(std::string_view data);
+
+    HttpLimits limits_;
+    bool head_;
+    Phase phase_ = Phase::status_line;
+    std::string buf_;  // unconsumed input
+    size_t header_bytes_ = 0;
+    int status_ = 0;
+    std::optional<uint64_t> content_length_;
+    bool chunked_ = false;
+    uint64_t remaining_ = 0;
+    std::string body_;
+    std::string error_;
+};
+
+struct HttpVerdict {
+    bool up = false;
+    std::string reason;  // "HTTP 200", "HTTP 503", "HTTP 200: body lacks \"ok\""
+};
+
+// Decides a complete response against the check: status among expect_status
+// (empty = any 2xx/3xx), body substring, body regex (ECMAScript; searched in the
+// first 64 KiB). `body_regex` is the compiled spec.expect_body_regex, if any.
+HttpVerdict classify_http(int status, std::string_view body, const model::CheckSpec& spec,
+                          const std::regex* body_regex);
+
+}  // namespace ballast::health

@@ -1,0 +1,83 @@
+#include "ballast/health/check_plan.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ballast::health {
+
+std::string CheckKey::to_string() const {
+    std::string s(model::to_string(spec.type));
+    s += ' ';
+    s += target.to_string();
+    if (spec.type == model::CheckType::http || spec.type == model::CheckType::https) {
+        s += ' ' + spec.method + ' ' + spec.path;
+    } else if (spec.type == model::CheckType::dns) {
+        s += ' ' + spec.query_type + ' ' + spec.query_name;
+    } else if (spec.type == model::CheckType::exec && !spec.command.empty()) {
+        s += ' ' + spec.command.front();
+    }
+    return s;
+}
+
+CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
+                        const model::CheckSpec& spec) {
+    CheckKey key{model::Endpoint{addr, spec.port.value_or(real_port)}, spec};
+    key.spec.port.reset();
+    return key;
+}
+
+model::CheckSpec agent_check_spec(const model::CheckSpec& base) {
+    model::CheckSpec a;
+    a.type = model::CheckType::agent;
+    a.interval = base.interval;
+    a.down_interval = base.down_interval;
+    a.timeout = base.timeout;
+    a.jitter = base.jitter;
+    a.rise = 1;
+    a.fall = 1;
+    a.expect_status.clear();
+    return a;
+}
+
+std::vector<CheckKey> CheckPlan::keys() const {
+    std::vector<CheckKey> out;
+    out.reserve(checks.size());
+    for (const auto& [k, users] : checks) out.push_back(k);
+    return out;
+}
+
+CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
+                      const model::CheckSpec& default_check) {
+    CheckPlan plan;
+    for (const auto& svc : services) {
+        for (const auto& real : svc.reals) {
+            if (svc.check && svc.check->type != model::CheckType::none) {
+                plan.checks[make_check_key(real.key.addr, real.key.port, *svc.check)].push_back(
+                    CheckUser{svc.key, real.key, CheckRole::main});
+            }
+            if (real.agent_port) {
+                auto spec = agent_check_spec(svc.check ? *svc.check : default_check);
+                plan.checks[make_check_key(real.key.addr, *real.agent_port, spec)].push_back(
+                    CheckUser{svc.key, real.key, CheckRole::agent});
+            }
+        }
+    }
+    for (auto& [k, users] : plan.checks) {
+        std::sort(users.begin(), users.end());
+        users.erase(std::unique(users.begin(), users.end()), users.end());
+    }
+    return plan;
+}
+
+PlanDiff diff_checks(const std::vector<CheckKey>& running, const std::vector<CheckKey>& wanted) {
+    std::set<CheckKey> old(running.begin(), running.end());
+    std::set<CheckKey> now(wanted.begin(), wanted.end());
+    PlanDiff d;
+    for (const auto& k : now) (old.count(k) ? d.kept : d.added).push_back(k);
+    for (const auto& k : old) {
+        if (!now.count(k)) d.removed.push_back(k);
+    }
+    return d;
+}
+
+}  // namespace ballast::health

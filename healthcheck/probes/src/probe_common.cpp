@@ -1,0 +1,122 @@
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include "attempt.hpp"
+
+namespace ballast::health {
+
+namespace asio = boost::asio;
+
+ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t seed)
+    : io_(io),
+      limits_(limits),
+      rng_(seed),
+      tls_verify_(asio::ssl::context::tls_client),
+      tls_any_(asio::ssl::context::tls_client) {
+    boost::system::error_code ec;
+    tls_verify_.set_default_verify_paths(ec);  // the system trust store, when there is one
+    tls_verify_.set_verify_mode(asio::ssl::verify_peer, ec);
+    tls_any_.set_verify_mode(asio::ssl::verify_none, ec);
+}
+
+ProbeContext::~ProbeContext() = default;
+
+asio::ssl::context& ProbeContext::tls(bool verify) {
+    return verify ? tls_verify_ : tls_any_;
+}
+
+bool ProbeContext::add_trusted_ca_pem(std::string_view pem) {
+    boost::system::error_code ec;
+    tls_verify_.add_certificate_authority(asio::buffer(pem.data(), pem.size()), ec);
+    return !ec;
+}
+
+std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check,
+                                      ProbeCallback done) {
+    using model::CheckType;
+    std::shared_ptr<detail::Attempt> a;
+    switch (check.spec.type) {
+        case CheckType::tcp:
+            a = detail::make_tcp_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::http:
+        case CheckType::https:
+            a = detail::make_http_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::udp:
+            a = detail::make_udp_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::dns:
+            a = detail::make_dns_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::exec:
+            a = detail::make_exec_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::agent:
+            a = detail::make_agent_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::none:
+            a = detail::make_none_attempt(ctx, check, std::move(done));
+            break;
+    }
+    a->launch();
+    return a;
+}
+
+namespace detail {
+
+namespace {
+// "No check": always up, reported asynchronously like every other run.
+class NoCheckAttempt final : public Attempt {
+public:
+    using Attempt::Attempt;
+
+private:
+    void begin() override {
+        asio::post(ctx_.io(),
+                   [self = self_as<NoCheckAttempt>()] { self->finish(true, "not checked"); });
+    }
+    void close() override {}
+};
+}  // namespace
+
+std::shared_ptr<Attempt> make_none_attempt(ProbeContext& c, const CheckKey& k, ProbeCallback d) {
+    return std::make_shared<NoCheckAttempt>(c, k, std::move(d));
+}
+
+asio::ip::address to_asio(const model::IpAddress& a) {
+    if (a.is_v4()) {
+        asio::ip::address_v4::bytes_type b;
+        std::copy_n(a.bytes.begin(), 4, b.begin());
+        return asio::ip::address_v4(b);
+    }
+    asio::ip::address_v6::bytes_type b;
+    std::copy_n(a.bytes.begin(), 16, b.begin());
+    return asio::ip::address_v6(b);
+}
+
+asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k) {
+    return {to_asio(k.target.addr), k.target.port};
+}
+
+std::string describe_error(const error_code& ec, const char* phase) {
+    namespace e = asio::error;
+    const bool connecting = phase && std::string_view(phase) == "connecting";
+    if (ec == e::connection_refused) return connecting ? "connect refused" : "connection refused";
+    if (ec == e::connection_reset) return "connection reset by peer";
+    if (ec == e::eof || ec == asio::ssl::error::stream_truncated) {
+        return std::string("connection closed by peer") +
+               (phase ? std::string(" (") + phase + ")" : "");
+    }
+    if (ec == e::host_unreachable) return "host unreachable";
+    if (ec == e::network_unreachable) return "network unreachable";
+    if (ec == e::broken_pipe) return "connection closed by peer (broken pipe)";
+    if (ec == e::timed_out) return "connection timed out";
+    return std::string(phase ? phase : "probe") + ": " + ec.message();
+}
+
+}  // namespace detail
+}  // namespace ballast::health

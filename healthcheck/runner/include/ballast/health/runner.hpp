@@ -1,0 +1,95 @@
+#pragma once
+// Runs every distinct (target, check) on one io_context: a session per check
+// owns its tracker and schedule, starts one probe run at a time, and reports
+// changes to a HealthSink. It never writes to the kernel; the director's policy
+// consumes the events.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "ballast/health/check_plan.hpp"
+#include "ballast/health/probe.hpp"
+#include "ballast/health/schedule.hpp"
+#include "ballast/health/tracker.hpp"
+
+namespace ballast::health {
+
+struct HealthEvent {
+    CheckKey check;
+    State state = State::unknown;  // tracker state after this result
+    bool transition = false;       // state changed; false: only the agent reply/weight changed
+    std::string reason;            // the probe's words for this result
+    TimePoint at{};
+    std::optional<TimePoint> recovered_at;  // start of a slow-start ramp, if any
+    std::optional<AgentReply> agent;        // agent reply / exec weight of this result
+};
+
+class HealthSink {
+public:
+    virtual ~HealthSink() = default;
+    virtual void on_health_event(const HealthEvent& event) = 0;
+};
+
+// How late timers fired (actual start - due), in 50 us buckets up to 100 ms.
+struct LatenessHistogram {
+    static constexpr int64_t kBucketMicros = 50;
+    static constexpr size_t kBuckets = 2000;
+    std::array<uint64_t, kBuckets + 1> counts{};  // last bucket: >= 100 ms
+    uint64_t total = 0;
+    void add(std::chrono::microseconds late);
+    std::chrono::microseconds percentile(double p) const;  // upper edge of the bucket
+};
+
+struct RunnerStats {
+    uint64_t runs_started = 0;
+    uint64_t runs_finished = 0;
+    uint64_t events = 0;
+    LatenessHistogram lateness;
+};
+
+struct RunnerOptions {
+    uint64_t seed = 1;  // schedule jitter, reload offsets, DNS ids
+    ProbeLimits limits;
+};
+
+class HealthRunner {
+public:
+    HealthRunner(boost::asio::io_context& io, HealthSink& sink, RunnerOptions options = {});
+    ~HealthRunner();  // cancels every session; pending handlers then touch nothing
+    HealthRunner(const HealthRunner&) = delete;
+    HealthRunner& operator=(const HealthRunner&) = delete;
+
+    // Makes `checks` the running set. Checks present before keep their tracker
+    // and schedule; new ones start spread over their interval; removed ones are
+    // cancelled (an in-flight run's callback is never called).
+    PlanDiff reload(const std::vector<CheckKey>& checks);
+    void stop();  // same as reload({})
+
+    size_t size() const { return sessions_.size(); }
+    std::optional<State> state(const CheckKey& check) const;
+    std::optional<std::string> reason(const CheckKey& check) const;
+    // Runs of this check completed so far (for tests and status pages).
+    std::optional<uint64_t> runs(const CheckKey& check) const;
+    const RunnerStats& stats() const { return stats_; }
+    void reset_stats() { stats_ = RunnerStats{}; }
+    ProbeContext& probes() { return probes_; }
+
+    class Session;  // one (target, check); defined in runner.cpp
+
+private:
+    friend class Session;
+    boost::asio::io_context& io_;
+    HealthSink& sink_;
+    ProbeContext probes_;
+    Rng rng_;
+    RunnerStats stats_;
+    std::map<CheckKey, std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace ballast::health

@@ -1,0 +1,159 @@
+#include "ballast/health/runner.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+namespace ballast::health {
+
+namespace asio = boost::asio;
+
+void LatenessHistogram::add(std::chrono::microseconds late) {
+    const int64_t us = std::max<int64_t>(late.count(), 0);
+    const size_t b = std::min<size_t>(static_cast<size_t>(us / kBucketMicros), kBuckets);
+    ++counts[b];
+    ++total;
+}
+
+std::chrono::microseconds LatenessHistogram::percentile(double p) const {
+    if (total == 0) return std::chrono::microseconds(0);
+    const auto want = static_cast<uint64_t>(p / 100.0 * static_cast<double>(total) + 0.5);
+    uint64_t seen = 0;
+    for (size_t b = 0; b <= kBuckets; ++b) {
+        seen += counts[b];
+        if (seen >= std::max<uint64_t>(want, 1)) {
+            return std::chrono::microseconds(static_cast<int64_t>(b + 1) * kBucketMicros);
+        }
+    }
+    return std::chrono::microseconds(static_cast<int64_t>(kBuckets + 1) * kBucketMicros);
+}
+
+// Handlers hold the session (shared_ptr) and check stopped_ before touching the
+// runner: HealthRunner stops every session before it goes away.
+class HealthRunner::Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(HealthRunner& runner, CheckKey key, TimePoint first_due)
+        : runner_(&runner),
+          key_(std::move(key)),
+          tracker_(key_.spec.rise, key_.spec.fall, key_.spec.start_down),
+          schedule_(key_.spec, first_due),
+          timer_(runner.io_) {}
+
+    void arm() {
+        timer_.expires_at(schedule_.due());
+        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->stopped_) return;
+            self->fire();
+        });
+    }
+
+    void stop() {
+        stopped_ = true;
+        timer_.cancel();
+        if (run_) run_->cancel();
+        run_.reset();
+        runner_ = nullptr;
+    }
+
+    const HealthTracker& tracker() const { return tracker_; }
+    uint64_t runs() const { return runs_; }
+
+private:
+    void fire() {
+        const auto now = SteadyClock::now();
+        runner_->stats_.lateness.add(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
+        ++runner_->stats_.runs_started;
+        run_ = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
+            if (!self->stopped_) self->completed(std::move(r));
+        });
+    }
+
+    void completed(ProbeResult r) {
+        run_.reset();
+        ++runs_;
+        auto& runner = *runner_;
+        ++runner.stats_.runs_finished;
+        const auto now = SteadyClock::now();
+        auto transition = tracker_.record(r.up, r.reason, now);
+        const bool agent_changed = r.agent != last_agent_;
+        last_agent_ = r.agent;
+        if (transition || agent_changed) {
+            HealthEvent ev{
+                key_, tracker_.state(),        transition.has_value(), std::move(r.reason),
+                now,  tracker_.recovered_at(), std::move(r.agent)};
+            ++runner.stats_.events;
+            runner.sink_.on_health_event(ev);
+            if (stopped_) return;  // the sink reloaded the runner from inside the callback
+        }
+        schedule_.advance(tracker_.state(), now, runner.rng_);
+        arm();
+    }
+
+    HealthRunner* runner_;
+    CheckKey key_;
+    HealthTracker tracker_;
+    CheckSchedule schedule_;
+    asio::steady_timer timer_;
+    std::shared_ptr<ProbeRun> run_;
+    std::optional<AgentReply> last_agent_;
+    uint64_t runs_ = 0;
+    bool stopped_ = false;
+};
+
+HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
+    : io_(io),
+      sink_(sink),
+      probes_(io, options.limits, options.seed ^ 0x5eed),
+      rng_(options.seed) {}
+
+HealthRunner::~HealthRunner() {
+    stop();
+}
+
+PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
+    std::vector<CheckKey> running;
+    running.reserve(sessions_.size());
+    for (const auto& [k, s] : sessions_) running.push_back(k);
+    auto diff = diff_checks(running, checks);
+    for (const auto& k : diff.removed) {
+        auto it = sessions_.find(k);
+        it->second->stop();
+        sessions_.erase(it);
+    }
+    const auto now = SteadyClock::now();
+    // The added batch is spread evenly over each check's interval, with a random
+    // phase so successive reloads do not line up on the same instants.
+    const auto phase = initial_offset(std::chrono::milliseconds(1000), rng_) / 1000;
+    for (size_t i = 0; i < diff.added.size(); ++i) {
+        const auto& k = diff.added[i];
+        const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec.interval);
+        auto s = std::make_shared<Session>(*this, k, due);
+        sessions_.emplace(k, s);
+        s->arm();
+    }
+    return diff;
+}
+
+void HealthRunner::stop() {
+    for (auto& [k, s] : sessions_) s->stop();
+    sessions_.clear();
+}
+
+std::optional<State> HealthRunner::state(const CheckKey& check) const {
+    auto it = sessions_.find(check);
+    if (it == sessions_.end()) return std::nullopt;
+    return it->second->tracker().state();
+}
+
+std::optional<uint64_t> HealthRunner::runs(const CheckKey& check) const {
+    auto it = sessions_.find(check);
+    if (it == sessions_.end()) return std::nullopt;
+    return it->second->runs();
+}
+
+std::optional<std::string> HealthRunner::reason(const CheckKey& check) const {
+    auto it = sessions_.find(check);
+    if (it == sessions_.end()) return std::nullopt;
+    return it->second->tracker().reason();
+}
+
+}  // namespace ballast::health

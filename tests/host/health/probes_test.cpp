@@ -1,0 +1,424 @@
+// Every probe against well-behaved and misbehaving servers on loopback: each
+// verdict arrives with the right reason, and within the check's timeout.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "ballast/health/probe.hpp"
+#include "farm.hpp"
+
+namespace ballast::health {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Farm;
+using testing::TestPki;
+
+CheckKey key(model::CheckType type, const std::string& addr, uint16_t port,
+             Millis timeout = 1000ms) {
+    CheckKey k;
+    k.target = model::Endpoint{*model::IpAddress::parse(addr), port};
+    k.spec.type = type;
+    k.spec.timeout = timeout;
+    return k;
+}
+
+struct Outcome {
+    ProbeResult result;
+    std::chrono::milliseconds took{};
+};
+
+class ProbeTest : public ::testing::Test {
+protected:
+    Outcome run(const CheckKey& k) {
+        std::optional<ProbeResult> got;
+        int calls = 0;
+        const auto start = std::chrono::steady_clock::now();
+        auto handle = start_probe(ctx, k, [&](ProbeResult r) {
+            ++calls;
+            got = std::move(r);
+        });
+        io.restart();
+        io.run();  // returns once the run and all its handlers are done
+        EXPECT_EQ(calls, 1);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+        // Each verdict arrives within the check's timeout (plus scheduling slack).
+        EXPECT_LE(took, k.spec.timeout + 500ms) << k.to_string();
+        return {got.value_or(ProbeResult{false, "no result", std::nullopt}), took};
+    }
+
+    boost::asio::io_context io;
+    ProbeContext ctx{io};
+    Farm farm;
+};
+
+const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nall ok\n";
+
+uint16_t http_server(Farm& farm, std::string response, const std::string& addr = "127.0.0.1") {
+    return farm.tcp(addr, [response](int fd) {
+        Farm::read_request(fd);
+        Farm::send_all(fd, response);
+    });
+}
+
+// ---------- tcp ----------
+
+TEST_F(ProbeTest, TcpConnectUpAndRefused) {
+    auto port = farm.tcp("127.0.0.1", [](int) {});
+    auto ok = run(key(model::CheckType::tcp, "127.0.0.1", port));
+    EXPECT_TRUE(ok.result.up);
+    EXPECT_EQ(ok.result.reason, "connected");
+
+    auto dead = farm.dead_udp_port("127.0.0.1");  // free port number: nothing listens on TCP either
+    auto refused = run(key(model::CheckType::tcp, "127.0.0.1", dead));
+    EXPECT_FALSE(refused.result.up);
+    EXPECT_EQ(refused.result.reason, "connect refused");
+}
+
+TEST_F(ProbeTest, TcpSendExpect) {
+    auto port = farm.tcp("127.0.0.2", [](int fd) {
+        char buf[64];
+        if (::recv(fd, buf, sizeof buf, 0) > 0) Farm::send_all(fd, "+PONG\r\n");
+    });
+    auto k = key(model::CheckType::tcp, "127.0.0.2", port);
+    k.spec.send = "PING\r\n";
+    k.spec.expect = "PONG";
+    EXPECT_TRUE(run(k).result.up);
+    k.spec.expect = "READY";
+    auto r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "reply lacks \"READY\"");
+}
+
+TEST_F(ProbeTest, TcpExpectAgainstSilentServerTimesOut) {
+    auto port = farm.listen_only("127.0.0.1");  // accepts (kernel) and never answers
+    auto k = key(model::CheckType::tcp, "127.0.0.1", port, 300ms);
+    k.spec.expect = "hello";
+    auto r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 300ms (reading reply)");
+    EXPECT_GE(r.took, 290ms);
+}
+
+// ---------- http ----------
+
+TEST_F(ProbeTest, HttpUpWithBodyAndHost) {
+    // Shared with the farm's thread, which may outlive this test body's locals.
+    struct Seen {
+        std::mutex mu;
+        std::string request;
+    };
+    auto seen = std::make_shared<Seen>();
+    auto port = farm.tcp("127.0.0.1", [seen](int fd) {
+        auto req = Farm::read_request(fd);
+        {
+            std::lock_guard lk(seen->mu);
+            seen->request = req;
+        }
+        Farm::send_all(fd, kOk);
+    });
+    auto k = key(model::CheckType::http, "127.0.0.1", port);
+    k.spec.path = "/healthz";
+    k.spec.host = "www.example.org";
+    k.spec.expect_body = "all ok";
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_EQ(r.result.reason, "HTTP 200");
+    std::lock_guard lk(seen->mu);
+    EXPECT_EQ(seen->request.rfind("GET /healthz HTTP/1.1\r\n", 0), 0u);
+    EXPECT_NE(seen->request.find("\r\nHost: www.example.org\r\n"), std::string::npos);
+}
+
+TEST_F(ProbeTest, HttpWrongStatus) {
+    auto port = http_server(farm, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    auto r = run(key(model::CheckType::http, "127.0.0.1", port));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "HTTP 503");
+}
+
+TEST_F(ProbeTest, HttpGarbageInsteadOfHttp) {
+    auto port = http_server(farm, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    auto r = run(key(model::CheckType::http, "127.0.0.1", port));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "not an HTTP response");
+}
+
+TEST_F(ProbeTest, HttpHangAfterAccept) {
+    auto port = farm.tcp("127.0.0.1", [&](int) { farm.nap(10s); });
+    auto r = run(key(model::CheckType::http, "127.0.0.1", port, 500ms));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 500ms (reading response)");
+}
+
+TEST_F(ProbeTest, HttpAcceptedByKernelNeverAnswered) {
+    auto port = farm.listen_only("127.0.0.3");
+    auto r = run(key(model::CheckType::http, "127.0.0.3", port, 500ms));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 500ms (reading response)");
+}
+
+TEST_F(ProbeTest, HttpReset) {
+    auto port = farm.tcp("127.0.0.1", [](int fd) {
+        Farm::read_request(fd);
+        linger l{1, 0};  // the farm's close() then sends RST instead of FIN
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    });
+    auto r = run(key(model::CheckType::http, "127.0.0.1", port));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "connection reset by peer");
+}
+
+TEST_F(ProbeTest, HttpDripOneBytePerSecond) {
+    auto port = farm.tcp("127.0.0.1", [&](int fd) {
+        Farm::read_request(fd);
+        for (char c : std::string("HTTP/1.1 200 OK\r\n\r\n")) {
+            Farm::send_all(fd, std::string_view(&c, 1));
+            if (!farm.nap(1s)) return;
+        }
+    });
+    auto r = run(key(model::CheckType::http, "127.0.0.1", port, 1500ms));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 1.5s (reading response)");
+}
+
+TEST_F(ProbeTest, HttpHundredMegabyteBody) {
+    auto stream_100mb = [](bool declare) {
+        return [declare](int fd) {
+            Farm::read_request(fd);
+            Farm::send_all(fd, declare ? "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n"
+                                       : "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            std::string chunk(64 * 1024, 'x');
+            for (int i = 0; i < 1600; ++i) {
+                if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) return;
+            }
+        };
+    };
+    auto declared =
+        run(key(model::CheckType::http, "127.0.0.1", farm.tcp("127.0.0.1", stream_100mb(true))));
+    EXPECT_FALSE(declared.result.up);
+    EXPECT_EQ(declared.result.reason,
+              "HTTP 200: HTTP body of 104857600 bytes exceeds the limit of 1048576");
+    auto streamed =
+        run(key(model::CheckType::http, "127.0.0.1", farm.tcp("127.0.0.1", stream_100mb(false))));
+    EXPECT_FALSE(streamed.result.up);
+    EXPECT_EQ(streamed.result.reason, "HTTP 200: HTTP body exceeds the limit of 1048576 bytes");
+}
+
+TEST_F(ProbeTest, HttpHeadIgnoresBodyAndRegexWorks) {
+    auto port = http_server(farm, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nversion=1.2.3");
+    auto head = key(model::CheckType::http, "127.0.0.1", port);
+    head.spec.method = "HEAD";
+    EXPECT_TRUE(run(head).result.up);
+    auto re = key(model::CheckType::http, "127.0.0.1", port);
+    re.spec.expect_body_regex = "version=[0-9]+\\.[0-9]+";
+    EXPECT_TRUE(run(re).result.up);
+    re.spec.expect_body_regex = "version=9";
+    auto r = run(re);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "HTTP 200: body does not match /version=9/");
+}
+
+// ---------- https ----------
+
+class HttpsTest : public ProbeTest {
+protected:
+    HttpsTest() { EXPECT_TRUE(ctx.add_trusted_ca_pem(pki.ca_pem())); }
+    CheckKey https(uint16_t port, bool verify) {
+        auto k = key(model::CheckType::https, "127.0.0.1", port);
+        k.spec.tls_verify = verify;
+        return k;
+    }
+    TestPki pki;
+};
+
+TEST_F(HttpsTest, ValidCertificateVerifies) {
+    auto port = testing::tls_http_server(farm, "127.0.0.1", pki.leaf(-1, 10));
+    auto r = run(https(port, true));
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_EQ(r.result.reason, "HTTP 200");
+}
+
+TEST_F(HttpsTest, ExpiredCertificate) {
+    auto port = testing::tls_http_server(farm, "127.0.0.1", pki.leaf(-10, -1));
+    auto r = run(https(port, true));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "TLS: certificate expired");
+    EXPECT_TRUE(run(https(port, false)).result.up);  // verification off: still serves
+}
+
+TEST_F(HttpsTest, SelfSignedCertificate) {
+    auto port = testing::tls_http_server(farm, "127.0.0.1", pki.self_signed());
+    auto r = run(https(port, true));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "TLS: self-signed certificate");
+}
+
+TEST_F(HttpsTest, NameMismatchAndPlainHttpServer) {
+    auto port = testing::tls_http_server(farm, "127.0.0.1", pki.leaf(-1, 10));
+    auto k = https(port, true);
+    k.spec.sni = "www.example.org";
+    auto r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "TLS: certificate name mismatch");
+
+    // A plain HTTP server answers the ClientHello with an HTTP error, as real ones do.
+    auto plain = farm.tcp("127.0.0.1", [](int fd) {
+        char buf[512];
+        if (::recv(fd, buf, sizeof buf, 0) > 0) {
+            Farm::send_all(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    auto p = run(https(plain, false));
+    EXPECT_FALSE(p.result.up);
+    EXPECT_EQ(p.result.reason.rfind("TLS handshake failed: ", 0), 0u) << p.result.reason;
+}
+
+// ---------- udp / dns ----------
+
+TEST_F(ProbeTest, UdpNothingListeningFailsFast) {
+    auto port = farm.dead_udp_port("127.0.0.1");
+    auto k = key(model::CheckType::udp, "127.0.0.1", port, 2000ms);
+    k.spec.send = "ping";
+    auto r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "ICMP port unreachable");
+    EXPECT_LT(r.took, 1000ms);  // not a timeout
+}
+
+TEST_F(ProbeTest, UdpEchoExpect) {
+    auto port = farm.udp_echo("127.0.0.4");
+    auto k = key(model::CheckType::udp, "127.0.0.4", port);
+    k.spec.send = "ping";
+    k.spec.expect = "echo:ping";
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    k.spec.expect = "pong";
+    EXPECT_EQ(run(k).result.reason, "reply lacks \"pong\"");
+}
+
+TEST_F(ProbeTest, Dns) {
+    auto port = farm.dns("127.0.0.1");
+    auto k = key(model::CheckType::dns, "127.0.0.1", port);
+    k.spec.query_name = "www.example.org";
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_EQ(r.result.reason, "DNS NOERROR, 1 A answer");
+    k.spec.query_name = "nx.test";
+    EXPECT_EQ(run(k).result.reason, "DNS NXDOMAIN");
+    k.spec.query_name = "www.example.org";
+    k.spec.query_type = "AAAA";  // the farm only has A records
+    EXPECT_EQ(run(k).result.reason, "DNS NOERROR but no AAAA answer");
+    k.spec.query_type = "MX";
+    EXPECT_EQ(run(k).result.reason, "DNS: unsupported query type \"MX\"");
+}
+
+// ---------- agent ----------
+
+uint16_t agent_server(Farm& farm, std::string reply) {
+    return farm.tcp("127.0.0.1", [reply](int fd) { Farm::send_all(fd, reply); });
+}
+
+TEST_F(ProbeTest, AgentReplies) {
+    auto up = run(key(model::CheckType::agent, "127.0.0.1", agent_server(farm, "up 75%\n")));
+    EXPECT_TRUE(up.result.up);
+    EXPECT_EQ(up.result.reason, "agent: up 75%");
+    ASSERT_TRUE(up.result.agent);
+    EXPECT_EQ(up.result.agent->percent, 75u);
+
+    auto down = run(key(model::CheckType::agent, "127.0.0.1",
+                        agent_server(farm, "down#return route via 192.168.1.1\r\n")));
+    EXPECT_FALSE(down.result.up);
+    EXPECT_EQ(down.result.reason, "agent: down#return route via 192.168.1.1");
+
+    auto drain = run(key(model::CheckType::agent, "127.0.0.1", agent_server(farm, "drain")));
+    EXPECT_TRUE(drain.result.up);  // reply ended by close, not newline
+    EXPECT_EQ(drain.result.agent->admin, AgentAdmin::drain);
+
+    auto silent = run(key(model::CheckType::agent, "127.0.0.1", agent_server(farm, "")));
+    EXPECT_EQ(silent.result.reason, "agent: connection closed without a reply");
+}
+
+TEST_F(ProbeTest, AgentEndlessLine) {
+    auto port = farm.tcp("127.0.0.1", [&](int fd) {
+        std::string a(4096, 'a');
+        while (!farm.stopping() && ::send(fd, a.data(), a.size(), MSG_NOSIGNAL) > 0) {
+        }
+    });
+    auto r = run(key(model::CheckType::agent, "127.0.0.1", port));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "agent: reply line longer than 1024 bytes");
+}
+
+// ---------- exec ----------
+
+bool no_children_left() {
+    return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
+}
+
+TEST_F(ProbeTest, ExecExitCodesAndWeight) {
+    auto k = key(model::CheckType::exec, "127.0.0.9", 8080);
+    k.spec.command = {"/bin/sh", "-c", "echo checking %ip:%port; exit 0"};
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up);
+    EXPECT_EQ(r.result.reason, "exec: exit 0: checking 127.0.0.9:8080");
+
+    k.spec.command = {"/bin/sh", "-c", "echo broken >&2; exit 2"};
+    r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "exec: exit 2: broken");
+
+    k.spec.command = {"/bin/sh", "-c", "echo 40%"};
+    k.spec.weight_from_output = true;
+    r = run(k);
+    ASSERT_TRUE(r.result.agent);
+    EXPECT_EQ(r.result.agent->percent, 40u);
+
+    k.spec.command = {"/nonexistent/checker"};
+    r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_NE(r.result.reason.find("cannot run /nonexistent/checker"), std::string::npos);
+    EXPECT_TRUE(no_children_left());
+}
+
+TEST_F(ProbeTest, ExecTimeoutKillsAndReaps) {
+    auto k = key(model::CheckType::exec, "127.0.0.1", 1, 300ms);
+    // A child that also starts a grandchild in its process group, and floods output.
+    k.spec.command = {"/bin/sh", "-c", "sleep 30 & yes | head -c 10000000; sleep 30"};
+    auto r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 300ms (running)");
+    EXPECT_TRUE(no_children_left());
+}
+
+// ---------- cancellation ----------
+
+TEST_F(ProbeTest, CancelledRunNeverCallsBack) {
+    auto port = farm.tcp("127.0.0.1", [&](int) { farm.nap(10s); });
+    bool called = false;
+    std::vector<std::shared_ptr<ProbeRun>> runs;
+    for (auto type : {model::CheckType::http, model::CheckType::agent, model::CheckType::tcp}) {
+        auto k = key(type, "127.0.0.1", port);
+        k.spec.expect = "x";
+        runs.push_back(start_probe(ctx, k, [&](ProbeResult) { called = true; }));
+    }
+    auto ex = key(model::CheckType::exec, "127.0.0.1", 1);
+    ex.spec.command = {"sleep", "30"};
+    runs.push_back(start_probe(ctx, ex, [&](ProbeResult) { called = true; }));
+    boost::asio::steady_timer t(io, 100ms);
+    t.async_wait([&](auto) {
+        for (auto& r : runs) r->cancel();
+        runs.clear();  // drop the handles: the runs live on only in their pending handlers
+    });
+    io.restart();
+    io.run();
+    EXPECT_FALSE(called);
+    EXPECT_TRUE(no_children_left());
+}
+
+}  // namespace
+}  // namespace ballast::health

@@ -1,0 +1,91 @@
+#include "ballast/health/check_plan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ballast::health {
+namespace {
+
+using model::CheckSpec;
+using model::CheckType;
+using model::IpAddress;
+
+model::ServiceConfig service(const std::string& vip, uint16_t port, std::optional<CheckSpec> check,
+                             std::vector<std::pair<std::string, uint16_t>> reals) {
+    model::ServiceConfig s;
+    s.name = vip;
+    s.key = model::ServiceKey::inet(model::Protocol::tcp, *IpAddress::parse(vip), port);
+    s.check = std::move(check);
+    for (auto& [addr, p] : reals) {
+        model::RealServerConfig r;
+        r.key = model::RealKey{*IpAddress::parse(addr), p};
+        s.reals.push_back(r);
+    }
+    return s;
+}
+
+CheckSpec http_check() {
+    CheckSpec c;
+    c.type = CheckType::http;
+    c.path = "/health";
+    return c;
+}
+
+TEST(CheckPlan, OneProbePerDistinctTargetAndSpec) {
+    auto a = service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.3", 80}});
+    auto b = service("192.0.2.2", 80, http_check(), {{"10.0.0.2", 80}});  // shares 10.0.0.2
+    auto c = service("192.0.2.3", 80, CheckSpec{}, {{"10.0.0.2", 80}});   // tcp: another probe
+    auto plan = plan_checks({a, b, c}, CheckSpec{});
+    ASSERT_EQ(plan.checks.size(), 3u);
+    auto shared = make_check_key(*IpAddress::parse("10.0.0.2"), 80, http_check());
+    ASSERT_TRUE(plan.checks.count(shared));
+    const auto& users = plan.checks.at(shared);
+    ASSERT_EQ(users.size(), 2u);
+    EXPECT_NE(users[0].service, users[1].service);
+}
+
+TEST(CheckPlan, CheckPortFoldsIntoTarget) {
+    CheckSpec with_port = http_check();
+    with_port.port = 80;
+    auto a = service("192.0.2.1", 443, with_port, {{"10.0.0.2", 8443}});
+    auto b = service("192.0.2.2", 80, http_check(), {{"10.0.0.2", 80}});
+    auto plan = plan_checks({a, b}, CheckSpec{});
+    ASSERT_EQ(plan.checks.size(), 1u);
+    EXPECT_EQ(plan.checks.begin()->first.target.port, 80);
+    EXPECT_FALSE(plan.checks.begin()->first.spec.port);
+}
+
+TEST(CheckPlan, UncheckedServiceHasNoProbeButAgentPortDoes) {
+    auto a = service("192.0.2.1", 80, std::nullopt, {{"10.0.0.2", 80}});
+    a.reals[0].agent_port = 7777;
+    CheckSpec defaults;
+    defaults.interval = model::Millis(1500);
+    auto plan = plan_checks({a}, defaults);
+    ASSERT_EQ(plan.checks.size(), 1u);
+    const auto& [key, users] = *plan.checks.begin();
+    EXPECT_EQ(key.spec.type, CheckType::agent);
+    EXPECT_EQ(key.target.port, 7777);
+    EXPECT_EQ(key.spec.interval, model::Millis(1500));
+    EXPECT_EQ(users.at(0).role, CheckRole::agent);
+}
+
+TEST(CheckPlan, DiffKeepsUnchangedAddsAndRemoves) {
+    auto a =
+        plan_checks({service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.3", 80}})},
+                    CheckSpec{});
+    auto changed = http_check();
+    changed.path = "/other";
+    auto b = plan_checks({service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}}),
+                          service("192.0.2.9", 80, changed, {{"10.0.0.3", 80}})},
+                         CheckSpec{});
+    auto d = diff_checks(a.keys(), b.keys());
+    ASSERT_EQ(d.kept.size(), 1u);
+    EXPECT_EQ(d.kept[0].target.addr, *IpAddress::parse("10.0.0.2"));
+    ASSERT_EQ(d.added.size(), 1u);
+    EXPECT_EQ(d.added[0].spec.path, "/other");
+    ASSERT_EQ(d.removed.size(), 1u);
+    EXPECT_EQ(d.removed[0].target.addr, *IpAddress::parse("10.0.0.3"));
+    EXPECT_EQ(d.removed[0].spec.path, "/health");
+}
+
+}  // namespace
+}  // namespace ballast::health

@@ -1,0 +1,67 @@
+#include "ballast/health/health_book.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ballast::health {
+namespace {
+
+using namespace std::chrono_literals;
+using model::IpAddress;
+
+struct Fixture {
+    Fixture() {
+        svc.key = model::ServiceKey::inet(model::Protocol::tcp, *IpAddress::parse("192.0.2.1"), 80);
+        svc.check = model::CheckSpec{};
+        svc.check->type = model::CheckType::http;
+        real.key = model::RealKey{*IpAddress::parse("10.0.0.2"), 80};
+        real.spec.weight = 10;
+        real.agent_port = 7777;
+        svc.reals.push_back(real);
+        main_key = make_check_key(real.key.addr, 80, *svc.check);
+        agent_key = make_check_key(real.key.addr, 7777, agent_check_spec(*svc.check));
+    }
+    model::ServiceConfig svc;
+    model::RealServerConfig real;
+    CheckKey main_key, agent_key;
+    const TimePoint now = TimePoint{} + 1h;
+};
+
+TEST(HealthBook, CombinesMainAndAgentIntoWeight) {
+    Fixture f;
+    HealthBook book;
+    EXPECT_EQ(book.real_health(f.svc, f.real, {}).state, State::unknown);
+    book.record(f.main_key, State::up, "HTTP 200", std::nullopt, std::nullopt);
+    book.record(f.agent_key, State::up, "agent: up 50%", std::nullopt,
+                *parse_agent_reply("up 50%"));
+    auto h = book.real_health(f.svc, f.real, {});
+    EXPECT_EQ(h.state, State::up);
+    ASSERT_TRUE(h.agent);
+    EXPECT_EQ(decide_real(f.real, h, model::OnFailure::quiesce, 0ms, f.now).weight, 5u);
+
+    // The agent stops answering: ignored while the main check is up.
+    book.record(f.agent_key, State::down, "connect refused", std::nullopt, std::nullopt);
+    h = book.real_health(f.svc, f.real, {});
+    EXPECT_TRUE(h.agent_failed);
+    EXPECT_FALSE(h.agent);
+    EXPECT_EQ(decide_real(f.real, h, model::OnFailure::quiesce, 0ms, f.now).weight, 10u);
+
+    book.record(f.main_key, State::down, "HTTP 503", std::nullopt, std::nullopt);
+    auto v = decide_real(f.real, book.real_health(f.svc, f.real, {}), model::OnFailure::quiesce,
+                         0ms, f.now);
+    EXPECT_TRUE(v.down);
+    EXPECT_EQ(v.reason, "HTTP 503");
+}
+
+TEST(HealthBook, RetainForgetsUnplannedChecks) {
+    Fixture f;
+    HealthBook book;
+    book.record(f.main_key, State::down, "HTTP 503", std::nullopt, std::nullopt);
+    auto plan = plan_checks({f.svc}, {});
+    book.retain(plan);
+    EXPECT_TRUE(book.find(f.main_key));
+    book.retain(CheckPlan{});
+    EXPECT_FALSE(book.find(f.main_key));
+}
+
+}  // namespace
+}  // namespace ballast::health
