@@ -472,9 +472,9 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     const uint32_t first_seq = seq_ + 1;
     seq_ += static_cast<uint32_t>(n);
     DatagramQueue queue;
-    std::thread receiver;
+    std::jthread receiver;  // joined on every way out; it always runs to its end by itself
     if (opt_.overlap_dump_decoding)
-        receiver = std::thread([&] { receive_dest_dumps(keys, first_seq, queue); });
+        receiver = std::jthread([&] { receive_dest_dumps(keys, first_seq, queue); });
     else
         receive_dest_dumps(keys, first_seq, queue);  // everything queued before decoding starts
 
@@ -508,11 +508,12 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
                 std::memcpy(&v, m.payload.data(), sizeof v);
                 err = -v;
             }
-            // Deleted between the two dumps by someone else: not ours to report as an error.
-            if (err == ESRCH || err == ENOENT) {
-            } else if (err > 0) {
+            // ESRCH/ENOENT: deleted between the two dumps by someone else, which is not ours to
+            // report as an error; the service is just not in the snapshot.
+            const bool gone = err == ESRCH || err == ENOENT;
+            if (err > 0 && !gone) {
                 fail(make_error(err, "IPVS_CMD_GET_DEST", {}));
-            } else {
+            } else if (!gone) {
                 snap.dest_counters.emplace_hint(snap.dest_counters.end(), keys[cur],
                                                 std::move(counters));
                 snap.service_stats.emplace_hint(snap.service_stats.end(), keys[cur],
