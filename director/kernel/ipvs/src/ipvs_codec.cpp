@@ -490,60 +490,38 @@ std::string family_name(uint8_t af) {
 }
 }  // namespace
 
-std::string op_name(const IpvsOp& op) {
-    switch (op.kind) {
-        case IpvsOp::Kind::add_service:
-            return "IPVS_CMD_NEW_SERVICE";
-        case IpvsOp::Kind::edit_service:
-            return "IPVS_CMD_SET_SERVICE";
-        case IpvsOp::Kind::del_service:
-            return "IPVS_CMD_DEL_SERVICE";
-        case IpvsOp::Kind::add_dest:
-            return "IPVS_CMD_NEW_DEST";
-        case IpvsOp::Kind::edit_dest:
-            return "IPVS_CMD_SET_DEST";
-        case IpvsOp::Kind::del_dest:
-            return "IPVS_CMD_DEL_DEST";
-    }
-    return "IPVS_CMD_UNSPEC";
-}
-
-std::string op_key(const IpvsOp& op) {
-    std::string k = op.service.to_string();
-    if (op.is_dest_op()) k += " -> " + op.real.to_string();
-    return k;
-}
-
 Status validate_op(const IpvsOp& op) {
     const ServiceKey& k = op.service;
     if (k.family != AF_INET && k.family != AF_INET6)
-        return make_error(EAFNOSUPPORT, op_name(op), op_key(op), "unknown address family");
+        return make_error(EAFNOSUPPORT, op.command_name(), op.key_string(),
+                          "unknown address family");
     if (!k.is_fwmark() && k.addr.family != k.family)
-        return make_error(EINVAL, op_name(op), op_key(op),
+        return make_error(EINVAL, op.command_name(), op.key_string(),
                           "address family mismatch: service family is " + family_name(k.family) +
                               " but its address is " + family_name(k.addr.family));
     if (op.kind == IpvsOp::Kind::add_service || op.kind == IpvsOp::Kind::edit_service) {
         const auto& s = op.service_spec.scheduler;
         if (s.empty() || s.size() >= IP_VS_SCHEDNAME_MAXLEN)
-            return make_error(EINVAL, op_name(op), op_key(op),
+            return make_error(EINVAL, op.command_name(), op.key_string(),
                               "scheduler name '" + s + "' is empty or too long");
         if (op.service_spec.pe_name.size() >= IP_VS_PENAME_MAXLEN)
-            return make_error(EINVAL, op_name(op), op_key(op), "persistence engine name too long");
+            return make_error(EINVAL, op.command_name(), op.key_string(),
+                              "persistence engine name too long");
         if (k.family == AF_INET6 && op.service_spec.persistence &&
             (op.service_spec.netmask < 1 || op.service_spec.netmask > 128))
-            return make_error(EINVAL, op_name(op), op_key(op),
+            return make_error(EINVAL, op.command_name(), op.key_string(),
                               "IPv6 persistence netmask must be a prefix length 1..128");
     }
     if (op.kind == IpvsOp::Kind::add_dest || op.kind == IpvsOp::Kind::edit_dest) {
         // The kernel mixes families only for tunnel forwarding, and then only as a bare EINVAL.
         if (op.real.addr.family != k.family && op.real_spec.forward != model::ForwardMethod::tunnel)
-            return make_error(EINVAL, op_name(op), op_key(op),
+            return make_error(EINVAL, op.command_name(), op.key_string(),
                               "address family mismatch: service " + k.to_string() + " is " +
                                   family_name(k.family) + " but real server " +
                                   op.real.to_string() + " is " + family_name(op.real.addr.family) +
                                   " (only tunnel forwarding may mix families)");
         if (op.real_spec.weight > 0x7fffffffu)
-            return make_error(ERANGE, op_name(op), op_key(op), "weight out of range");
+            return make_error(ERANGE, op.command_name(), op.key_string(), "weight out of range");
     }
     return {};
 }
@@ -586,7 +564,7 @@ Error describe_failure(const IpvsOp& op, int err) {
     } else {
         msg = std::string(std::strerror(err));
     }
-    return make_error(err, op_name(op), op_key(op), msg);
+    return make_error(err, op.command_name(), op.key_string(), msg);
 }
 
 Error family_unavailable(int err) {

@@ -236,8 +236,8 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
             size_t k = index[s];
             if (!answered[s]) {
                 Error e = failure.error();
-                e.op = ipvs::op_name(ops[k]);
-                e.key = ipvs::op_key(ops[k]);
+                e.op = ops[k].command_name();
+                e.key = ops[k].key_string();
                 e.message = "outcome unknown: " + e.message;
                 results[k] = e;
                 continue;

@@ -100,9 +100,6 @@ Result<Timeouts> decode_timeouts(const nl::Message& m);
 // Catches what the kernel would reject with a bare EINVAL, before sending (e.g. a masquerade
 // IPv6 real server in an IPv4 service).
 Status validate_op(const model::IpvsOp& op);
-// The IPVS_CMD_* name of an op ("IPVS_CMD_NEW_DEST") and the key it concerns.
-std::string op_name(const model::IpvsOp& op);
-std::string op_key(const model::IpvsOp& op);
 // Absent delete is success: ESRCH/ENOENT on a delete.
 bool is_idempotent_success(const model::IpvsOp& op, int err);
 // The operator-facing error for a kernel errno (positive) on op.
