@@ -18,7 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto v6 = model::ServiceKey::mark(1, AF_INET6);
     for (const nl::Message& m : *msgs) {
         (void)nl::decode_ack(m);
-        (void)ipvs::decode_family_id(m);
         if (auto s = ipvs::decode_service(m)) (void)s->key.to_string();
         if (auto d = ipvs::decode_dest(m, v4)) (void)d->key.to_string();
         (void)ipvs::decode_dest(m, v6);

@@ -221,14 +221,6 @@ TEST(IpvsEncode, ConfigDaemonZeroInfoAndFamilyRequests) {
     m = q.msg(kFamily, 0x1, 6, 15), q.end_msg(m);
     m = q.msg(kFamily, kReqAck, 7, 16), q.end_msg(m);
     EXPECT_EQ(out, q.b);
-
-    out.clear();
-    encode_get_family(out, 1, "IPVS");
-    WireBytes f;
-    m = f.msg(0x10 /*GENL_ID_CTRL*/, 0x1, 1, 3 /*CTRL_CMD_GETFAMILY*/);
-    f.attr_str(2 /*CTRL_ATTR_FAMILY_NAME*/, "IPVS");
-    f.end_msg(m);
-    EXPECT_EQ(out, f.b);
 }
 
 TEST(IpvsEncode, EncodeOpMatchesTheDirectEncoders) {
@@ -375,14 +367,6 @@ TEST(IpvsDecode, InfoTimeoutsDaemonAndFamilyId) {
     EXPECT_EQ(dm->mcast_group, std::optional<IpAddress>(ip("224.0.0.81")));
     EXPECT_EQ(dm->mcast_port, std::optional<uint16_t>(8848));
     EXPECT_EQ(dm->mcast_ttl, std::optional<uint8_t>(1));
-
-    WireBytes f;
-    m = f.msg(0x10, 0, 1, 1 /*CTRL_CMD_NEWFAMILY*/);
-    f.attr16(1, 0x23), f.attr_str(2, "IPVS");
-    f.end_msg(m);
-    auto id = decode_family_id(one_message(f.b));
-    ASSERT_TRUE(id.ok());
-    EXPECT_EQ(*id, 0x23);
 }
 
 TEST(IpvsDecode, MalformedRepliesAreErrors) {

@@ -207,13 +207,6 @@ void encode_op(std::vector<uint8_t>& out, Header h, const IpvsOp& op) {
     }
 }
 
-void encode_get_family(std::vector<uint8_t>& out, uint32_t seq, std::string_view name) {
-    nl::MessageBuilder b(out);
-    b.begin(GENL_ID_CTRL, NLM_F_REQUEST, seq, CTRL_CMD_GETFAMILY, 1);
-    b.put_string(CTRL_ATTR_FAMILY_NAME, name);
-    b.end();
-}
-
 // ---------------------------------------------------------------- decoders
 
 namespace {
@@ -291,15 +284,6 @@ Result<IpvsStats> pick_stats(const auto& table, uint16_t stats, uint16_t stats64
 }
 
 }  // namespace
-
-Result<uint16_t> decode_family_id(const nl::Message& m) {
-    constexpr std::string_view where = "CTRL_CMD_GETFAMILY reply";
-    if (m.type != GENL_ID_CTRL) return bad("not an nlctrl message", where);
-    TRY_ASSIGN(g, nl::genl_view(m.payload));
-    TRY_TABLE(t, CTRL_ATTR_FAMILY_NAME + 1, g.attrs);
-    if (!t.present(CTRL_ATTR_FAMILY_ID)) return bad("no CTRL_ATTR_FAMILY_ID", where);
-    return nl::get_u16(t[CTRL_ATTR_FAMILY_ID]);
-}
 
 Result<ServiceEntry> decode_service(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_SERVICE reply";

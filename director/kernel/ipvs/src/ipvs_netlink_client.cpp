@@ -2,6 +2,10 @@
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <netlink/errno.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/socket.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +34,36 @@ constexpr size_t kRxSlots = 64;
 
 Error sys_error(int err, const char* op, std::string what) {
     return make_error(err, op, {}, std::move(what) + ": " + std::strerror(err));
+}
+
+// libnl reports its own negative NLE_* codes; our errors carry errno.
+int errno_of_nl(int nl_err) {
+    switch (-nl_err) {
+        case NLE_OBJ_NOTFOUND:
+            return ENOENT;
+        case NLE_PERM:
+            return EPERM;
+        case NLE_NOMEM:
+            return ENOMEM;
+        case NLE_AF_NOSUPPORT:
+            return EAFNOSUPPORT;
+        case NLE_PROTO_MISMATCH:
+            return EPROTONOSUPPORT;
+        default:
+            return EIO;
+    }
+}
+
+// The "IPVS" generic-netlink family id, resolved by libnl-genl-3 on a short-lived socket of
+// its own: libnl receives with large buffers, and the kernel sizes a socket's later dump
+// skbs by the largest receive it ever made, which would defeat our page-sized slots.
+Result<uint16_t> resolve_ipvs_family() {
+    std::unique_ptr<nl_sock, void (*)(nl_sock*)> sock(nl_socket_alloc(), nl_socket_free);
+    if (!sock) return make_error(ENOMEM, "nl_socket_alloc", {}, "cannot allocate a netlink socket");
+    int family = genl_connect(sock.get());
+    if (family >= 0) family = genl_ctrl_resolve(sock.get(), "IPVS");
+    if (family < 0) return ipvs::family_unavailable(errno_of_nl(family));
+    return static_cast<uint16_t>(family);
 }
 }  // namespace
 
@@ -77,21 +111,7 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
         return sys_error(errno, "bind", "cannot bind the generic netlink socket");
 
-    std::vector<uint8_t> req;
-    uint32_t seq = c->next_seq();
-    ipvs::encode_get_family(req, seq, "IPVS");
-    Result<uint16_t> id = make_error(ENOENT, "CTRL_CMD_GETFAMILY", "IPVS");
-    Status st = c->exchange(req, seq, Mode::get, "CTRL_CMD_GETFAMILY", "IPVS",
-                            [&](const nl::Message& m) -> Status {
-                                id = ipvs::decode_family_id(m);
-                                if (!id) return id.error();
-                                return {};
-                            });
-    if (!st) {
-        if (st.error().message.empty() || st.error().code == ENOENT)
-            return ipvs::family_unavailable(st.error().code);
-        return st.error();
-    }
+    Result<uint16_t> id = resolve_ipvs_family();
     if (!id) return id.error();
     c->family_ = *id;
     return c;

@@ -84,11 +84,8 @@ void encode_zero(std::vector<uint8_t>& out, Header h, const model::ServiceKey* s
 void encode_get_info(std::vector<uint8_t>& out, Header h);
 // One reconcile operation (add/edit/del service or dest).
 void encode_op(std::vector<uint8_t>& out, Header h, const model::IpvsOp& op);
-// nlctrl CTRL_CMD_GETFAMILY for a family name ("IPVS").
-void encode_get_family(std::vector<uint8_t>& out, uint32_t seq, std::string_view name);
 
 // ---- decoders: each takes one reply message; malformed input is an Error, never UB ----
-Result<uint16_t> decode_family_id(const nl::Message& m);
 Result<ServiceEntry> decode_service(const nl::Message& m);
 // Dest replies do not repeat the service; svc supplies the default address family.
 Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc);
