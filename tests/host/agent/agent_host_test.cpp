@@ -20,6 +20,7 @@
 #include "ballast/agent/netlink.hpp"
 #include "ballast/agent/verdict.hpp"
 #include "ballast/testing/netns.hpp"
+#include "ballast/testing/socket.hpp"
 
 using namespace ballast::agent;
 using namespace ballast::testing;
@@ -28,23 +29,6 @@ namespace {
 
 IpAddress ip(const char* s) {
     return *IpAddress::parse(s);
-}
-
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-sockaddr_in v4(const std::string& addr, uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-    return sa;
 }
 
 // A TCP listener created inside ns, bound to addr:port.

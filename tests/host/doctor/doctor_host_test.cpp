@@ -16,10 +16,12 @@
 #include "ballast/doctor/doctor.hpp"
 #include "ballast/nft/netlink_nft_client.hpp"
 #include "ballast/testing/netns.hpp"
+#include "ballast/testing/socket.hpp"
 
 namespace {
 
 using namespace ballast;
+using ballast::testing::Fd;
 using ballast::testing::NetNs;
 
 struct TempFile {
@@ -33,16 +35,6 @@ struct TempFile {
         std::ofstream(path) << text;
     }
     ~TempFile() { std::remove(path.c_str()); }
-};
-
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() { reset(); }
-    void reset() {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
 };
 
 struct DoctorRun {

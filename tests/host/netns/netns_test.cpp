@@ -10,28 +10,11 @@
 #include <thread>
 
 #include "ballast/testing/netns.hpp"
+#include "ballast/testing/socket.hpp"
 
 using namespace ballast::testing;
 
-namespace {
-
-struct Fd {
-    int fd;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-sockaddr_in v4(const char* addr, uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    ::inet_pton(AF_INET, addr, &sa.sin_addr);
-    return sa;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(HostLab, RootAndNamespacesAreAvailable) {
     ASSERT_NO_THROW(require_netns_capability());

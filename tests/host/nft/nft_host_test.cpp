@@ -21,6 +21,7 @@
 
 #include "ballast/nft/netlink_nft_client.hpp"
 #include "ballast/testing/netns.hpp"
+#include "ballast/testing/socket.hpp"
 
 using namespace ballast;
 using namespace ballast::testing;
@@ -119,22 +120,6 @@ nft::TableModel dump_or_throw(nft::NetlinkNftClient& c) {
     if (!t) throw std::runtime_error(t.error().describe());
     if (!*t) throw std::runtime_error("table inet ballast missing");
     return **t;
-}
-
-struct Fd {
-    int fd;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-sockaddr_in v4(const std::string& addr, uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-    return sa;
 }
 
 // Client / director / real-server namespaces. The client routes the real-server subnet

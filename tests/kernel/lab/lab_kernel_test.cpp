@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ballast/testing/lab.hpp"
+#include "ballast/testing/socket.hpp"
 
 using namespace ballast::testing;
 
@@ -87,25 +88,6 @@ std::vector<std::vector<std::string>> proc_ip_vs_rows(const std::string& text) {
             rows.push_back(w);
     }
     return rows;
-}
-
-struct Fd {
-    int fd;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-};
-
-sockaddr_in v4(const char* addr, uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (::inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
-        throw CommandFailed(std::string("bad IPv4 address ") + addr);
-    return sa;
 }
 
 std::string errno_text(const std::string& what) {

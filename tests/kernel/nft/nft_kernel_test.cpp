@@ -22,6 +22,7 @@
 #include "ballast/sysctl/applier.hpp"
 #include "ballast/sysctl/proc_sysctl.hpp"
 #include "ballast/testing/lab.hpp"
+#include "ballast/testing/socket.hpp"
 
 using namespace ballast;
 using namespace ballast::testing;
@@ -29,22 +30,6 @@ using namespace ballast::testing;
 namespace {
 
 constexpr const char* kVip = "10.40.0.100";
-
-struct Fd {
-    int fd;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-sockaddr_in v4(const std::string& addr, uint16_t port) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-    return sa;
-}
 
 std::string peer_of(const sockaddr_in& sa) {
     char buf[INET_ADDRSTRLEN] = {};
