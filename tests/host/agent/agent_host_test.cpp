@@ -33,15 +33,7 @@ IpAddress ip(const char* s) {
 
 // A TCP listener created inside ns, bound to addr:port.
 Fd listen_in(const NetNs& ns, const std::string& addr, uint16_t port) {
-    return Fd(ns.run_inside([&] {
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        auto sa = v4(addr, port);
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0)
-            throw std::runtime_error("bind/listen " + addr + ": " + std::strerror(errno));
-        return fd;
-    }));
+    return ns.run_inside([&] { return listen_tcp(addr, port); });
 }
 
 // Connects from the calling thread's namespace, reads one line; nullopt when no

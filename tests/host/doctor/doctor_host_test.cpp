@@ -22,6 +22,7 @@ namespace {
 
 using namespace ballast;
 using ballast::testing::Fd;
+using ballast::testing::listen_tcp;
 using ballast::testing::NetNs;
 
 struct TempFile {
@@ -80,19 +81,8 @@ protected:
             "check = { type = \"tcp\", timeout = \"500ms\" }\n"
             "[[service.real]]\n"
             "address = \"10.213.1.10\"\n");
-        listener = std::make_unique<Fd>(real.run_inside([] {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            int one = 1;
-            ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            sockaddr_in sa{};
-            sa.sin_family = AF_INET;
-            sa.sin_port = htons(8080);
-            ::inet_pton(AF_INET, "10.213.1.10", &sa.sin_addr);
-            if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-                ::listen(fd, 16) != 0)
-                throw std::runtime_error("listener bind/listen failed");
-            return fd;
-        }));
+        listener =
+            std::make_unique<Fd>(real.run_inside([] { return listen_tcp("10.213.1.10", 8080); }));
     }
 
     DoctorRun run_doctor() const {

@@ -25,16 +25,7 @@ TEST(HostLab, TwoNamespacesExchangeATcpMessageOverVeth) {
     connect(server, "10.200.0.1/24", client, "10.200.0.2/24");
 
     // Listen inside the server namespace; the socket stays there after the thread ends.
-    int listener = server.run_inside([] {
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        auto sa = v4("10.200.0.1", 7000);
-        int one = 1;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4) != 0)
-            throw std::runtime_error("bind/listen failed");
-        return fd;
-    });
-    Fd l(listener);
+    Fd l = server.run_inside([] { return listen_tcp("10.200.0.1", 7000); });
 
     std::string sent = "hello from " + client.name();
     std::string seen_peer;

@@ -140,17 +140,7 @@ struct ThreeHosts {
     std::string peer_seen_by_client(const std::string& source) {
         static uint16_t port = 7100;
         const uint16_t p = port++;
-        int lfd = client.run_inside([p] {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            int one = 1;
-            ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            auto sa = v4("10.210.1.1", p);
-            if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-                ::listen(fd, 4) != 0)
-                throw std::runtime_error("bind/listen failed");
-            return fd;
-        });
-        Fd l(lfd);
+        Fd l = client.run_inside([p] { return listen_tcp("10.210.1.1", p); });
         std::string seen;
         std::thread acceptor([&] {
             sockaddr_in peer{};

@@ -94,21 +94,6 @@ std::string errno_text(const std::string& what) {
     return what + ": " + std::strerror(errno);
 }
 
-// Listening TCP socket (created on the calling thread, so in its namespace).
-int listen_tcp(const char* addr, uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw CommandFailed(errno_text("socket"));
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto sa = v4(addr, port);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 8) != 0) {
-        std::string e = errno_text(std::string("bind/listen ") + addr);
-        ::close(fd);
-        throw CommandFailed(e);
-    }
-    return fd;
-}
-
 // Accepts one connection (10 s limit), echoes one message, returns the peer address.
 std::string accept_echo_once(int listener) {
     pollfd p{listener, POLLIN, 0};

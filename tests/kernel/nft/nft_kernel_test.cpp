@@ -53,16 +53,6 @@ void send_packet(int type, int proto, const std::string& dst, uint16_t port,
         throw CommandFailed(std::string("sendto: ") + std::strerror(errno));
 }
 
-int listen_tcp(const std::string& addr, uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto sa = v4(addr, port);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 8) != 0)
-        throw CommandFailed("listen " + addr);
-    return fd;
-}
-
 // Connects (optionally from a bound source) and returns the address the connection
 // reached according to getpeername(), i.e. where the replies came from.
 std::string connect_tcp(const std::string& src, const std::string& dst, uint16_t port) {
