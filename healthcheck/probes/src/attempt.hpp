@@ -81,6 +81,8 @@ protected:
 
 asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k);
 
+// A `tcp` check that only connects (port set, nothing to send or expect).
+std::shared_ptr<ProbeRun> start_connect_check(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_tcp_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_agent_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_http_attempt(ProbeContext&, const CheckKey&, ProbeCallback);

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/error.hpp>
 
 #include "attempt.hpp"
+#include "connect_mux.hpp"
 
 namespace ballast::health {
 
@@ -22,7 +23,14 @@ ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t se
     tls_any_.set_verify_mode(asio::ssl::verify_none, ec);
 }
 
-ProbeContext::~ProbeContext() = default;
+ProbeContext::~ProbeContext() {
+    if (connects_) connects_->shutdown();
+}
+
+std::shared_ptr<detail::ConnectMux> ProbeContext::connects() {
+    if (!connects_) connects_ = std::make_shared<detail::ConnectMux>(io_);
+    return connects_;
+}
 
 asio::ssl::context& ProbeContext::tls(bool verify) {
     return verify ? tls_verify_ : tls_any_;
@@ -40,6 +48,8 @@ std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check,
     std::shared_ptr<detail::Attempt> a;
     switch (check.spec.type) {
         case CheckType::tcp:
+            if (check.target.port != 0 && check.spec.send.empty() && check.spec.expect.empty())
+                return detail::start_connect_check(ctx, check, std::move(done));
             a = detail::make_tcp_attempt(ctx, check, std::move(done));
             break;
         case CheckType::http:

@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 
 #include "attempt.hpp"
+#include "connect_mux.hpp"
 
 namespace ballast::health::detail {
 namespace {
@@ -106,7 +107,53 @@ private:
     }
 };
 
+// The plain connect check: no socket object, buffer or timer of its own -- the
+// context's ConnectMux does the connect, the deadline and the close.
+class ConnectAttempt final : public ProbeRun, public ConnectMux::Waiter {
+public:
+    ConnectAttempt(std::shared_ptr<ConnectMux> mux, Millis timeout, ProbeCallback done)
+        : mux_(std::move(mux)), timeout_(timeout), done_(std::move(done)) {}
+
+    void start(const asio::ip::tcp::endpoint& to, std::shared_ptr<ConnectAttempt> self) {
+        ticket_ = mux_->start(to, SteadyClock::now() + timeout_, std::move(self));
+    }
+    void cancel() override {
+        if (finished_) return;
+        finished_ = true;
+        done_ = nullptr;
+        mux_->cancel(ticket_);
+    }
+    void connect_done(int err, bool timed_out) override {
+        if (finished_) return;
+        finished_ = true;
+        auto done = std::move(done_);
+        done_ = nullptr;
+        if (!done) return;
+        if (timed_out) return done(ProbeResult{false, timeout_reason(timeout_, "connecting"), {}});
+        if (err != 0) {
+            return done(ProbeResult{
+                false,
+                describe_error(error_code(err, boost::system::system_category()), "connecting"),
+                {}});
+        }
+        done(ProbeResult{true, "connected", {}});
+    }
+
+private:
+    std::shared_ptr<ConnectMux> mux_;
+    Millis timeout_;
+    ProbeCallback done_;
+    ConnectMux::Ticket ticket_;
+    bool finished_ = false;
+};
+
 }  // namespace
+
+std::shared_ptr<ProbeRun> start_connect_check(ProbeContext& c, const CheckKey& k, ProbeCallback d) {
+    auto a = std::make_shared<ConnectAttempt>(c.connects(), k.spec.timeout, std::move(d));
+    a->start(tcp_endpoint(k), a);
+    return a;
+}
 
 std::shared_ptr<Attempt> make_tcp_attempt(ProbeContext& c, const CheckKey& k, ProbeCallback d) {
     return std::make_shared<TcpAttempt>(c, k, std::move(d));

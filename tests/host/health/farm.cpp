@@ -130,6 +130,29 @@ uint16_t Farm::listen_only(const std::string& addr) {
     return port;
 }
 
+uint16_t Farm::syn_dropping(const std::string& addr) {
+    uint16_t port = 0;
+    const int lfd = bind_socket(SOCK_STREAM, addr, port);
+    ::listen(lfd, 0);
+    track(lfd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+    // Connect until one handshake does not complete: from then on SYNs are dropped.
+    for (int i = 0; i < 16; ++i) {
+        const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c < 0) throw std::runtime_error("socket");
+        track(c);
+        if (::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) continue;
+        if (errno != EINPROGRESS)
+            throw std::runtime_error("connect: " + std::string(strerror(errno)));
+        pollfd p{c, POLLOUT, 0};
+        if (::poll(&p, 1, 200) == 0) return port;
+    }
+    throw std::runtime_error("syn_dropping: the accept queue never filled");
+}
+
 uint16_t Farm::dead_udp_port(const std::string& addr) {
     uint16_t port = 0;
     int fd = bind_socket(SOCK_DGRAM, addr, port);

@@ -32,6 +32,9 @@ public:
     uint16_t tcp_accept_close(const std::string& addr);
     // Listens but never accepts: the kernel completes handshakes, nobody answers.
     uint16_t listen_only(const std::string& addr);
+    // A listener whose accept queue is full (backlog 0, filled by the farm's own
+    // connects): the kernel drops every further SYN, as a black-holed server would.
+    uint16_t syn_dropping(const std::string& addr);
     // A UDP port with nothing behind it (bound, then closed).
     uint16_t dead_udp_port(const std::string& addr);
     // UDP echo (prefix "echo:") and a tiny DNS server answering A queries with 127.0.0.1.

@@ -80,6 +80,59 @@ TEST_F(ProbeTest, TcpConnectUpAndRefused) {
     EXPECT_EQ(refused.result.reason, "connect refused");
 }
 
+TEST_F(ProbeTest, TcpConnectTimesOutWhenSynsAreDropped) {
+    auto port = farm.syn_dropping("127.0.0.3");
+    auto r = run(key(model::CheckType::tcp, "127.0.0.3", port, 300ms));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_EQ(r.result.reason, "timeout after 300ms (connecting)");
+    EXPECT_GE(r.took, 290ms);
+}
+
+// Many plain connect checks in flight at once, and more started from inside
+// callbacks (as the runner does): each gets its own verdict, exactly once.
+TEST_F(ProbeTest, TcpConnectChecksInFlightTogether) {
+    const auto up_port = farm.listen_only("127.0.0.1");
+    const auto refused_port = farm.dead_udp_port("127.0.0.1");
+    const auto dropped_port = farm.syn_dropping("127.0.0.4");
+    struct Want {
+        CheckKey key;
+        std::string reason;
+    };
+    std::vector<Want> wants;
+    for (int i = 0; i < 300; ++i) {
+        switch (i % 3) {
+            case 0:
+                wants.push_back({key(model::CheckType::tcp, "127.0.0.1", up_port), "connected"});
+                break;
+            case 1:
+                wants.push_back(
+                    {key(model::CheckType::tcp, "127.0.0.1", refused_port), "connect refused"});
+                break;
+            default:
+                wants.push_back({key(model::CheckType::tcp, "127.0.0.4", dropped_port, 200ms),
+                                 "timeout after 200ms (connecting)"});
+        }
+    }
+    std::vector<std::vector<std::string>> got(wants.size() * 2);
+    std::vector<std::shared_ptr<ProbeRun>> runs;
+    for (size_t i = 0; i < wants.size(); ++i) {
+        runs.push_back(start_probe(ctx, wants[i].key, [&, i](ProbeResult r) {
+            got[i].push_back(r.reason);
+            // A second round, started from inside the first one's callback.
+            const size_t j = wants.size() + i;
+            runs.push_back(start_probe(ctx, wants[i].key,
+                                       [&, j](ProbeResult r2) { got[j].push_back(r2.reason); }));
+        }));
+    }
+    io.restart();
+    io.run();
+    for (size_t i = 0; i < got.size(); ++i) {
+        const auto& want = wants[i % wants.size()];
+        ASSERT_EQ(got[i].size(), 1u) << i << " " << want.key.to_string();
+        EXPECT_EQ(got[i][0], want.reason) << i << " " << want.key.to_string();
+    }
+}
+
 TEST_F(ProbeTest, TcpSendExpect) {
     auto port = farm.tcp("127.0.0.2", [](int fd) {
         char buf[64];
@@ -418,6 +471,27 @@ TEST_F(ProbeTest, CancelledRunNeverCallsBack) {
     io.run();
     EXPECT_FALSE(called);
     EXPECT_TRUE(no_children_left());
+}
+
+TEST_F(ProbeTest, CancelledConnectCheckNeverCallsBack) {
+    const auto port = farm.syn_dropping("127.0.0.5");
+    bool called = false;
+    auto k = key(model::CheckType::tcp, "127.0.0.5", port, 5000ms);
+    auto a = start_probe(ctx, k, [&](ProbeResult) { called = true; });
+    auto b = start_probe(ctx, k, [&](ProbeResult) { called = true; });
+    a->cancel();  // at once, before the loop ever ran
+    boost::asio::steady_timer t(io, 100ms);
+    t.async_wait([&](auto) {
+        b->cancel();
+        a.reset();
+        b.reset();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    io.restart();
+    io.run();  // returns: nothing is left waiting once both are cancelled
+    EXPECT_FALSE(called);
+    // Well before the 5 s deadline: cancelling released the connects, no timer kept the loop.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
 }
 
 }  // namespace

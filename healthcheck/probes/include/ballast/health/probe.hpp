@@ -23,6 +23,10 @@
 
 namespace ballast::health {
 
+namespace detail {
+class ConnectMux;
+}
+
 struct ProbeResult {
     bool up = false;
     std::string reason;               // "connect refused", "HTTP 503", "agent: drain", ...
@@ -54,6 +58,8 @@ public:
     // Trust an extra CA (PEM). Returns false when the PEM is not a certificate.
     bool add_trusted_ca_pem(std::string_view pem);
     uint16_t next_dns_id() { return static_cast<uint16_t>(rng_.next()); }
+    // Shared by every plain connect check of this context (made on first use).
+    std::shared_ptr<detail::ConnectMux> connects();
 
 private:
     boost::asio::io_context& io_;
@@ -61,6 +67,7 @@ private:
     Rng rng_;
     boost::asio::ssl::context tls_verify_;
     boost::asio::ssl::context tls_any_;
+    std::shared_ptr<detail::ConnectMux> connects_;
 };
 
 class ProbeRun {
