@@ -4,7 +4,8 @@
 //
 //   health_lab_bench [targets=1000] [warmup_s=15] [window_s=30] [order=kbf]
 //
-// order: which checkers to measure, in turn: k keepalived, b ballast, f the floor.
+// order: which checkers to measure, in turn: k keepalived, b ballast, f the floor,
+// h the half-open floor.
 //
 // The process moves into a private network namespace (needs root), so the
 // IPVS table keepalived programs and the listeners live and die with it. It
@@ -19,6 +20,9 @@
 //     interval 1 s, timeout 3 s, rise 1, fall 3, on one thread.
 // (c) the floor, re-executed as "floor N": a bare epoll loop making the same
 //     connects on the same exact schedule -- what any TCP checker must pay here.
+// (d) the half-open floor, re-executed as "halfopen N": one raw socket sending
+//     SYNs and reading SYN-ACKs on the same schedule (the kernel resets each),
+//     counted by its own SYN-ACKs -- the least any TCP liveness probe can cost.
 //
 // After the warm-up each checker is measured for the window: CPU = utime +
 // stime from /proc/PID/stat of the process and its live children (keepalived's
@@ -30,6 +34,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -131,31 +137,43 @@ int runner_main(size_t n) {
     return 0;
 }
 
-// ---- (c) the floor: the same connects with nothing around them ---------------------
+// ---- (c) and (d): the floors -- the same checks with nothing around them ----------
 
 volatile sig_atomic_t floor_signal = 0;
 
-// One thread, one epoll: target i is connected at start + round s + i/N s (non-blocking
-// connect, wait writable, SO_ERROR, RST close) -- the syscalls any TCP checker makes, with
-// no timers, callbacks or state machine. Loopback targets all answer, so no timeout handling.
-int floor_main(size_t n) {
-    using clock = std::chrono::steady_clock;
-    raise_nofile();
-    struct sigaction sa {};
-    sa.sa_handler = [](int sig) { floor_signal = sig; };
-    sigaction(SIGUSR1, &sa, nullptr);  // no SA_RESTART: epoll_wait returns EINTR
-    sigaction(SIGUSR2, &sa, nullptr);
+std::vector<sockaddr_in> target_sockaddrs(size_t n) {
     std::vector<sockaddr_in> addrs(n);
     for (size_t i = 0; i < n; ++i) {
         addrs[i].sin_family = AF_INET;
         addrs[i].sin_port = htons(target_port(i));
         inet_pton(AF_INET, target_addr(i).c_str(), &addrs[i].sin_addr);
     }
-    const int ep = epoll_create1(EPOLL_CLOEXEC);
-    std::vector<int> fd_of(n, -1);
-    std::vector<char> up(n, 0);
+    return addrs;
+}
+
+// What both floors count for the window: verdicts, and how late each check started.
+struct FloorCounts {
+    explicit FloorCounts(size_t n) : up(n, 0) {}
+    void done(size_t i, bool ok) {
+        up[i] = ok;
+        ++finished;
+    }
+    std::vector<char> up;
     ballast::health::LatenessHistogram lateness;
     uint64_t finished = 0;
+};
+
+// The floors' one loop: target i is started at start + round s + i/N s by start(i), with no
+// timers, callbacks or state machine; between starts, wait(timeout_ms, counts) collects
+// outcomes. SIGUSR1 resets the counts (window start), SIGUSR2 prints them and ends.
+template <class Start, class Wait>
+int run_floor(size_t n, Start start_check, Wait wait) {
+    using clock = std::chrono::steady_clock;
+    struct sigaction sa {};
+    sa.sa_handler = [](int sig) { floor_signal = sig; };
+    sigaction(SIGUSR1, &sa, nullptr);  // no SA_RESTART: the wait returns EINTR
+    sigaction(SIGUSR2, &sa, nullptr);
+    FloorCounts counts(n);
     std::printf("ready\n");
     std::fflush(stdout);
     const auto start = clock::now();
@@ -166,54 +184,150 @@ int floor_main(size_t n) {
                std::chrono::nanoseconds(1'000'000'000LL * static_cast<long long>(next) /
                                         static_cast<long long>(n));
     };
-    std::vector<epoll_event> evs(256);
     for (;;) {
         if (floor_signal == SIGUSR1) {
             floor_signal = 0;
-            lateness = {};
-            finished = 0;
+            counts.lateness = {};
+            counts.finished = 0;
         } else if (floor_signal == SIGUSR2) {
             break;
         }
-        auto now = clock::now();
+        const auto now = clock::now();
         while (now >= due()) {
-            lateness.add(std::chrono::duration_cast<std::chrono::microseconds>(now - due()));
-            if (fd_of[next] < 0) {  // else the previous run is still in flight: skip
-                const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                ::connect(fd, reinterpret_cast<sockaddr*>(&addrs[next]), sizeof addrs[next]);
-                epoll_event ev{};
-                ev.events = EPOLLOUT;
-                ev.data.u64 = next;
-                epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-                fd_of[next] = fd;
-            }
+            counts.lateness.add(std::chrono::duration_cast<std::chrono::microseconds>(now - due()));
+            start_check(next);
             if (++next == n) next = 0, ++round;
         }
         const auto wait_ms =
             std::chrono::ceil<std::chrono::milliseconds>(due() - clock::now()).count();
-        const int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()),
-                                 static_cast<int>(std::max<long long>(0, wait_ms)));
-        for (int j = 0; j < k; ++j) {
-            const size_t i = evs[j].data.u64;
-            int err = 0;
-            socklen_t len = sizeof err;
-            getsockopt(fd_of[i], SOL_SOCKET, SO_ERROR, &err, &len);
-            const linger lg{1, 0};
-            setsockopt(fd_of[i], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-            ::close(fd_of[i]);
-            fd_of[i] = -1;
-            up[i] = err == 0;
-            ++finished;
-        }
+        wait(static_cast<int>(std::max<long long>(0, wait_ms)), counts);
     }
     size_t ups = 0;
-    for (char u : up) ups += u != 0;
-    std::printf("%llu %lld %lld %lld %zu\n", static_cast<unsigned long long>(finished),
-                static_cast<long long>(lateness.percentile(50).count()),
-                static_cast<long long>(lateness.percentile(99).count()),
-                static_cast<long long>(lateness.percentile(99.9).count()), ups);
+    for (char u : counts.up) ups += u != 0;
+    std::printf("%llu %lld %lld %lld %zu\n", static_cast<unsigned long long>(counts.finished),
+                static_cast<long long>(counts.lateness.percentile(50).count()),
+                static_cast<long long>(counts.lateness.percentile(99).count()),
+                static_cast<long long>(counts.lateness.percentile(99.9).count()), ups);
     std::fflush(stdout);
     return 0;
+}
+
+// (c) One epoll: non-blocking connect, wait writable, SO_ERROR, RST close -- the syscalls
+// any TCP checker makes. Loopback targets all answer, so no timeout handling.
+int floor_main(size_t n) {
+    raise_nofile();
+    const auto addrs = target_sockaddrs(n);
+    const int ep = epoll_create1(EPOLL_CLOEXEC);
+    std::vector<int> fd_of(n, -1);
+    std::vector<epoll_event> evs(256);
+    return run_floor(
+        n,
+        [&](size_t i) {
+            if (fd_of[i] >= 0) return;  // the previous run is still in flight: skip
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            ::connect(fd, reinterpret_cast<const sockaddr*>(&addrs[i]), sizeof addrs[i]);
+            epoll_event ev{};
+            ev.events = EPOLLOUT;
+            ev.data.u64 = i;
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+            fd_of[i] = fd;
+        },
+        [&](int timeout_ms, FloorCounts& counts) {
+            const int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), timeout_ms);
+            for (int j = 0; j < k; ++j) {
+                const size_t i = evs[static_cast<size_t>(j)].data.u64;
+                int err = 0;
+                socklen_t len = sizeof err;
+                getsockopt(fd_of[i], SOL_SOCKET, SO_ERROR, &err, &len);
+                const linger lg{1, 0};
+                setsockopt(fd_of[i], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                ::close(fd_of[i]);
+                fd_of[i] = -1;
+                counts.done(i, err == 0);
+            }
+        });
+}
+
+// (d) The cheapest TCP liveness probe there is: no socket per check, no handshake
+// completed. One raw socket sends each target a SYN (sequence number = target index) and
+// reads the SYN-ACKs; the kernel answers each SYN-ACK with a RST (no socket owns the
+// port), so the listener's half-open request is dropped and nothing is accepted. Three
+// packets per check instead of the five or more of a connect and close: a lower bound
+// for what any TCP checker costs in this lab, kernel included.
+uint16_t csum_fold(uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+
+int halfopen_main(size_t n) {
+    const int raw = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (raw < 0) die("raw socket");
+    sockaddr_in self{};
+    self.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &self.sin_addr);
+    if (::bind(raw, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) die("bind raw");
+    const uint32_t src = self.sin_addr.s_addr;
+    const auto addrs = target_sockaddrs(n);
+    const uint16_t sport_base = 30000;
+    auto send_syn = [&](size_t i) {
+        uint8_t h[20] = {};
+        const uint16_t sport = htons(static_cast<uint16_t>(sport_base + i));
+        const uint16_t dport = addrs[i].sin_port;
+        const uint32_t seq = htonl(static_cast<uint32_t>(i));
+        std::memcpy(h, &sport, 2);
+        std::memcpy(h + 2, &dport, 2);
+        std::memcpy(h + 4, &seq, 4);
+        h[12] = 5 << 4;  // data offset: 5 words
+        h[13] = 0x02;    // SYN
+        h[14] = 0xff;    // window 65535
+        h[15] = 0xff;
+        // Checksum over the pseudo header (src, dst, protocol, length) and the header.
+        uint32_t sum = 0;
+        auto add16 = [&sum](const uint8_t* p, size_t len) {
+            for (size_t k = 0; k + 1 < len; k += 2)
+                sum += static_cast<uint32_t>(p[k] << 8 | p[k + 1]);
+        };
+        add16(reinterpret_cast<const uint8_t*>(&src), 4);
+        add16(reinterpret_cast<const uint8_t*>(&addrs[i].sin_addr.s_addr), 4);
+        sum += IPPROTO_TCP + sizeof h;
+        add16(h, sizeof h);
+        const uint16_t c = htons(csum_fold(sum));
+        std::memcpy(h + 16, &c, 2);
+        ::sendto(raw, h, sizeof h, 0, reinterpret_cast<const sockaddr*>(&addrs[i]),
+                 sizeof addrs[i]);
+    };
+    constexpr size_t kBatch = 64;
+    std::vector<std::array<uint8_t, 128>> bufs(kBatch);
+    std::vector<iovec> iov(kBatch);
+    std::vector<mmsghdr> msgs(kBatch);
+    for (size_t k = 0; k < kBatch; ++k) {
+        iov[k] = {bufs[k].data(), bufs[k].size()};
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    return run_floor(n, send_syn, [&](int timeout_ms, FloorCounts& counts) {
+        pollfd pfd{raw, POLLIN, 0};
+        if (::poll(&pfd, 1, timeout_ms) <= 0) return;
+        for (;;) {
+            const int k = recvmmsg(raw, msgs.data(), kBatch, 0, nullptr);
+            if (k <= 0) break;
+            for (int j = 0; j < k; ++j) {
+                // Every TCP packet on lo arrives here (our SYNs and the RSTs too): keep the
+                // SYN-ACKs to our ports. The raw socket hands over the IP header first.
+                const uint8_t* p = bufs[static_cast<size_t>(j)].data();
+                const size_t len = msgs[static_cast<size_t>(j)].msg_len;
+                const size_t ihl = (p[0] & 0x0f) * 4u;
+                if (len < ihl + 20) continue;
+                const uint8_t* t = p + ihl;
+                if ((t[13] & 0x12) != 0x12) continue;  // SYN and ACK
+                const size_t i = static_cast<size_t>(t[2] << 8 | t[3]) - sport_base;
+                uint32_t ack = 0;
+                std::memcpy(&ack, t + 8, 4);
+                if (i >= n || ntohl(ack) != i + 1) continue;
+                counts.done(i, true);
+            }
+        }
+    });
 }
 
 // ---- the farm and the measurements ----------------------------------------------
@@ -443,9 +557,17 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
         std::exit(1);
     }
     const bool floor = mode == "floor";
-    warm_up(farm, pid, warmup_s, floor ? "floor" : "ballast runner");
-    Result r{floor ? "floor: bare epoll connect loop (no timers, no callbacks)"
-                   : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
+    const bool halfopen = mode == "halfopen";
+    // A half-open probe is never accepted: wait for the warm-up alone.
+    if (halfopen) {
+        std::fprintf(stderr, "health_lab_bench: half-open floor: warming up %d s\n", warmup_s);
+        std::this_thread::sleep_for(std::chrono::seconds(warmup_s));
+    } else {
+        warm_up(farm, pid, warmup_s, floor ? "floor" : "ballast runner");
+    }
+    Result r{halfopen ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
+             : floor  ? "floor: bare epoll connect loop (no timers, no callbacks)"
+                      : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
              0,
              {},
              0,
@@ -469,6 +591,7 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     }
     std::fclose(from);
     waitpid(pid, nullptr, 0);
+    if (halfopen) r.checks = runs;  // its SYN-ACKs received in the window
     // The histogram's last bucket holds everything from 100 ms up.
     auto ms = [](long long us) {
         return us >= 100'000 ? std::string(">= 100") : std::to_string(us / 1000.0).substr(0, 5);
@@ -488,16 +611,17 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
 int main(int argc, char** argv) {
     if (argc > 2 && std::string(argv[1]) == "runner") return runner_main(std::stoul(argv[2]));
     if (argc > 2 && std::string(argv[1]) == "floor") return floor_main(std::stoul(argv[2]));
+    if (argc > 2 && std::string(argv[1]) == "halfopen") return halfopen_main(std::stoul(argv[2]));
     const size_t n = argc > 1 ? std::stoul(argv[1]) : 1000;
     const int warmup_s = argc > 2 ? std::stoi(argv[2]) : 15;
     const int window_s = argc > 3 ? std::stoi(argv[3]) : 30;
     const std::string order = argc > 4 ? argv[4] : "kbf";
-    if (n == 0 || n > 25000 || order.find_first_not_of("kbf") != std::string::npos ||
-        order.find('k') == std::string::npos || order.find('b') == std::string::npos) {
+    if (n == 0 || n > 25000 || order.empty() ||
+        order.find_first_not_of("kbfh") != std::string::npos) {
         std::fprintf(stderr,
                      "usage: health_lab_bench [targets<=25000] [warmup_s] [window_s] [order]\n"
-                     "  order: k keepalived, b ballast, f floor, in measuring order (default "
-                     "kbf; k and b required)\n");
+                     "  order: k keepalived, b ballast, f floor, h half-open floor, in measuring "
+                     "order (default kbf)\n");
         return 2;
     }
     if (::unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET) (needs root)");
@@ -507,16 +631,19 @@ int main(int argc, char** argv) {
     Farm farm(n);
 
     std::vector<Result> results;
-    double per_check_k = 0, per_check_b = 0;
+    double per_check_k = 0, per_check_b = 0, per_check_f = 0, per_check_h = 0;
     for (char who : order) {
         farm.accepted = 0;
         results.push_back(who == 'k'   ? measure_keepalived(farm, n, warmup_s, window_s)
                           : who == 'b' ? measure_self(farm, n, warmup_s, window_s, "runner")
+                          : who == 'h' ? measure_self(farm, n, warmup_s, window_s, "halfopen")
                                        : measure_self(farm, n, warmup_s, window_s, "floor"));
         const auto& r = results.back();
         const double pc = r.checks ? r.cpu.total() / static_cast<double>(r.checks) * 1e6 : 0;
         if (who == 'k') per_check_k = pc;
         if (who == 'b') per_check_b = pc;
+        if (who == 'f') per_check_f = pc;
+        if (who == 'h') per_check_h = pc;
         std::fprintf(stderr, "health_lab_bench: %s: %llu checks in %.1f s, %.2f CPU s\n",
                      r.name.c_str(), static_cast<unsigned long long>(r.checks), r.wall,
                      r.cpu.total());
@@ -539,5 +666,14 @@ int main(int argc, char** argv) {
         std::printf("\nballast CPU per check = %.3f of keepalived's (target <= 0.25: %s)\n",
                     per_check_b / per_check_k, per_check_b <= per_check_k / 4 ? "met" : "NOT met");
     }
+    if (per_check_k > 0 && per_check_f > 0)
+        std::printf("connect floor CPU per check = %.3f of keepalived's\n",
+                    per_check_f / per_check_k);
+    if (per_check_k > 0 && per_check_h > 0)
+        std::printf("half-open floor CPU per check = %.3f of keepalived's\n",
+                    per_check_h / per_check_k);
+    if (per_check_f > 0 && per_check_b > 0)
+        std::printf("ballast CPU per check = %.3f of the connect floor's\n",
+                    per_check_b / per_check_f);
     return 0;
 }
