@@ -1,5 +1,7 @@
 #include "ballast/health/runner.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/steady_timer.hpp>
 
 namespace ballast::health {
@@ -34,31 +36,22 @@ public:
         : runner_(&runner),
           key_(std::move(key)),
           tracker_(key_.spec.rise, key_.spec.fall, key_.spec.start_down),
-          schedule_(key_.spec, first_due),
-          timer_(runner.io_) {}
+          schedule_(key_.spec, first_due) {}
 
-    void arm() {
-        timer_.expires_at(schedule_.due());
-        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec || self->stopped_) return;
-            self->fire();
-        });
-    }
+    void arm() { runner_->enqueue(shared_from_this(), schedule_.due()); }
 
     void stop() {
-        stopped_ = true;
-        timer_.cancel();
+        stopped_ = true;  // its place in the runner's queue is skipped when it comes up
         if (run_) run_->cancel();
         run_.reset();
         runner_ = nullptr;
     }
 
+    bool stopped() const { return stopped_; }
     const HealthTracker& tracker() const { return tracker_; }
     uint64_t runs() const { return runs_; }
 
-private:
-    void fire() {
-        const auto now = SteadyClock::now();
+    void fire(TimePoint now) {
         runner_->stats_.lateness.add(
             std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
         ++runner_->stats_.runs_started;
@@ -67,6 +60,7 @@ private:
         });
     }
 
+private:
     void completed(ProbeResult r) {
         run_.reset();
         ++runs_;
@@ -92,7 +86,6 @@ private:
     CheckKey key_;
     HealthTracker tracker_;
     CheckSchedule schedule_;
-    asio::steady_timer timer_;
     std::shared_ptr<ProbeRun> run_;
     std::optional<AgentReply> last_agent_;
     uint64_t runs_ = 0;
@@ -100,13 +93,53 @@ private:
 };
 
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
-    : io_(io),
-      sink_(sink),
+    : sink_(sink),
       probes_(io, options.limits, options.seed ^ 0x5eed),
-      rng_(options.seed) {}
+      rng_(options.seed),
+      granularity_(std::max(options.wake_granularity, std::chrono::microseconds(0))),
+      wake_(io) {}
 
 HealthRunner::~HealthRunner() {
     stop();
+    alive_.reset();
+}
+
+void HealthRunner::enqueue(std::shared_ptr<Session> session, TimePoint at) {
+    due_.push(Due{at, next_order_++, std::move(session)});
+    if (!wake_at_ || at < *wake_at_) arm_wake();
+}
+
+void HealthRunner::arm_wake() {
+    if (due_.empty()) {
+        wake_at_.reset();
+        wake_.cancel();
+        return;
+    }
+    // Not before one granularity after the last wake-up: what falls due meanwhile
+    // waits for the next one (and starts at most that late).
+    const TimePoint at = std::max(due_.top().at, last_wake_ + granularity_);
+    if (wake_at_ == at) return;
+    wake_at_ = at;
+    wake_.expires_at(at);
+    wake_.async_wait(
+        [this, alive = std::weak_ptr<int>(alive_), at](const boost::system::error_code& ec) {
+            // A re-armed timer's superseded wait may already have completed: only the
+            // wait for the current time acts.
+            if (ec || alive.expired() || wake_at_ != at) return;
+            on_wake();
+        });
+}
+
+void HealthRunner::on_wake() {
+    wake_at_.reset();
+    const auto now = SteadyClock::now();
+    last_wake_ = now;
+    while (!due_.empty() && due_.top().at <= now) {
+        auto session = due_.top().session;
+        due_.pop();
+        if (!session->stopped()) session->fire(now);
+    }
+    if (!wake_at_) arm_wake();  // a run that finished at once may have armed it already
 }
 
 PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
@@ -136,6 +169,8 @@ PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
 void HealthRunner::stop() {
     for (auto& [k, s] : sessions_) s->stop();
     sessions_.clear();
+    due_ = {};
+    arm_wake();  // nothing due: cancels the timer, so an idle loop can return
 }
 
 std::optional<State> HealthRunner::state(const CheckKey& check) const {

@@ -114,7 +114,11 @@ int main(int argc, char** argv) {
     boost::asio::io_context io;
     Sink sink;
     const long rss0 = rss_kib();
-    HealthRunner runner(io, sink, RunnerOptions{1, {}});
+    RunnerOptions options{1, {}};
+    // BALLAST_WAKE_US: the runner's wake-up granularity (default 1000 us; 0 = every check on time).
+    if (const char* w = std::getenv("BALLAST_WAKE_US"))
+        options.wake_granularity = std::chrono::microseconds(std::stol(w));
+    HealthRunner runner(io, sink, options);
     runner.reload(keys);
     // run() until a timer stops it, as the daemon's loop runs (run_for() would add its
     // own clock reads and wake-ups to every handler it runs).

@@ -108,7 +108,11 @@ int runner_main(size_t n) {
     }
     boost::asio::io_context io;
     NullSink sink;
-    HealthRunner runner(io, sink, RunnerOptions{1, {}});
+    RunnerOptions options{1, {}};
+    // BALLAST_WAKE_US: the runner's wake-up granularity (default 1000 us; 0 = every check on time).
+    if (const char* w = std::getenv("BALLAST_WAKE_US"))
+        options.wake_granularity = std::chrono::microseconds(std::stol(w));
+    HealthRunner runner(io, sink, options);
     boost::asio::signal_set signals(io, SIGUSR1, SIGUSR2);
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {

@@ -249,5 +249,35 @@ TEST(HealthRunner, DestroyedRunnerAndSinkReloadLeaveNoDanglingHandlers) {
     SUCCEED();
 }
 
+// The loop wakes at most once per wake_granularity: a check due more often
+// than that runs at most once per wake-up (its missed slots are skipped), while
+// with no granularity it keeps its own interval.
+TEST(HealthRunner, WakeGranularityBoundsWakeUps) {
+    Farm farm;
+    const auto port = farm.listen_only("127.0.0.1");
+    auto runs_in_one_second = [&](std::chrono::microseconds granularity) {
+        boost::asio::io_context io;
+        RecordingSink sink;
+        RunnerOptions options{3, {}};
+        options.wake_granularity = granularity;
+        HealthRunner runner(io, sink, options);
+        const auto k = key(model::CheckType::tcp, port, 50ms, 1000ms);
+        runner.reload({k});
+        run_for(io, 1050ms);
+        const auto n = runner.runs(k).value_or(0);
+        runner.stop();
+        return n;
+    };
+    // Wake-ups at least 400 ms apart fit three times into 1.05 s (the first
+    // comes within the first interval): three runs at most, not twenty.
+    const auto coarse = runs_in_one_second(400ms);
+    EXPECT_GE(coarse, 1u);
+    EXPECT_LE(coarse, 3u);
+    // On time: every 50 ms (loaded machines make fewer, never more than 21).
+    const auto fine = runs_in_one_second(0us);
+    EXPECT_GE(fine, 8u);
+    EXPECT_LE(fine, 21u);
+}
+
 }  // namespace
 }  // namespace ballast::health

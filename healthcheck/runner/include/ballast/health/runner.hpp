@@ -1,17 +1,19 @@
 #pragma once
 // Runs every distinct (target, check) on one io_context: a session per check
 // owns its tracker and schedule, starts one probe run at a time, and reports
-// changes to a HealthSink. It never writes to the kernel; the director's policy
-// consumes the events.
+// changes to a HealthSink. One timer serves all sessions. It never writes to the kernel; the
+// director's policy consumes the events.
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "ballast/health/check_plan.hpp"
 #include "ballast/health/probe.hpp"
@@ -56,6 +58,10 @@ struct RunnerStats {
 struct RunnerOptions {
     uint64_t seed = 1;  // schedule jitter, reload offsets, DNS ids
     ProbeLimits limits;
+    // The loop wakes at most once per granularity to start the checks that are due:
+    // a check starts at most this late, and ten thousand checks a second cost a
+    // thousand wake-ups, not ten thousand. Zero: wake for every check on time.
+    std::chrono::microseconds wake_granularity{1000};
 };
 
 class HealthRunner {
@@ -84,12 +90,29 @@ public:
 
 private:
     friend class Session;
-    boost::asio::io_context& io_;
+    // One timer for every session: sessions wait in a queue ordered by due time.
+    struct Due {
+        TimePoint at;
+        uint64_t order;  // FIFO among equal times
+        std::shared_ptr<Session> session;
+        bool operator>(const Due& o) const { return at != o.at ? at > o.at : order > o.order; }
+    };
+    void enqueue(std::shared_ptr<Session> session, TimePoint at);
+    void arm_wake();
+    void on_wake();
+
     HealthSink& sink_;
     ProbeContext probes_;
     Rng rng_;
     RunnerStats stats_;
     std::map<CheckKey, std::shared_ptr<Session>> sessions_;
+    std::chrono::microseconds granularity_;
+    std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+    uint64_t next_order_ = 0;
+    boost::asio::steady_timer wake_;
+    std::optional<TimePoint> wake_at_;  // when wake_ is set to fire, if it is
+    TimePoint last_wake_{};
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers check it first
 };
 
 }  // namespace ballast::health
