@@ -1,7 +1,12 @@
 // Every probe against well-behaved and misbehaving servers on loopback: each
 // verdict arrives with the right reason, and within the check's timeout.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -76,6 +81,27 @@ TEST_F(ProbeTest, TcpConnectUpAndRefused) {
 
     auto dead = farm.dead_udp_port("127.0.0.1");  // free port number: nothing listens on TCP either
     auto refused = run(key(model::CheckType::tcp, "127.0.0.1", dead));
+    EXPECT_FALSE(refused.result.up);
+    EXPECT_EQ(refused.result.reason, "connect refused");
+}
+
+TEST_F(ProbeTest, TcpConnectOverIpv6) {
+    // A listener on [::1] (the kernel completes the handshake; nobody accepts).
+    const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    socklen_t len = sizeof sa;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+    const uint16_t port = ntohs(sa.sin6_port);
+    auto ok = run(key(model::CheckType::tcp, "::1", port));
+    EXPECT_TRUE(ok.result.up) << ok.result.reason;
+    EXPECT_EQ(ok.result.reason, "connected");
+    ::close(fd);  // now nothing listens there
+    auto refused = run(key(model::CheckType::tcp, "::1", port));
     EXPECT_FALSE(refused.result.up);
     EXPECT_EQ(refused.result.reason, "connect refused");
 }
