@@ -273,9 +273,10 @@ TEST(HealthRunner, WakeGranularityBoundsWakeUps) {
     const auto coarse = runs_in_one_second(400ms);
     EXPECT_GE(coarse, 1u);
     EXPECT_LE(coarse, 3u);
-    // On time: every 50 ms (loaded machines make fewer, never more than 21).
+    // On time: every 50 ms, about 20 (a loaded sanitizer build makes fewer, never more than
+    // 21; twice the coarse bound still tells the two apart).
     const auto fine = runs_in_one_second(0us);
-    EXPECT_GE(fine, 8u);
+    EXPECT_GE(fine, 6u);
     EXPECT_LE(fine, 21u);
 }
 
