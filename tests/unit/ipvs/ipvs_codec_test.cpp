@@ -387,7 +387,8 @@ void expect_fast_agrees(const nl::Message& m, const ServiceKey& svc, size_t& tak
 }
 
 TEST(IpvsDecode, DestFastPathReadsAKernelReplyLikeDecodeDest) {
-    auto m = one_message(kernel_dest_reply());
+    const auto bytes = kernel_dest_reply();
+    auto m = one_message(bytes);
     DestEntry fast;
     ASSERT_TRUE(decode_dest_fast(m, vip80(), fast));
     EXPECT_EQ(fast.key, (RealKey{ip("10.0.0.7"), 8080}));
