@@ -6,6 +6,8 @@
 //   fast:  decode_dest_fast into a vector, sorted once, then the reals map and CountersByReal,
 //          as dump() does now.
 // Prints seconds per way (best of 5). Usage: dump_decode_bench [S]   (default 5000)
+// full() and fast() stay out of line so a profiler can count each: valgrind --tool=callgrind
+//   --toggle-collect='*::fast(*' build/gcc/tests/bench/ipvs/dump_decode_bench   (5 passes)
 // In the kernel lab (TCG, where decoding competes with the kernel's work for the guest's CPUs):
 //   scripts/lab-vm build/gcc/tests/bench/ipvs/dump_decode_bench
 #include <linux/genetlink.h>
@@ -84,7 +86,8 @@ struct Built {
 };
 
 // Before: decode_dest, then a map node per destination in each of two maps.
-size_t full(const std::vector<ServiceKey>& keys, const std::vector<std::vector<uint8_t>>& replies) {
+[[gnu::noinline]] size_t full(const std::vector<ServiceKey>& keys,
+                              const std::vector<std::vector<uint8_t>>& replies) {
     Built out;
     std::map<ServiceKey, std::map<RealKey, DestCounters>> counters;
     for (size_t s = 0; s < keys.size(); ++s) {
@@ -108,7 +111,8 @@ size_t full(const std::vector<ServiceKey>& keys, const std::vector<std::vector<u
 }
 
 // Now: decode_dest_fast into a reused vector, sorted once per service.
-size_t fast(const std::vector<ServiceKey>& keys, const std::vector<std::vector<uint8_t>>& replies) {
+[[gnu::noinline]] size_t fast(const std::vector<ServiceKey>& keys,
+                              const std::vector<std::vector<uint8_t>>& replies) {
     Built out;
     std::map<ServiceKey, CountersByReal> counters;
     std::vector<ipvs::DestEntry> dests;
