@@ -33,7 +33,7 @@ bool removes_at_once(const ServiceKey& k) {
     return !k.is_fwmark() && k.protocol == model::Protocol::udp;
 }
 
-using RealCounters = std::map<RealKey, kernel::DestCounters>;
+using RealCounters = kernel::CountersByReal;
 
 class Planner {
 public:

@@ -254,6 +254,60 @@ TEST_F(IpvsLab, WhatIpvsadmWritesOurDumpReadsExactly) {
     for (const auto& [real, c] : counters) EXPECT_EQ(c.total_conns(), 0u) << real.to_string();
 }
 
+// The service list arrives in several datagrams (32 KiB reads on dump()'s second socket) and
+// the dest dumps follow in the kernel's order; threaded or not, the snapshot is the table, with
+// counters for exactly its reals, and the client's sequence numbers stay in step afterwards.
+TEST_F(IpvsLab, ALongServiceListDumpsWholeWithOrWithoutTheReceivingThread) {
+    IpvsTable want = varied_table();
+    for (const auto& [k, s] : big_table(400, 3).services) want.services.emplace(k, s);
+    // Some services without reals, between the others in key order.
+    for (uint32_t i = 0; i < 20; ++i) {
+        auto k = ServiceKey::inet(Protocol::udp, IpAddress::v4(0xc6120000u + i * 7), 53);
+        want.services[k] = IpvsService{k, ServiceSpec{}, {}};
+    }
+    auto plan = reconcile::plan(kernel::IpvsSnapshot{}, want, {}, {}, reconcile::Clock::now());
+    for (const auto& st : client->apply(plan.ops)) ASSERT_TRUE(st.ok()) << st.error().describe();
+
+    IpvsNetlinkClient::Options serial;
+    serial.overlap_dump_decoding = false;
+    auto other = IpvsNetlinkClient::open(serial);
+    ASSERT_TRUE(other.ok()) << other.error().describe();
+    for (IpvsNetlinkClient* c : {client.get(), other->get()}) {
+        for (int round = 0; round < 2; ++round) {  // a second dump on the same client
+            auto snap = c->dump();
+            ASSERT_TRUE(snap.ok()) << snap.error().describe();
+            EXPECT_EQ(normalized(snap->table), normalized(want));
+            ASSERT_EQ(snap->dest_counters.size(), want.services.size());
+            ASSERT_EQ(snap->service_stats.size(), want.services.size());
+            for (const auto& [k, svc] : want.services) {
+                const auto& counters = snap->dest_counters.at(k);
+                ASSERT_EQ(counters.size(), svc.reals.size()) << k.to_string();
+                auto r = svc.reals.begin();
+                for (const auto& [real, c] : counters) EXPECT_EQ(real, (r++)->first);
+            }
+        }
+        // Requests after the dumps are still matched to their replies.
+        auto web = tcp("192.0.2.1", 80);
+        auto got = c->get_service(web);
+        ASSERT_TRUE(got.ok()) << got.error().describe();
+        EXPECT_EQ(got->key, web);
+        const RealKey real{ip("10.0.0.2"), 80};
+        Status edit = c->edit_dest(web, real, RealSpec{ForwardMethod::masquerade, 9, 100, 10});
+        EXPECT_TRUE(edit.ok()) << edit.error().describe();
+        auto dests = c->list_dests(web);
+        ASSERT_TRUE(dests.ok()) << dests.error().describe();
+        bool seen = false;
+        for (const auto& d : *dests) {
+            if (d.key != real) continue;
+            seen = true;
+            EXPECT_EQ(d.spec.weight, 9u);
+        }
+        EXPECT_TRUE(seen);
+        edit = c->edit_dest(web, real, want.services.at(web).reals.at(real));
+        EXPECT_TRUE(edit.ok()) << edit.error().describe();
+    }
+}
+
 TEST_F(IpvsLab, IdenticalAddAndAbsentDeleteSucceed) {
     auto web = tcp("192.0.2.1", 80);
     ServiceSpec spec;

@@ -37,6 +37,19 @@ nl::Message one_message(const std::vector<uint8_t>& bytes) {
     return msgs->front();
 }
 
+// fn(message, length) for every cut of a one-message reply that still splits into a message;
+// nlmsg_len follows the cut, so the attribute parsers (not the framing) meet the truncation.
+template <typename Fn>
+void for_each_truncation(const std::vector<uint8_t>& full, Fn fn) {
+    for (size_t len = 0; len < full.size(); ++len) {
+        std::vector<uint8_t> cut(full.begin(), full.begin() + len);
+        if (len >= 4) cut[0] = uint8_t(len), cut[1] = uint8_t(len >> 8);
+        auto msgs = nl::split_messages(cut);
+        if (!msgs.ok() || msgs->empty()) continue;
+        fn(msgs->front(), len);
+    }
+}
+
 TEST(IpvsEncode, NewServiceIpv4TcpIsByteExact) {
     std::vector<uint8_t> out;
     ServiceSpec spec;  // wlc, not persistent, netmask 255.255.255.255
@@ -333,6 +346,105 @@ TEST(IpvsDecode, DestWithCountersThresholdsAndFamily) {
     EXPECT_EQ(e->counters.stats.inbytes, 1ull << 40);
 }
 
+// A dest reply as a 6.1 kernel sends it: every attribute, both stats nests, tunnel fields.
+std::vector<uint8_t> kernel_dest_reply() {
+    WireBytes w;
+    size_t m = w.msg(kFamily, 0x2 /*NLM_F_MULTI*/, 9, 5 /*NEW_DEST*/);
+    size_t d = w.open(2 /*CMD_ATTR_DEST*/);
+    w.attr_raw(1, {10, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    w.attr_raw(2, {0x1f, 0x90});
+    w.attr32(3, 0 /*MASQ*/), w.attr32(4, 3), w.attr32(5, 0), w.attr32(6, 0);
+    w.attr32(7, 2), w.attr32(8, 1), w.attr32(9, 0);
+    size_t st = w.open(10 /*DEST_ATTR_STATS*/);
+    w.attr32(1, 11), w.attr32(2, 22), w.attr32(3, 33), w.attr64(4, 4444), w.attr64(5, 5555);
+    w.attr32(6, 6), w.attr32(7, 7), w.attr32(8, 8), w.attr32(9, 9), w.attr32(10, 10);
+    w.close(st);
+    w.attr16(11, 2 /*AF_INET*/);
+    size_t s64 = w.open(12 /*DEST_ATTR_STATS64*/);
+    w.attr64(1, 0x100000001ull), w.attr64(2, 22), w.attr64(3, 33), w.attr64(4, 4444);
+    w.attr64(5, 5555), w.attr64(6, 6), w.attr64(7, 7), w.attr64(8, 8), w.attr64(9, 9);
+    w.attr64(10, 10);
+    w.close(s64);
+    w.attr_raw(13, {0}), w.attr16(14, 0), w.attr16(15, 0);  // tunnel type, port, flags
+    w.close(d);
+    w.end_msg(m);
+    return w.b;
+}
+
+// The fast path either agrees with decode_dest or declines; it never accepts what decode_dest
+// rejects, nor reads a reply differently.
+void expect_fast_agrees(const nl::Message& m, const ServiceKey& svc, size_t& taken) {
+    DestEntry fast;
+    const bool took = decode_dest_fast(m, svc, fast);
+    auto full = decode_dest(m, svc);
+    if (!took) return;
+    ++taken;
+    ASSERT_TRUE(full.ok()) << "fast path accepted a reply decode_dest rejects: "
+                           << full.error().describe();
+    EXPECT_EQ(fast.key, full->key);
+    EXPECT_EQ(fast.spec, full->spec);
+    EXPECT_EQ(fast.counters, full->counters);
+}
+
+TEST(IpvsDecode, DestFastPathReadsAKernelReplyLikeDecodeDest) {
+    const auto bytes = kernel_dest_reply();
+    auto m = one_message(bytes);
+    DestEntry fast;
+    ASSERT_TRUE(decode_dest_fast(m, vip80(), fast));
+    EXPECT_EQ(fast.key, (RealKey{ip("10.0.0.7"), 8080}));
+    EXPECT_EQ(fast.spec, (RealSpec{ForwardMethod::masquerade, 3, 0, 0}));
+    EXPECT_EQ(fast.counters.active_conns, 2u);
+    EXPECT_EQ(fast.counters.inactive_conns, 1u);
+    EXPECT_EQ(fast.counters.stats.conns, 0x100000001ull);  // STATS64 wins over STATS
+    EXPECT_EQ(fast.counters.stats.outbps, 10u);
+    size_t taken = 0;
+    expect_fast_agrees(m, vip80(), taken);
+    EXPECT_EQ(taken, 1u);
+}
+
+TEST(IpvsDecode, DestFastPathDeclinesWhatDecodeDestRejects) {
+    const auto full = kernel_dest_reply();
+    const auto v6 = ServiceKey::mark(1, AF_INET6);
+    size_t taken = 0, tried = 0;
+    for_each_truncation(full, [&](const nl::Message& m, size_t) {
+        ++tried;
+        expect_fast_agrees(m, vip80(), taken);
+        expect_fast_agrees(m, v6, taken);
+    });
+    // Every byte after the netlink header set to a few telling values: lengths, types,
+    // families, forwarding methods and counter widths all go wrong somewhere.
+    for (size_t at = 16; at < full.size(); ++at) {
+        for (uint8_t v : {uint8_t{0}, uint8_t{1}, uint8_t{3}, uint8_t{5}, uint8_t{10},
+                          uint8_t{0x7f}, uint8_t{0xff}}) {
+            auto bad = full;
+            bad[at] = v;
+            auto msgs = nl::split_messages(bad);
+            if (!msgs.ok() || msgs->empty()) continue;
+            ++tried;
+            expect_fast_agrees(msgs->front(), vip80(), taken);
+            expect_fast_agrees(msgs->front(), v6, taken);
+        }
+    }
+    EXPECT_GT(tried, 1000u);
+    EXPECT_GT(taken, 0u);         // it takes the harmless changes (counter values)...
+    EXPECT_LT(taken, tried * 2);  // ...and declines others
+}
+
+TEST(IpvsDecode, ServiceKeyAloneIsDecodeServicesKey) {
+    auto k = decode_service_key(one_message(kernel_service_reply(true)));
+    ASSERT_TRUE(k.ok()) << k.error().describe();
+    EXPECT_EQ(*k, vip80());
+    for_each_truncation(kernel_service_reply(false), [](const nl::Message& m, size_t len) {
+        auto e = decode_service(m);
+        if (!e.ok()) return;
+        auto key = decode_service_key(m);
+        ASSERT_TRUE(key.ok()) << "cut at " << len;
+        EXPECT_EQ(*key, e->key);
+    });
+    // A dest reply has no service key.
+    EXPECT_FALSE(decode_service_key(one_message(kernel_dest_reply())).ok());
+}
+
 TEST(IpvsDecode, InfoTimeoutsDaemonAndFamilyId) {
     WireBytes i;
     size_t m = i.msg(kFamily, 0, 1, 14 /*SET_INFO*/);
@@ -411,18 +523,12 @@ TEST(IpvsDecode, MalformedRepliesAreErrors) {
 }
 
 TEST(IpvsDecode, EveryTruncationOfAValidReplyIsHandled) {
-    auto full = kernel_service_reply(true);
-    for (size_t len = 0; len < full.size(); ++len) {
-        std::vector<uint8_t> cut(full.begin(), full.begin() + len);
-        // Keep nlmsg_len consistent with the cut so the attribute parser sees the truncation.
-        if (len >= 4) cut[0] = uint8_t(len), cut[1] = uint8_t(len >> 8);
-        auto msgs = nl::split_messages(cut);
-        if (!msgs.ok() || msgs->empty()) continue;
-        auto e = decode_service(msgs->front());
+    for_each_truncation(kernel_service_reply(true), [](const nl::Message& m, size_t) {
+        auto e = decode_service(m);
         if (e.ok()) {
             EXPECT_EQ(e->key, vip80());  // only cuts after the key can succeed
         }
-    }
+    });
 }
 
 // ---- policy ----

@@ -283,33 +283,55 @@ Result<IpvsStats> pick_stats(const auto& table, uint16_t stats, uint16_t stats64
     return IpvsStats{};
 }
 
-}  // namespace
+using ServiceTable = nl::AttrTable<IPVS_SVC_ATTR_MAX + 1>;
+constexpr std::string_view kServiceReply = "IPVS_CMD_GET_SERVICE reply";
 
-Result<ServiceEntry> decode_service(const nl::Message& m) {
-    constexpr std::string_view where = "IPVS_CMD_GET_SERVICE reply";
+// The reply's IPVS_CMD_ATTR_SERVICE nest, parsed into t.
+Status service_table(const nl::Message& m, ServiceTable& t) {
+    constexpr std::string_view where = kServiceReply;
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_NEW_SERVICE}, where));
     TRY_TABLE(top, IPVS_CMD_ATTR_MAX + 1, g.attrs);
     if (!top.present(IPVS_CMD_ATTR_SERVICE)) return bad("no IPVS_CMD_ATTR_SERVICE", where);
-    TRY_TABLE(t, IPVS_SVC_ATTR_MAX + 1, top[IPVS_CMD_ATTR_SERVICE].payload);
+    return nl::parse_attr_table_into(top[IPVS_CMD_ATTR_SERVICE].payload, t);
+}
+
+Result<ServiceKey> service_key(const ServiceTable& t) {
+    constexpr std::string_view where = kServiceReply;
     if (!t.present(IPVS_SVC_ATTR_AF)) return bad("no IPVS_SVC_ATTR_AF", where);
     TRY_ASSIGN(af, get_family(t[IPVS_SVC_ATTR_AF], where));
-
-    ServiceEntry e;
     if (t.present(IPVS_SVC_ATTR_FWMARK)) {
         TRY_ASSIGN(mark, nl::get_u32(t[IPVS_SVC_ATTR_FWMARK]));
         if (mark == 0) return bad("fwmark 0", where);
-        e.key = ServiceKey::mark(mark, static_cast<uint8_t>(af));
-    } else {
-        if (!t.present(IPVS_SVC_ATTR_PROTOCOL) || !t.present(IPVS_SVC_ATTR_ADDR) ||
-            !t.present(IPVS_SVC_ATTR_PORT))
-            return bad("service without fwmark or protocol/address/port", where);
-        TRY_ASSIGN(proto, nl::get_u16(t[IPVS_SVC_ATTR_PROTOCOL]));
-        if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
-            return bad("protocol " + std::to_string(proto), where);
-        TRY_ASSIGN(addr, get_addr(t[IPVS_SVC_ATTR_ADDR], af, where));
-        TRY_ASSIGN(port, nl::get_be16(t[IPVS_SVC_ATTR_PORT]));
-        e.key = ServiceKey::inet(static_cast<model::Protocol>(proto), addr, port);
+        return ServiceKey::mark(mark, static_cast<uint8_t>(af));
     }
+    if (!t.present(IPVS_SVC_ATTR_PROTOCOL) || !t.present(IPVS_SVC_ATTR_ADDR) ||
+        !t.present(IPVS_SVC_ATTR_PORT))
+        return bad("service without fwmark or protocol/address/port", where);
+    TRY_ASSIGN(proto, nl::get_u16(t[IPVS_SVC_ATTR_PROTOCOL]));
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
+        return bad("protocol " + std::to_string(proto), where);
+    TRY_ASSIGN(addr, get_addr(t[IPVS_SVC_ATTR_ADDR], af, where));
+    TRY_ASSIGN(port, nl::get_be16(t[IPVS_SVC_ATTR_PORT]));
+    return ServiceKey::inet(static_cast<model::Protocol>(proto), addr, port);
+}
+
+}  // namespace
+
+Result<ServiceKey> decode_service_key(const nl::Message& m) {
+    ServiceTable t;
+    if (Status st = service_table(m, t); !st) return st.error();
+    return service_key(t);
+}
+
+Result<ServiceEntry> decode_service(const nl::Message& m) {
+    constexpr std::string_view where = kServiceReply;
+    ServiceTable t;
+    if (Status st = service_table(m, t); !st) return st.error();
+    TRY_ASSIGN(key, service_key(t));
+    const uint16_t af = key.family;
+
+    ServiceEntry e;
+    e.key = key;
     if (t.present(IPVS_SVC_ATTR_SCHED_NAME)) {
         TRY_ASSIGN(s, nl::get_string(t[IPVS_SVC_ATTR_SCHED_NAME]));
         e.spec.scheduler = std::move(s);
@@ -384,6 +406,127 @@ Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
     TRY_ASSIGN(stats, pick_stats(t, IPVS_DEST_ATTR_STATS, IPVS_DEST_ATTR_STATS64));
     e.counters.stats = stats;
     return e;
+}
+
+namespace {
+
+// One run of attributes, every one in bounds (else false); fn(type, payload) for each.
+template <typename Fn>
+bool scan_attrs(nl::Bytes data, Fn&& fn) {
+    const uint8_t* p = data.data();
+    size_t left = data.size();
+    while (left >= nl::kAttrHdrLen) {
+        uint16_t len, type;
+        std::memcpy(&len, p, 2);
+        std::memcpy(&type, p + 2, 2);
+        if (len < nl::kAttrHdrLen || len > left) return false;
+        fn(static_cast<uint16_t>(type & 0x3fff), p + nl::kAttrHdrLen, len - nl::kAttrHdrLen);
+        const size_t step = nl::align(len);
+        if (step >= left) break;
+        p += step;
+        left -= step;
+    }
+    return true;
+}
+
+uint32_t load_u32(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// decode_stats for a well-formed nest only: every counter 4 or 8 bytes.
+bool stats_fast(const uint8_t* data, size_t len, IpvsStats& s) {
+    uint64_t v[IPVS_STATS_ATTR_OUTBPS + 1] = {};
+    bool ok = true;
+    bool framed = scan_attrs({data, len}, [&](uint16_t type, const uint8_t* p, size_t n) {
+        if (type < IPVS_STATS_ATTR_CONNS || type > IPVS_STATS_ATTR_OUTBPS) return;
+        if (n == sizeof(uint64_t))
+            std::memcpy(&v[type], p, sizeof(uint64_t));
+        else if (n == sizeof(uint32_t))
+            v[type] = load_u32(p);
+        else
+            ok = false;
+    });
+    s = IpvsStats{v[IPVS_STATS_ATTR_CONNS],    v[IPVS_STATS_ATTR_INPKTS],
+                  v[IPVS_STATS_ATTR_OUTPKTS],  v[IPVS_STATS_ATTR_INBYTES],
+                  v[IPVS_STATS_ATTR_OUTBYTES], v[IPVS_STATS_ATTR_CPS],
+                  v[IPVS_STATS_ATTR_INPPS],    v[IPVS_STATS_ATTR_OUTPPS],
+                  v[IPVS_STATS_ATTR_INBPS],    v[IPVS_STATS_ATTR_OUTBPS]};
+    return framed && ok;
+}
+
+}  // namespace
+
+bool decode_dest_fast(const nl::Message& m, const ServiceKey& svc, DestEntry& out) {
+    if (m.type < NLMSG_MIN_TYPE || m.payload.size() < nl::kGenlHdrLen ||
+        m.payload[0] != IPVS_CMD_NEW_DEST)
+        return false;
+    // The last IPVS_CMD_ATTR_DEST counts, as in an attribute table.
+    const uint8_t* nest = nullptr;
+    size_t nest_len = 0;
+    if (!scan_attrs(m.payload.subspan(nl::kGenlHdrLen),
+                    [&](uint16_t type, const uint8_t* p, size_t n) {
+                        if (type == IPVS_CMD_ATTR_DEST) nest = p, nest_len = n;
+                    }) ||
+        !nest)
+        return false;
+    constexpr size_t kN = IPVS_DEST_ATTR_MAX + 1;
+    const uint8_t* at[kN];
+    uint16_t size[kN];
+    uint32_t seen = 0;
+    static_assert(kN <= 32);
+    if (!scan_attrs({nest, nest_len}, [&](uint16_t type, const uint8_t* p, size_t n) {
+            if (type >= kN) return;
+            at[type] = p;
+            size[type] = static_cast<uint16_t>(n);
+            seen |= 1u << type;
+        }))
+        return false;
+    auto has = [&](uint16_t t) { return (seen >> t) & 1u; };
+    auto u32 = [&](uint16_t t, uint32_t& v) {
+        if (!has(t)) return true;
+        if (size[t] != sizeof(uint32_t)) return false;
+        v = load_u32(at[t]);
+        return true;
+    };
+
+    uint16_t af = svc.family;
+    if (has(IPVS_DEST_ATTR_ADDR_FAMILY)) {
+        if (size[IPVS_DEST_ATTR_ADDR_FAMILY] != sizeof(uint16_t)) return false;
+        std::memcpy(&af, at[IPVS_DEST_ATTR_ADDR_FAMILY], sizeof af);
+        if (af != AF_INET && af != AF_INET6) return false;
+    }
+    if (!has(IPVS_DEST_ATTR_ADDR) || !has(IPVS_DEST_ATTR_PORT)) return false;
+    const size_t need = af == AF_INET ? 4 : 16;
+    if (size[IPVS_DEST_ATTR_ADDR] < need || size[IPVS_DEST_ATTR_ADDR] > 16) return false;
+    if (size[IPVS_DEST_ATTR_PORT] != sizeof(uint16_t)) return false;
+    out = DestEntry{};
+    out.key.addr.family = static_cast<uint8_t>(af);
+    std::memcpy(out.key.addr.bytes.data(), at[IPVS_DEST_ATTR_ADDR], need);
+    uint16_t port;
+    std::memcpy(&port, at[IPVS_DEST_ATTR_PORT], sizeof port);
+    out.key.port = ntohs(port);
+    if (has(IPVS_DEST_ATTR_FWD_METHOD)) {
+        uint32_t fwd = 0;
+        if (!u32(IPVS_DEST_ATTR_FWD_METHOD, fwd)) return false;
+        fwd &= IP_VS_CONN_F_FWD_MASK;
+        if (fwd > IP_VS_CONN_F_BYPASS) return false;
+        out.spec.forward = static_cast<model::ForwardMethod>(fwd);
+    }
+    if (!u32(IPVS_DEST_ATTR_WEIGHT, out.spec.weight) ||
+        !u32(IPVS_DEST_ATTR_U_THRESH, out.spec.upper_threshold) ||
+        !u32(IPVS_DEST_ATTR_L_THRESH, out.spec.lower_threshold) ||
+        !u32(IPVS_DEST_ATTR_ACTIVE_CONNS, out.counters.active_conns) ||
+        !u32(IPVS_DEST_ATTR_INACT_CONNS, out.counters.inactive_conns) ||
+        !u32(IPVS_DEST_ATTR_PERSIST_CONNS, out.counters.persist_conns))
+        return false;
+    if (has(IPVS_DEST_ATTR_STATS64))
+        return stats_fast(at[IPVS_DEST_ATTR_STATS64], size[IPVS_DEST_ATTR_STATS64],
+                          out.counters.stats);
+    if (has(IPVS_DEST_ATTR_STATS))
+        return stats_fast(at[IPVS_DEST_ATTR_STATS], size[IPVS_DEST_ATTR_STATS], out.counters.stats);
+    return true;
 }
 
 Result<SyncDaemon> decode_daemon(const nl::Message& m) {

@@ -383,8 +383,8 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
     return out;
 }
 
-// Raw reply datagrams, each stored as [u32 length][bytes], passed from the thread that talks to
-// the kernel to the thread that decodes them.
+// Raw reply datagrams, each stored as [u32 length | kServiceRecord][bytes], passed from the thread
+// that talks to the kernel to the thread that decodes them.
 class IpvsNetlinkClient::DatagramQueue {
 public:
     void push(std::vector<uint8_t> batch) {
@@ -394,12 +394,14 @@ public:
         }
         cv_.notify_one();
     }
-    // No more batches will come; failure says why the stream ended early, if it did.
-    void close(Status failure) {
+    // No more batches will come; failure says why the stream ended early, if it did, and
+    // in_service_list whether it ended before the service list was complete.
+    void close(Status failure, bool in_service_list = false) {
         {
             std::lock_guard lock(mu_);
             closed_ = true;
             failure_ = std::move(failure);
+            in_service_list_ = in_service_list;
         }
         cv_.notify_one();
     }
@@ -416,6 +418,10 @@ public:
         std::lock_guard lock(mu_);
         return failure_;
     }
+    bool failed_in_service_list() {
+        std::lock_guard lock(mu_);
+        return !failure_ && in_service_list_;
+    }
 
 private:
     std::mutex mu_;
@@ -423,27 +429,108 @@ private:
     std::deque<std::vector<uint8_t>> batches_;
     bool closed_ = false;
     Status failure_;
+    bool in_service_list_ = false;
 };
 
 namespace {
 // Handing datagrams over in batches of about this size keeps locking rare.
 constexpr size_t kHandoffBytes = 64 * 1024;
+// The service list is read in datagrams of this size on a socket of its own: the kernel then
+// fills each with ~100 services (one page holds ~13), so the list takes few system calls, and
+// the dest dumps keep their page-sized skbs on the main socket (see receive_slot_bytes()).
+constexpr size_t kServiceReadBytes = 32 * 1024;
+// Marks a record of the service list in a batch (datagrams are far below 2 GiB).
+constexpr uint32_t kServiceRecord = 0x80000000u;
 
-void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d) {
-    const auto len = static_cast<uint32_t>(d.size());
+void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d, uint32_t tag = 0) {
+    const auto len = static_cast<uint32_t>(d.size()) | tag;
     const size_t at = batch.size();
     batch.resize(at + sizeof len + d.size());
     std::memcpy(batch.data() + at, &len, sizeof len);
     std::memcpy(batch.data() + at + sizeof len, d.data(), d.size());
 }
+
+// The error of a dump's NLMSG_DONE (0 if none) or NLMSG_ERROR (an Error if malformed).
+Result<int> end_of_dump_errno(const nl::Message& m) {
+    if (m.type == NLMSG_ERROR) {
+        auto ack = nl::decode_ack(m);
+        if (!ack) return ack.error();
+        return -ack->error;
+    }
+    int32_t v = 0;
+    if (m.payload.size() >= sizeof v) std::memcpy(&v, m.payload.data(), sizeof v);
+    return v < 0 ? -v : 0;
+}
+
 }  // namespace
 
-void IpvsNetlinkClient::receive_dest_dumps(std::span<const ServiceKey> keys, uint32_t first_seq,
-                                           DatagramQueue& queue) {
-    const char* op = "IPVS_CMD_GET_DEST";
+void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue& queue,
+                                     size_t& dest_dumps) {
+    // The service list, on svc_fd.
+    const char* svc_op = "IPVS_CMD_GET_SERVICE";
+    {
+        std::vector<uint8_t> req;
+        ipvs::encode_dump_services(req, {family_, svc_seq});
+        sockaddr_nl kernel{};
+        kernel.nl_family = AF_NETLINK;
+        for (;;) {
+            ssize_t n = ::sendto(svc_fd, req.data(), req.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+            if (n >= 0) break;
+            if (errno == EINTR) continue;
+            return queue.close(sys_error(errno, svc_op, "netlink send failed"), true);
+        }
+    }
+    std::vector<ServiceKey> keys;
     std::vector<uint8_t> batch;
+    {
+        std::vector<uint8_t> buf(kServiceReadBytes);
+        bool done = false;
+        while (!done) {
+            iovec iov{buf.data(), buf.size()};
+            msghdr mh{};
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            ssize_t n = ::recvmsg(svc_fd, &mh, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0)
+                return queue.close(
+                    sys_error(errno, svc_op,
+                              errno == ENOBUFS ? "netlink receive buffer overrun, replies lost"
+                                               : "netlink receive failed"),
+                    true);
+            if (mh.msg_flags & MSG_TRUNC)
+                return queue.close(make_error(EMSGSIZE, svc_op, {},
+                                              "netlink reply larger than the receive buffer"),
+                                   true);
+            std::span<const uint8_t> d(buf.data(), static_cast<size_t>(n));
+            Status st = nl::for_each_message(d, [&](const nl::Message& m) -> Status {
+                if (m.seq != svc_seq) return {};  // not ours
+                if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
+                    auto err = end_of_dump_errno(m);
+                    if (!err) return err.error();
+                    if (*err != 0) return make_error(*err, svc_op, "dump");
+                    done = true;
+                    return {};
+                }
+                // The caller decodes the same reply in full; a service whose key cannot be read
+                // fails its decode there, which fails the dump, so its dests are not needed.
+                if (auto k = ipvs::decode_service_key(m)) keys.push_back(*k);
+                return {};
+            });
+            if (!st) return queue.close(st, true);
+            append_datagram(batch, d, kServiceRecord);
+        }
+    }
+    dest_dumps = keys.size();
+    queue.push(std::move(batch));  // the caller decodes the services while the dests arrive
+    batch = {};
+    batch.reserve(kHandoffBytes + slot_bytes_);
+
+    // One GET_DEST dump per service, on this socket, one after another.
+    const char* op = "IPVS_CMD_GET_DEST";
     for (size_t i = 0; i < keys.size(); ++i) {
-        const uint32_t seq = first_seq + static_cast<uint32_t>(i);
+        const uint32_t seq = svc_seq + 1 + static_cast<uint32_t>(i);
         tx_.clear();
         ipvs::encode_dump_dests(tx_, {family_, seq}, keys[i]);
         if (Status st = send_bytes(tx_, op); !st) return queue.close(st);
@@ -471,104 +558,167 @@ void IpvsNetlinkClient::receive_dest_dumps(std::span<const ServiceKey> keys, uin
     queue.close({});
 }
 
+namespace {
+// Sorts by key(), keeping the first of repeated keys (what inserting them into a map in their
+// order would keep). Dest dumps list a service's dests newest first, i.e. usually in strictly
+// descending order, which a reversal sorts.
+template <typename T, typename KeyOf>
+void sort_by_key_first_wins(std::vector<T>& v, KeyOf key) {
+    auto strictly = [&](auto cmp) {
+        for (size_t i = 1; i < v.size(); ++i)
+            if (!cmp(key(v[i - 1]), key(v[i]))) return false;
+        return true;
+    };
+    if (strictly([](const auto& a, const auto& b) { return a < b; })) return;
+    if (strictly([](const auto& a, const auto& b) { return b < a; })) {
+        std::reverse(v.begin(), v.end());
+        return;
+    }
+    std::stable_sort(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+    v.erase(
+        std::unique(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) == key(b); }),
+        v.end());
+}
+
+struct FdCloser {
+    int fd;
+    ~FdCloser() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+}  // namespace
+
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
-    auto services = list_services();
-    if (!services) return services.error();
-    const size_t n = services->size();
+    // The service list goes over a socket of its own, closed after this dump, so its 32 KiB reads
+    // never enlarge the dest dumps' skbs on fd_ (and no late reply of it can outlive the dump).
+    FdCloser svc{::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)};
+    if (svc.fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
 
-    // The kernel lists services in hash order; visiting them in key order lets every insert
-    // below go at the end of its map in constant time.
-    std::sort(
-        services->begin(), services->end(),
-        [](const ipvs::ServiceEntry& a, const ipvs::ServiceEntry& b) { return a.key < b.key; });
-    std::vector<ServiceKey> keys;
-    keys.reserve(n);
-    for (const auto& s : *services) keys.push_back(s.key);
-
-    // One GET_DEST dump per service, one after another on this socket. A second thread does
-    // the system calls while this one decodes, so decoding overlaps the kernel's work.
-    // (Measured earlier: two sockets dumping in parallel were slower, as each dump takes the
-    // kernel's IPVS mutex; here only one thread ever talks to the kernel.)
-    const uint32_t first_seq = seq_ + 1;
-    seq_ += static_cast<uint32_t>(n);
+    // Seqs: svc_seq for the service list, then one per service for the dest dumps.
+    const uint32_t svc_seq = next_seq();
+    const uint32_t first_dest_seq = svc_seq + 1;
     DatagramQueue queue;
+    size_t dest_dumps = 0;  // read only after the receiver ended
     std::jthread receiver;  // joined on every way out; it always runs to its end by itself
     if (opt_.overlap_dump_decoding)
-        receiver = std::jthread([&] { receive_dest_dumps(keys, first_seq, queue); });
+        receiver = std::jthread([&] { receive_dump(svc.fd, svc_seq, queue, dest_dumps); });
     else
-        receive_dest_dumps(keys, first_seq, queue);  // everything queued before decoding starts
+        receive_dump(svc.fd, svc_seq, queue, dest_dumps);  // everything queued before decoding
 
-    IpvsSnapshot snap;
-    Status failure;  // the first, reported after the stream is drained
-    size_t cur = 0;  // the service whose dests arrive now
-    model::IpvsService svc;
-    std::map<RealKey, DestCounters> counters;
-    auto real_hint = svc.reals.end();
-    auto counter_hint = counters.end();
-    auto start = [&] {
-        svc = model::IpvsService{keys[cur], std::move((*services)[cur].spec), {}};
-        counters.clear();
-        real_hint = svc.reals.end();
-        counter_hint = counters.end();
-    };
-    auto fail = [&](Error e) {
-        e.key = keys[cur].to_string();
-        if (failure) failure = std::move(e);
-    };
-    auto on_reply = [&](const nl::Message& m) -> Status {
-        if (cur >= n || m.seq != first_seq + cur) return {};  // stale or not ours
-        int err = 0;
-        if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
-            if (m.type == NLMSG_ERROR) {
-                auto ack = nl::decode_ack(m);
-                if (!ack) return ack.error();
-                err = -ack->error;
-            } else if (m.payload.size() >= sizeof(int32_t)) {
-                int32_t v;
-                std::memcpy(&v, m.payload.data(), sizeof v);
-                err = -v;
-            }
-            // ESRCH/ENOENT: deleted between the two dumps by someone else, which is not ours to
-            // report as an error; the service is just not in the snapshot.
-            const bool gone = err == ESRCH || err == ENOENT;
-            if (err > 0 && !gone) {
-                fail(make_error(err, "IPVS_CMD_GET_DEST", {}));
-            } else if (!gone) {
-                snap.dest_counters.emplace_hint(snap.dest_counters.end(), keys[cur],
-                                                std::move(counters));
-                snap.service_stats.emplace_hint(snap.service_stats.end(), keys[cur],
-                                                (*services)[cur].stats);
-                snap.table.services.emplace_hint(snap.table.services.end(), keys[cur],
-                                                 std::move(svc));
-            }
-            if (++cur < n) start();
+    // Per service, in the order the kernel listed them (= the order of their dest dumps).
+    std::vector<ipvs::ServiceEntry> services;
+    std::vector<std::map<RealKey, RealSpec>> reals;
+    std::vector<CountersByReal> counters;
+    std::vector<uint8_t> present;  // 0: gone before its dest dump (or failed)
+    Status service_failure;        // the first service decode failure
+    Status failure;                // the first dest failure, reported after the stream is drained
+    size_t cur = 0;                // the service whose dests arrive now
+    std::vector<ipvs::DestEntry> dests;  // cur's, as they arrive
+    ipvs::DestEntry entry;
+
+    auto on_service = [&](const nl::Message& m) -> Status {
+        // Control messages and errors of the service list are the receiver's to report.
+        if (m.seq != svc_seq || m.type == NLMSG_ERROR || m.type == NLMSG_DONE) return {};
+        auto e = ipvs::decode_service(m);
+        if (!e) {
+            if (service_failure) service_failure = e.error();
             return {};
         }
-        // The kernel lists a service's dests newest first, i.e. in descending key order when
-        // they were added in plan order: inserting just before the previous one is then O(1).
-        auto e = ipvs::decode_dest(m, keys[cur]);
-        if (!e) return e.error();
-        real_hint = svc.reals.emplace_hint(real_hint, e->key, e->spec);
-        counter_hint = counters.emplace_hint(counter_hint, e->key, e->counters);
+        services.push_back(std::move(*e));
+        return {};
+    };
+    auto fail = [&](Error e) {
+        e.key = services[cur].key.to_string();
+        if (failure) failure = std::move(e);
+    };
+    auto finish_service = [&](bool keep) {
+        reals.emplace_back();
+        counters.emplace_back();
+        present.push_back(keep ? 1 : 0);
+        if (keep) {
+            sort_by_key_first_wins(
+                dests, [](const ipvs::DestEntry& d) -> const RealKey& { return d.key; });
+            auto& r = reals.back();
+            std::vector<CountersByReal::value_type> c;
+            c.reserve(dests.size());
+            for (const auto& d : dests) {
+                r.emplace_hint(r.end(), d.key, d.spec);
+                c.emplace_back(d.key, d.counters);
+            }
+            counters.back() = CountersByReal::from_unsorted(std::move(c));
+        }
+        dests.clear();
+        ++cur;
+    };
+    auto on_dest = [&](const nl::Message& m) -> Status {
+        if (cur >= services.size() || m.seq != first_dest_seq + cur) return {};  // not ours
+        if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
+            auto err = end_of_dump_errno(m);
+            if (!err) return err.error();
+            // ESRCH/ENOENT: deleted between the two dumps by someone else, which is not ours to
+            // report as an error; the service is just not in the snapshot.
+            const bool gone = *err == ESRCH || *err == ENOENT;
+            if (*err > 0 && !gone) fail(make_error(*err, "IPVS_CMD_GET_DEST", {}));
+            finish_service(*err == 0);
+            return {};
+        }
+        if (!ipvs::decode_dest_fast(m, services[cur].key, entry)) {
+            auto e = ipvs::decode_dest(m, services[cur].key);
+            if (!e) return e.error();
+            entry = std::move(*e);
+        }
+        dests.push_back(entry);
         return {};
     };
 
-    if (n > 0) start();
     std::vector<uint8_t> batch;
     while (queue.pop(batch)) {
         for (size_t off = 0; off + sizeof(uint32_t) <= batch.size();) {
             uint32_t len;
             std::memcpy(&len, batch.data() + off, sizeof len);
+            const bool service_record = len & kServiceRecord;
+            len &= ~kServiceRecord;
             std::span<const uint8_t> d(batch.data() + off + sizeof len, len);
             off += sizeof len + len;
+            if (service_record) {
+                // A malformed one ended the list in the receiver, which reports it.
+                (void)nl::for_each_message(d, on_service);
+                continue;
+            }
             // Keep draining after a failure, so the receiver always runs to its end.
-            if (Status st = nl::for_each_message(d, on_reply); !st && cur < n) fail(st.error());
+            if (Status st = nl::for_each_message(d, on_dest); !st && cur < services.size())
+                fail(st.error());
         }
     }
     if (receiver.joinable()) receiver.join();
-    if (Status st = queue.failure(); !st) return st.error();
+    seq_ = svc_seq + static_cast<uint32_t>(dest_dumps);
+
+    // What failed first in the old order (list, then dests) is what is reported.
+    Status ended = queue.failure();
+    if (!ended && queue.failed_in_service_list()) return ended.error();
+    if (!service_failure) return service_failure.error();
+    if (!ended) return ended.error();
     if (!failure) return failure.error();
-    if (cur != n) return make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early");
+    if (cur != dest_dumps || services.size() != dest_dumps)
+        return make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early");
+
+    // The kernel lists services in hash order; in key order every insert below goes at the end
+    // of its map in constant time.
+    std::vector<uint32_t> order;
+    order.reserve(services.size());
+    for (uint32_t i = 0; i < services.size(); ++i)
+        if (present[i]) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return services[a].key < services[b].key; });
+    IpvsSnapshot snap;
+    for (uint32_t i : order) {
+        const ServiceKey& k = services[i].key;
+        snap.dest_counters.emplace_hint(snap.dest_counters.end(), k, std::move(counters[i]));
+        snap.service_stats.emplace_hint(snap.service_stats.end(), k, services[i].stats);
+        snap.table.services.emplace_hint(
+            snap.table.services.end(), k,
+            model::IpvsService{k, std::move(services[i].spec), std::move(reals[i])});
+    }
     return snap;
 }
 

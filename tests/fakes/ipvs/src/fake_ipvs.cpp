@@ -25,7 +25,8 @@ Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
     snap.table = table_;
     for (const auto& [key, service] : table_.services) {
         snap.service_stats[key] = {};
-        auto& counters = snap.dest_counters[key];
+        std::vector<kernel::CountersByReal::value_type> counters;
+        counters.reserve(service.reals.size());
         auto have = counters_.find(key);
         for (const auto& [real, spec] : service.reals) {
             kernel::DestCounters c;
@@ -33,8 +34,9 @@ Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
                 auto it = have->second.find(real);
                 if (it != have->second.end()) c = it->second;
             }
-            counters.emplace_hint(counters.end(), real, c);
+            counters.emplace_back(real, c);
         }
+        snap.dest_counters[key] = kernel::CountersByReal::from_unsorted(std::move(counters));
     }
     return snap;
 }

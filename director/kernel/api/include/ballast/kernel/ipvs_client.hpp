@@ -1,9 +1,12 @@
 #pragma once
 // The IPVS boundary. The reconciler sees only this interface; the libnl-genl-3
 // adapter (director/kernel/ipvs) and the recording fake (tests/fakes) implement it.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <span>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "ballast/model/ipvs.hpp"
@@ -28,11 +31,101 @@ struct DestCounters {
     auto operator<=>(const DestCounters&) const = default;
 };
 
+// One service's destination counters by real server: a vector sorted by key (one allocation per
+// service, not one map node per destination), with the map operations its users need.
+class CountersByReal {
+public:
+    using value_type = std::pair<model::RealKey, DestCounters>;
+    using iterator = std::vector<value_type>::iterator;
+    using const_iterator = std::vector<value_type>::const_iterator;
+
+    CountersByReal() = default;
+    // From entries in any order; of a repeated real the first entry counts (as map::emplace).
+    static CountersByReal from_unsorted(std::vector<value_type> entries) {
+        CountersByReal c;
+        c.items_ = std::move(entries);
+        auto& v = c.items_;
+        if (strictly(v, less_key)) return c;
+        if (strictly(v, greater_key)) {
+            std::reverse(v.begin(), v.end());  // the kernel's usual order: newest first
+        } else {
+            std::stable_sort(v.begin(), v.end(), less_key);
+            v.erase(std::unique(v.begin(), v.end(), same_key), v.end());
+        }
+        return c;
+    }
+
+    iterator begin() { return items_.begin(); }
+    iterator end() { return items_.end(); }
+    const_iterator begin() const { return items_.begin(); }
+    const_iterator end() const { return items_.end(); }
+    size_t size() const { return items_.size(); }
+    bool empty() const { return items_.empty(); }
+    void clear() { items_.clear(); }
+
+    iterator find(const model::RealKey& r) {
+        auto it = lower(r);
+        return it != items_.end() && it->first == r ? it : items_.end();
+    }
+    const_iterator find(const model::RealKey& r) const {
+        auto it = lower(r);
+        return it != items_.end() && it->first == r ? it : items_.end();
+    }
+    size_t count(const model::RealKey& r) const { return find(r) == end() ? 0 : 1; }
+    DestCounters& at(const model::RealKey& r) {
+        auto it = find(r);
+        if (it == end()) throw std::out_of_range("CountersByReal::at: no such real server");
+        return it->second;
+    }
+    const DestCounters& at(const model::RealKey& r) const {
+        auto it = find(r);
+        if (it == end()) throw std::out_of_range("CountersByReal::at: no such real server");
+        return it->second;
+    }
+    // Inserts zero counters for an absent real, in key order.
+    DestCounters& operator[](const model::RealKey& r) {
+        auto it = lower(r);
+        if (it == items_.end() || it->first != r) it = items_.insert(it, value_type{r, {}});
+        return it->second;
+    }
+    size_t erase(const model::RealKey& r) {
+        auto it = find(r);
+        if (it == end()) return 0;
+        items_.erase(it);
+        return 1;
+    }
+    iterator erase(const_iterator it) { return items_.erase(it); }
+    bool operator==(const CountersByReal&) const = default;
+
+private:
+    static bool less_key(const value_type& a, const value_type& b) { return a.first < b.first; }
+    static bool greater_key(const value_type& a, const value_type& b) { return b.first < a.first; }
+    static bool same_key(const value_type& a, const value_type& b) { return a.first == b.first; }
+    template <typename Cmp>
+    static bool strictly(const std::vector<value_type>& v, Cmp cmp) {
+        for (size_t i = 1; i < v.size(); ++i)
+            if (!cmp(v[i - 1], v[i])) return false;
+        return true;
+    }
+    iterator lower(const model::RealKey& r) {
+        return std::lower_bound(
+            items_.begin(), items_.end(), r,
+            [](const value_type& v, const model::RealKey& k) { return v.first < k; });
+    }
+    const_iterator lower(const model::RealKey& r) const {
+        return std::lower_bound(
+            items_.begin(), items_.end(), r,
+            [](const value_type& v, const model::RealKey& k) { return v.first < k; });
+    }
+
+    std::vector<value_type> items_;  // sorted by key, no repeats
+};
+
 // What a full dump returns: the table (identity + attributes) plus counters.
 struct IpvsSnapshot {
     model::IpvsTable table;
     std::map<model::ServiceKey, IpvsStats> service_stats;
-    std::map<model::ServiceKey, std::map<model::RealKey, DestCounters>> dest_counters;
+    std::map<model::ServiceKey, CountersByReal> dest_counters;
 };
 
 class IpvsClient {

@@ -87,8 +87,15 @@ void encode_op(std::vector<uint8_t>& out, Header h, const model::IpvsOp& op);
 
 // ---- decoders: each takes one reply message; malformed input is an Error, never UB ----
 Result<ServiceEntry> decode_service(const nl::Message& m);
+// Only the key of a service reply: the same key (or error) as decode_service's, when that
+// succeeds; used to start the service's dest dump before the whole reply is decoded.
+Result<model::ServiceKey> decode_service_key(const nl::Message& m);
 // Dest replies do not repeat the service; svc supplies the default address family.
 Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc);
+// The dump's hot path: for a well-formed reply, fills out with exactly what decode_dest returns,
+// in one pass, without an attribute table or a Result. Returns false (out unspecified) for
+// anything it does not take, every malformed reply among them; decode_dest then decides.
+bool decode_dest_fast(const nl::Message& m, const model::ServiceKey& svc, DestEntry& out);
 Result<SyncDaemon> decode_daemon(const nl::Message& m);
 Result<Info> decode_info(const nl::Message& m);
 Result<Timeouts> decode_timeouts(const nl::Message& m);

@@ -38,7 +38,8 @@ public:
     IpvsNetlinkClient(const IpvsNetlinkClient&) = delete;
     IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
 
-    // IpvsClient: one GET_SERVICE dump, then one GET_DEST dump per service.
+    // IpvsClient: one GET_SERVICE dump (on a second, short-lived socket read 32 KiB at a time),
+    // then one GET_DEST dump per service on this one, started as soon as the service list is in.
     Result<IpvsSnapshot> dump() override;
     // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
     // each ack matched to its op. Identical add and absent delete succeed.
@@ -81,10 +82,11 @@ private:
     Result<size_t> receive(const char* op);
     std::span<const uint8_t> datagram(size_t i) const;
     class DatagramQueue;
-    // dump()'s receiving side: one GET_DEST dump per key, seqs from first_seq on, every reply
-    // datagram handed to queue undecoded. Runs on its own thread while dump() decodes.
-    void receive_dest_dumps(std::span<const model::ServiceKey> keys, uint32_t first_seq,
-                            DatagramQueue& queue);
+    // dump()'s receiving side, run on its own thread while dump() decodes: the GET_SERVICE dump
+    // (seq svc_seq) on svc_fd, read in large datagrams, then one GET_DEST dump per service it
+    // listed, on this socket, seqs from svc_seq + 1 on, in the order the services arrived. Every
+    // reply datagram goes to queue undecoded; dest_dumps is how many GET_DEST dumps it made.
+    void receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue& queue, size_t& dest_dumps);
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
