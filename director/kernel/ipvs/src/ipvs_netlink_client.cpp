@@ -36,6 +36,40 @@ Error sys_error(int err, const char* op, std::string what) {
     return make_error(err, op, {}, std::move(what) + ": " + std::strerror(err));
 }
 
+Status send_to_kernel(int fd, std::span<const uint8_t> bytes, const char* op) {
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    for (;;) {
+        ssize_t n = ::sendto(fd, bytes.data(), bytes.size(), 0,
+                             reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+        if (n >= 0) return {};
+        if (errno == EINTR) continue;
+        return sys_error(errno, op, "netlink send failed");
+    }
+}
+
+// A failed netlink receive (errno err), and a reply that did not fit the receive buffer.
+Error receive_failure(int err, const char* op) {
+    return sys_error(
+        err, op,
+        err == ENOBUFS ? "netlink receive buffer overrun, replies lost" : "netlink receive failed");
+}
+Error truncated_reply(const char* op) {
+    return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
+}
+
+// The errno a dump's NLMSG_DONE (0 if none) or an NLMSG_ERROR ack carries (an Error if malformed).
+Result<int> end_of_dump_errno(const nl::Message& m) {
+    if (m.type == NLMSG_ERROR) {
+        auto ack = nl::decode_ack(m);
+        if (!ack) return ack.error();
+        return -ack->error;
+    }
+    int32_t v = 0;
+    if (m.payload.size() >= sizeof v) std::memcpy(&v, m.payload.data(), sizeof v);
+    return v < 0 ? -v : 0;
+}
+
 // libnl reports its own negative NLE_* codes; our errors carry errno.
 int errno_of_nl(int nl_err) {
     switch (-nl_err) {
@@ -122,15 +156,7 @@ IpvsNetlinkClient::~IpvsNetlinkClient() {
 }
 
 Status IpvsNetlinkClient::send_bytes(std::span<const uint8_t> bytes, const char* op) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    for (;;) {
-        ssize_t n = ::sendto(fd_, bytes.data(), bytes.size(), 0,
-                             reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-        if (n >= 0) return {};
-        if (errno == EINTR) continue;
-        return sys_error(errno, op, "netlink send failed");
-    }
+    return send_to_kernel(fd_, bytes, op);
 }
 
 size_t IpvsNetlinkClient::receive_slot_bytes() {
@@ -144,13 +170,9 @@ Result<size_t> IpvsNetlinkClient::receive(const char* op) {
         int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(rx_msgs_.size()),
                            MSG_WAITFORONE, nullptr);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            return sys_error(errno, op,
-                             errno == ENOBUFS ? "netlink receive buffer overrun, replies lost"
-                                              : "netlink receive failed");
+        if (n < 0) return receive_failure(errno, op);
         for (int i = 0; i < n; ++i)
-            if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC)
-                return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
+            if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
         return static_cast<size_t>(n);
     }
 }
@@ -167,17 +189,10 @@ Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t se
     bool done = false;
     auto on_reply = [&](const nl::Message& m) -> Status {
         if (m.seq != seq) return {};  // a stale reply of an earlier, failed exchange
-        if (m.type == NLMSG_ERROR) {
-            auto ack = nl::decode_ack(m);
-            if (!ack) return ack.error();
-            if (ack->error != 0) return make_error(-ack->error, op, key);
-            done = true;
-            return {};
-        }
-        if (m.type == NLMSG_DONE) {
-            int32_t err = 0;
-            if (m.payload.size() >= sizeof err) std::memcpy(&err, m.payload.data(), sizeof err);
-            if (err < 0) return make_error(-err, op, key);
+        if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
+            auto err = end_of_dump_errno(m);
+            if (!err) return err.error();
+            if (*err != 0) return make_error(*err, op, key);
             done = true;
             return {};
         }
@@ -450,18 +465,6 @@ void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d, ui
     std::memcpy(batch.data() + at + sizeof len, d.data(), d.size());
 }
 
-// The error of a dump's NLMSG_DONE (0 if none) or NLMSG_ERROR (an Error if malformed).
-Result<int> end_of_dump_errno(const nl::Message& m) {
-    if (m.type == NLMSG_ERROR) {
-        auto ack = nl::decode_ack(m);
-        if (!ack) return ack.error();
-        return -ack->error;
-    }
-    int32_t v = 0;
-    if (m.payload.size() >= sizeof v) std::memcpy(&v, m.payload.data(), sizeof v);
-    return v < 0 ? -v : 0;
-}
-
 }  // namespace
 
 void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue& queue,
@@ -471,15 +474,7 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue
     {
         std::vector<uint8_t> req;
         ipvs::encode_dump_services(req, {family_, svc_seq});
-        sockaddr_nl kernel{};
-        kernel.nl_family = AF_NETLINK;
-        for (;;) {
-            ssize_t n = ::sendto(svc_fd, req.data(), req.size(), 0,
-                                 reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-            if (n >= 0) break;
-            if (errno == EINTR) continue;
-            return queue.close(sys_error(errno, svc_op, "netlink send failed"), true);
-        }
+        if (Status st = send_to_kernel(svc_fd, req, svc_op); !st) return queue.close(st, true);
     }
     std::vector<ServiceKey> keys;
     std::vector<uint8_t> batch;
@@ -493,16 +488,8 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue
             mh.msg_iovlen = 1;
             ssize_t n = ::recvmsg(svc_fd, &mh, 0);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0)
-                return queue.close(
-                    sys_error(errno, svc_op,
-                              errno == ENOBUFS ? "netlink receive buffer overrun, replies lost"
-                                               : "netlink receive failed"),
-                    true);
-            if (mh.msg_flags & MSG_TRUNC)
-                return queue.close(make_error(EMSGSIZE, svc_op, {},
-                                              "netlink reply larger than the receive buffer"),
-                                   true);
+            if (n < 0) return queue.close(receive_failure(errno, svc_op), true);
+            if (mh.msg_flags & MSG_TRUNC) return queue.close(truncated_reply(svc_op), true);
             std::span<const uint8_t> d(buf.data(), static_cast<size_t>(n));
             Status st = nl::for_each_message(d, [&](const nl::Message& m) -> Status {
                 if (m.seq != svc_seq) return {};  // not ours
@@ -559,27 +546,6 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue
 }
 
 namespace {
-// Sorts by key(), keeping the first of repeated keys (what inserting them into a map in their
-// order would keep). Dest dumps list a service's dests newest first, i.e. usually in strictly
-// descending order, which a reversal sorts.
-template <typename T, typename KeyOf>
-void sort_by_key_first_wins(std::vector<T>& v, KeyOf key) {
-    auto strictly = [&](auto cmp) {
-        for (size_t i = 1; i < v.size(); ++i)
-            if (!cmp(key(v[i - 1]), key(v[i]))) return false;
-        return true;
-    };
-    if (strictly([](const auto& a, const auto& b) { return a < b; })) return;
-    if (strictly([](const auto& a, const auto& b) { return b < a; })) {
-        std::reverse(v.begin(), v.end());
-        return;
-    }
-    std::stable_sort(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
-    v.erase(
-        std::unique(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) == key(b); }),
-        v.end());
-}
-
 struct FdCloser {
     int fd;
     ~FdCloser() {

@@ -31,6 +31,27 @@ struct DestCounters {
     auto operator<=>(const DestCounters&) const = default;
 };
 
+// Sorts v by key(v[i]) and keeps the first of repeated keys (what inserting them into a map in
+// their order would keep). The kernel lists a service's dests newest first, usually strictly
+// descending, which a reversal sorts; already sorted input is left as it is.
+template <typename T, typename KeyOf>
+void sort_by_key_first_wins(std::vector<T>& v, KeyOf key) {
+    auto strictly = [&](auto cmp) {
+        for (size_t i = 1; i < v.size(); ++i)
+            if (!cmp(key(v[i - 1]), key(v[i]))) return false;
+        return true;
+    };
+    if (strictly([](const auto& a, const auto& b) { return a < b; })) return;
+    if (strictly([](const auto& a, const auto& b) { return b < a; })) {
+        std::reverse(v.begin(), v.end());
+        return;
+    }
+    std::stable_sort(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+    v.erase(
+        std::unique(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) == key(b); }),
+        v.end());
+}
+
 // One service's destination counters by real server: a vector sorted by key (one allocation per
 // service, not one map node per destination), with the map operations its users need.
 class CountersByReal {
@@ -44,14 +65,8 @@ public:
     static CountersByReal from_unsorted(std::vector<value_type> entries) {
         CountersByReal c;
         c.items_ = std::move(entries);
-        auto& v = c.items_;
-        if (strictly(v, less_key)) return c;
-        if (strictly(v, greater_key)) {
-            std::reverse(v.begin(), v.end());  // the kernel's usual order: newest first
-        } else {
-            std::stable_sort(v.begin(), v.end(), less_key);
-            v.erase(std::unique(v.begin(), v.end(), same_key), v.end());
-        }
+        sort_by_key_first_wins(
+            c.items_, [](const value_type& e) -> const model::RealKey& { return e.first; });
         return c;
     }
 
@@ -98,15 +113,6 @@ public:
     bool operator==(const CountersByReal&) const = default;
 
 private:
-    static bool less_key(const value_type& a, const value_type& b) { return a.first < b.first; }
-    static bool greater_key(const value_type& a, const value_type& b) { return b.first < a.first; }
-    static bool same_key(const value_type& a, const value_type& b) { return a.first == b.first; }
-    template <typename Cmp>
-    static bool strictly(const std::vector<value_type>& v, Cmp cmp) {
-        for (size_t i = 1; i < v.size(); ++i)
-            if (!cmp(v[i - 1], v[i])) return false;
-        return true;
-    }
     iterator lower(const model::RealKey& r) {
         return std::lower_bound(
             items_.begin(), items_.end(), r,
