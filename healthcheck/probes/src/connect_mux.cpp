@@ -77,8 +77,8 @@ void ConnectMux::go_idle() {
     // Nothing in flight: every deadline left is stale, and an outstanding timer
     // or epoll wait would only keep the io_context busy (and run() from returning).
     deadlines_ = {};
-    if (armed_) {
-        armed_ = false;
+    if (armed_for_) {
+        armed_for_.reset();
         timer_.cancel();
     }
     boost::system::error_code ignored;
@@ -118,7 +118,7 @@ ConnectMux::Ticket ConnectMux::start(const asio::ip::tcp::endpoint& to, TimePoin
         return t;
     }
     deadlines_.push({deadline, t});
-    if (!armed_ || deadline < armed_for_) arm_deadline();
+    if (!armed_for_ || deadline < *armed_for_) arm_deadline();
     if (!watching_) watch();
     return t;
 }
@@ -179,18 +179,17 @@ void ConnectMux::arm_deadline() {
     // Deadlines of finished connects are dropped lazily, here and when the timer fires.
     while (!deadlines_.empty() && !live(deadlines_.top().ticket)) deadlines_.pop();
     if (deadlines_.empty()) {
-        armed_ = false;
+        armed_for_.reset();
         timer_.cancel();
         return;
     }
-    armed_ = true;
-    armed_for_ = deadlines_.top().at;
-    timer_.expires_at(armed_for_);
-    timer_.async_wait(
-        [self = shared_from_this(), at = armed_for_](const boost::system::error_code& ec) {
-            if (ec || self->shut_ || !self->armed_ || self->armed_for_ != at) return;
-            self->on_deadline();
-        });
+    const TimePoint at = deadlines_.top().at;
+    armed_for_ = at;
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this(), at](const boost::system::error_code& ec) {
+        if (ec || self->shut_ || self->armed_for_ != at) return;
+        self->on_deadline();
+    });
 }
 
 void ConnectMux::on_deadline() {
@@ -201,7 +200,7 @@ void ConnectMux::on_deadline() {
         deadlines_.pop();
         if (live(t)) expired.push_back(release(t.slot));
     }
-    armed_ = false;
+    armed_for_.reset();
     arm_deadline();
     for (auto& w : expired) {
         if (shut_) return;

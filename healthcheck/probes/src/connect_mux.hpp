@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <vector>
 
@@ -55,8 +56,6 @@ public:
     // Closes every socket without calling any waiter; later calls do nothing.
     void shutdown();
 
-    size_t in_flight() const { return in_flight_; }
-
 private:
     struct Slot {
         int fd = -1;
@@ -89,8 +88,7 @@ private:
     std::vector<Slot> slots_;
     std::vector<uint32_t> free_;
     std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
-    TimePoint armed_for_{};
-    bool armed_ = false;
+    std::optional<TimePoint> armed_for_;  // when timer_ is set to fire, if it is
     bool watching_ = false;
     bool shut_ = false;
     size_t in_flight_ = 0;

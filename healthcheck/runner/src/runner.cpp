@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include <boost/asio/steady_timer.hpp>
-
 namespace ballast::health {
 
 namespace asio = boost::asio;

@@ -1,8 +1,8 @@
 #pragma once
 // Runs every distinct (target, check) on one io_context: a session per check
 // owns its tracker and schedule, starts one probe run at a time, and reports
-// changes to a HealthSink. One timer serves all sessions. It never writes to the kernel; the
-// director's policy consumes the events.
+// changes to a HealthSink; one timer serves all sessions. It never writes to the
+// kernel; the director's policy consumes the events.
 #include <array>
 #include <cstdint>
 #include <map>
