@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 using namespace ballast::model;
 
 TEST(IpAddress, ParsesBothFamiliesAndRoundTrips) {
@@ -17,6 +20,34 @@ TEST(IpAddress, ParsesBothFamiliesAndRoundTrips) {
     EXPECT_FALSE(IpAddress::parse("192.0.2.256"));
     EXPECT_FALSE(IpAddress::parse("example.com"));
     EXPECT_FALSE(IpAddress::parse(""));
+}
+
+// The order is (family, then the bytes in network order, one by one), whichever way it is
+// computed: checked against std::lexicographical_compare on addresses that differ in any byte.
+TEST(IpAddress, OrdersByFamilyThenBytesInNetworkOrder) {
+    std::mt19937 rng(7);
+    auto random_address = [&] {
+        IpAddress a;
+        a.family = rng() % 2 ? AF_INET : AF_INET6;
+        // Mostly equal bytes, so a difference lands in every position, either half.
+        for (auto& b : a.bytes) b = rng() % 4 == 0 ? static_cast<uint8_t>(rng()) : 0x80;
+        return a;
+    };
+    for (int i = 0; i < 20000; ++i) {
+        const IpAddress a = random_address();
+        const IpAddress b = i % 5 == 0 ? a : random_address();
+        const bool less =
+            a.family < b.family ||
+            (a.family == b.family && std::lexicographical_compare(a.bytes.begin(), a.bytes.end(),
+                                                                  b.bytes.begin(), b.bytes.end()));
+        const bool equal = a.family == b.family && a.bytes == b.bytes;
+        EXPECT_EQ(a < b, less) << a.to_string() << " " << b.to_string();
+        EXPECT_EQ(a == b, equal);
+        EXPECT_EQ(a > b, !less && !equal);
+    }
+    EXPECT_LT(*IpAddress::parse("10.0.0.255"), *IpAddress::parse("10.0.1.0"));
+    EXPECT_LT(*IpAddress::parse("2001:db8::ffff"), *IpAddress::parse("2001:db8::1:0"));
+    EXPECT_LT(*IpAddress::parse("255.255.255.255"), *IpAddress::parse("::"));  // AF_INET first
 }
 
 TEST(IpAddress, V4FromHostOrder) {
