@@ -68,12 +68,13 @@ public:
     void update_service(const ServiceKey& key, const IpvsService& have, const IpvsService& want) {
         if (!have.spec.same_attributes(want.spec))
             service_ops_.push_back(IpvsOp::edit_service(key, normalized(want.spec)));
-        const RealCounters* counters = counters_of(key);
+        std::optional<const RealCounters*> counters;  // looked up for the first real to drain
         auto h = have.reals.begin();
         auto w = want.reals.begin();
         while (h != have.reals.end() || w != want.reals.end()) {
             if (w == want.reals.end() || (h != have.reals.end() && h->first < w->first)) {
-                drain_real(key, h->first, h->second, counters);
+                if (!counters) counters = counters_of(key);
+                drain_real(key, h->first, h->second, *counters);
                 ++h;
             } else if (h == have.reals.end() || w->first < h->first) {
                 dest_ops_.push_back(IpvsOp::add_dest(key, w->first, w->second));
@@ -186,6 +187,12 @@ PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& de
                 const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
                 const PlanOptions& options) {
     Planner p(observed, ledger, now, options);
+    // The walk below visits keys in ascending order, so ownership is walked alongside it.
+    auto owned = ownership.services.begin();
+    auto is_owned = [&](const ServiceKey& k) {
+        while (owned != ownership.services.end() && *owned < k) ++owned;
+        return owned != ownership.services.end() && *owned == k;
+    };
     const auto& have = observed.table.services;
     const auto& want = desired.services;
     auto h = have.begin();
@@ -193,7 +200,7 @@ PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& de
     // One merge walk over both key-ordered tables: linear in their size.
     while (h != have.end() || w != want.end()) {
         if (w == want.end() || (h != have.end() && h->first < w->first)) {
-            if (ownership.contains(h->first)) {
+            if (is_owned(h->first)) {
                 p.own(h->first);  // until a dump shows it gone
                 p.remove_service(h->first, h->second);
             } else {
@@ -206,7 +213,7 @@ PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& de
             ++w;
         } else {
             p.own(w->first);
-            if (!ownership.contains(w->first)) p.adopted(w->first);
+            if (!is_owned(w->first)) p.adopted(w->first);
             p.update_service(w->first, h->second, w->second);
             ++h;
             ++w;
