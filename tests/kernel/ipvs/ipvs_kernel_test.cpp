@@ -269,7 +269,7 @@ TEST_F(IpvsLab, WhatIpvsadmWritesOurDumpReadsExactly) {
 // The service list arrives in several datagrams (32 KiB reads on dump()'s second socket) and
 // the dest dumps follow in the kernel's order; threaded or not, the snapshot is the table, with
 // counters for exactly its reals, and the client's sequence numbers stay in step afterwards.
-TEST_F(IpvsLab, ALongServiceListDumpsWholeWithOrWithoutTheReceivingThread) {
+TEST_F(IpvsLab, ALongServiceListDumpsWholeOnAnyNumberOfSocketsWithOrWithoutTheReceivingThread) {
     IpvsTable want = varied_table();
     for (const auto& [k, s] : big_table(400, 3).services) want.services.emplace(k, s);
     // Some services without reals, between the others in key order.
@@ -280,11 +280,19 @@ TEST_F(IpvsLab, ALongServiceListDumpsWholeWithOrWithoutTheReceivingThread) {
     auto plan = reconcile::plan(kernel::IpvsSnapshot{}, want, {}, {}, reconcile::Clock::now());
     for (const auto& st : client->apply(plan.ops)) ASSERT_TRUE(st.ok()) << st.error().describe();
 
-    IpvsNetlinkClient::Options serial;
-    serial.overlap_dump_decoding = false;
-    auto other = IpvsNetlinkClient::open(serial);
-    ASSERT_TRUE(other.ok()) << other.error().describe();
-    for (IpvsNetlinkClient* c : {client.get(), other->get()}) {
+    // Over 420 services: seven chunks of dest dumps, shared by up to four sockets.
+    std::vector<std::unique_ptr<IpvsNetlinkClient>> others;
+    for (auto [overlap, sockets] : {std::pair{false, 1}, {true, 1}, {false, 3}, {true, 4}}) {
+        IpvsNetlinkClient::Options o;
+        o.overlap_dump_decoding = overlap;
+        o.dump_sockets = sockets;
+        auto c = IpvsNetlinkClient::open(o);
+        ASSERT_TRUE(c.ok()) << c.error().describe();
+        others.push_back(std::move(*c));
+    }
+    std::vector<IpvsNetlinkClient*> clients{client.get()};  // the defaults
+    for (const auto& o : others) clients.push_back(o.get());
+    for (IpvsNetlinkClient* c : clients) {
         for (int round = 0; round < 2; ++round) {  // a second dump on the same client
             auto snap = c->dump();
             ASSERT_TRUE(snap.ok()) << snap.error().describe();

@@ -14,7 +14,10 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 namespace ballast::kernel {
 
@@ -101,6 +104,42 @@ Result<uint16_t> resolve_ipvs_family() {
 }
 }  // namespace
 
+// recvmmsg slots of receive_slot_bytes() each, for one socket at a time.
+class IpvsNetlinkClient::ReceiveSlots {
+public:
+    explicit ReceiveSlots(size_t slots)
+        : slot_bytes_(receive_slot_bytes()), buf_(slots * slot_bytes_), msgs_(slots), iov_(slots) {
+        for (size_t i = 0; i < slots; ++i) {
+            iov_[i] = iovec{buf_.data() + i * slot_bytes_, slot_bytes_};
+            msgs_[i].msg_hdr = msghdr{};
+            msgs_[i].msg_hdr.msg_iov = &iov_[i];
+            msgs_[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    // Waits for a datagram on fd, then takes every further one already queued; returns how many.
+    Result<size_t> receive(int fd, const char* op) {
+        for (;;) {
+            int n = ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(msgs_.size()),
+                               MSG_WAITFORONE, nullptr);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return receive_failure(errno, op);
+            for (int i = 0; i < n; ++i)
+                if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
+            return static_cast<size_t>(n);
+        }
+    }
+    std::span<const uint8_t> datagram(size_t i) const {
+        return {buf_.data() + i * slot_bytes_, msgs_[i].msg_len};
+    }
+    size_t slot_bytes() const { return slot_bytes_; }
+
+private:
+    size_t slot_bytes_;
+    std::vector<uint8_t> buf_;
+    std::vector<mmsghdr> msgs_;
+    std::vector<iovec> iov_;
+};
+
 Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open() {
     return open(Options{});
 }
@@ -109,16 +148,7 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     if (fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
     std::unique_ptr<IpvsNetlinkClient> c(new IpvsNetlinkClient(fd, options));
-    c->slot_bytes_ = receive_slot_bytes();
-    c->rx_.resize(kRxSlots * c->slot_bytes_);
-    c->rx_msgs_.resize(kRxSlots);
-    c->rx_iov_.resize(kRxSlots);
-    for (size_t i = 0; i < kRxSlots; ++i) {
-        c->rx_iov_[i] = iovec{c->rx_.data() + i * c->slot_bytes_, c->slot_bytes_};
-        c->rx_msgs_[i].msg_hdr = msghdr{};
-        c->rx_msgs_[i].msg_hdr.msg_iov = &c->rx_iov_[i];
-        c->rx_msgs_[i].msg_hdr.msg_iovlen = 1;
-    }
+    c->rx_ = std::make_unique<ReceiveSlots>(kRxSlots);
 
     int one = 1;
     // Error acks carry only the request header, not the whole request.
@@ -151,6 +181,8 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     return c;
 }
 
+IpvsNetlinkClient::IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o) {}
+
 IpvsNetlinkClient::~IpvsNetlinkClient() {
     if (fd_ >= 0) ::close(fd_);
 }
@@ -166,19 +198,11 @@ size_t IpvsNetlinkClient::receive_slot_bytes() {
 }
 
 Result<size_t> IpvsNetlinkClient::receive(const char* op) {
-    for (;;) {
-        int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(rx_msgs_.size()),
-                           MSG_WAITFORONE, nullptr);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return receive_failure(errno, op);
-        for (int i = 0; i < n; ++i)
-            if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
-        return static_cast<size_t>(n);
-    }
+    return rx_->receive(fd_, op);
 }
 
 std::span<const uint8_t> IpvsNetlinkClient::datagram(size_t i) const {
-    return {rx_.data() + i * slot_bytes_, rx_msgs_[i].msg_len};
+    return rx_->datagram(i);
 }
 
 Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t seq, Mode mode,
@@ -398,55 +422,6 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
     return out;
 }
 
-// Raw reply datagrams, each stored as [u32 length | kServiceRecord][bytes], passed from the thread
-// that talks to the kernel to the thread that decodes them.
-class IpvsNetlinkClient::DatagramQueue {
-public:
-    void push(std::vector<uint8_t> batch) {
-        {
-            std::lock_guard lock(mu_);
-            batches_.push_back(std::move(batch));
-        }
-        cv_.notify_one();
-    }
-    // No more batches will come; failure says why the stream ended early, if it did, and
-    // in_service_list whether it ended before the service list was complete.
-    void close(Status failure, bool in_service_list = false) {
-        {
-            std::lock_guard lock(mu_);
-            closed_ = true;
-            failure_ = std::move(failure);
-            in_service_list_ = in_service_list;
-        }
-        cv_.notify_one();
-    }
-    // The next batch; false once closed and drained.
-    bool pop(std::vector<uint8_t>& out) {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return closed_ || !batches_.empty(); });
-        if (batches_.empty()) return false;
-        out = std::move(batches_.front());
-        batches_.pop_front();
-        return true;
-    }
-    Status failure() {
-        std::lock_guard lock(mu_);
-        return failure_;
-    }
-    bool failed_in_service_list() {
-        std::lock_guard lock(mu_);
-        return !failure_ && in_service_list_;
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<std::vector<uint8_t>> batches_;
-    bool closed_ = false;
-    Status failure_;
-    bool in_service_list_ = false;
-};
-
 namespace {
 // Handing datagrams over in batches of about this size keeps locking rare.
 constexpr size_t kHandoffBytes = 64 * 1024;
@@ -456,6 +431,35 @@ constexpr size_t kHandoffBytes = 64 * 1024;
 constexpr size_t kServiceReadBytes = 32 * 1024;
 // Marks a record of the service list in a batch (datagrams are far below 2 GiB).
 constexpr uint32_t kServiceRecord = 0x80000000u;
+// The dest dumps go out in chunks of this many services, each claimed by whichever socket is
+// free; a further socket (and thread) is only opened once the list has a chunk for it.
+constexpr size_t kChunkServices = 64;
+// recvmmsg slots of a further socket: a dest dump and its NLMSG_DONE, with room to spare.
+constexpr size_t kRxSlotsPerRun = 8;
+
+struct FdCloser {
+    int fd = -1;
+    FdCloser() = default;
+    explicit FdCloser(int f) : fd(f) {}
+    FdCloser(FdCloser&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    FdCloser& operator=(FdCloser&&) = delete;
+    ~FdCloser() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// A bound generic-netlink socket for one run of dest dumps (-1 if none can be had).
+int open_dump_socket() {
+    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+    if (fd < 0) return -1;
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d, uint32_t tag = 0) {
     const auto len = static_cast<uint32_t>(d.size()) | tag;
@@ -467,30 +471,185 @@ void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d, ui
 
 }  // namespace
 
-void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue& queue,
-                                     size_t& dest_dumps) {
-    // The service list, on svc_fd.
+// Reply datagrams of one dump(), each stored as [u32 length | kServiceRecord][bytes], passed
+// undecoded from the threads that talk to the kernel to the one that decodes them, in the order
+// it needs them. The service list arrives datagram by datagram; the dest dumps are made in chunks
+// of kChunkServices consecutive listed services, each claimed (in list order) by whichever socket
+// is free once all its services are listed. pop() hands out every list batch as soon as it is in
+// and chunk c's batches after chunk c - 1's, so each service is decoded before its dests.
+class IpvsNetlinkClient::DumpStream {
+public:
+    // The lister: one list datagram (as a batch) and the keys of the services it names.
+    void push_list(std::vector<uint8_t> batch, std::span<const ServiceKey> keys) {
+        {
+            std::lock_guard lock(mu_);
+            list_.push_back(std::move(batch));
+            keys_.insert(keys_.end(), keys.begin(), keys.end());
+        }
+        cv_.notify_all();
+    }
+    // The list is complete, or ended early (failure).
+    void end_list(Status failure) {
+        {
+            std::lock_guard lock(mu_);
+            list_ended_ = true;
+            list_failure_ = std::move(failure);
+        }
+        cv_.notify_all();
+    }
+    size_t listed() {
+        std::lock_guard lock(mu_);
+        return keys_.size();
+    }
+
+    // A socket's next chunk: its index, the list position of its first service, and its keys.
+    struct Claim {
+        size_t chunk = 0;
+        size_t first = 0;
+        std::vector<ServiceKey> keys;
+    };
+    // Waits until the next unclaimed chunk is fully listed; nothing once every chunk is claimed,
+    // or the list or another chunk failed.
+    std::optional<Claim> claim() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            if (aborted_ || (list_ended_ && !list_failure_)) return std::nullopt;
+            const size_t first = chunks_.size() * kChunkServices;
+            const size_t end = std::min(first + kChunkServices, keys_.size());
+            if (end == first + kChunkServices || (list_ended_ && end > first)) {
+                chunks_.emplace_back();
+                return Claim{
+                    chunks_.size() - 1, first, {keys_.begin() + first, keys_.begin() + end}};
+            }
+            if (list_ended_) return std::nullopt;
+            cv_.wait(lock);
+        }
+    }
+    void push(size_t chunk, std::vector<uint8_t> batch) {
+        {
+            std::lock_guard lock(mu_);
+            chunks_[chunk].batches.push_back(std::move(batch));
+        }
+        cv_.notify_all();
+    }
+    // Every dest dump of the chunk ended, or one failed (failure): then no chunk is claimed any
+    // more and the stream ends after this one.
+    void end_chunk(size_t chunk, Status failure) {
+        {
+            std::lock_guard lock(mu_);
+            chunks_[chunk].ended = true;
+            if (!failure) aborted_ = true;
+            chunks_[chunk].failure = std::move(failure);
+        }
+        cv_.notify_all();
+    }
+
+    // The decoder: the next batch in order; false at the end, or after a failure.
+    bool pop(std::vector<uint8_t>& out) {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            if (!list_.empty()) {
+                out = std::move(list_.front());
+                list_.pop_front();
+                return true;
+            }
+            if (list_ended_ && !list_failure_) return false;
+            if (next_ < chunks_.size()) {
+                Chunk& c = chunks_[next_];
+                if (!c.batches.empty()) {
+                    out = std::move(c.batches.front());
+                    c.batches.pop_front();
+                    return true;
+                }
+                if (c.ended && !c.failure) return false;
+                if (c.ended) {
+                    ++next_;
+                    continue;
+                }
+            } else if (list_ended_ && (aborted_ || next_ * kChunkServices >= keys_.size())) {
+                return false;
+            }
+            cv_.wait(lock);
+        }
+    }
+
+    // After every thread ended: why the list ended early, and the first chunk that failed.
+    Status list_failure() {
+        std::lock_guard lock(mu_);
+        return list_failure_;
+    }
+    Status chunk_failure() {
+        std::lock_guard lock(mu_);
+        for (const auto& c : chunks_)
+            if (!c.failure) return c.failure;
+        return {};
+    }
+
+private:
+    struct Chunk {
+        std::deque<std::vector<uint8_t>> batches;
+        bool ended = false;
+        Status failure;
+    };
+    std::mutex mu_;
+    std::condition_variable cv_;  // one for both sides: each waits rarely
+    std::deque<std::vector<uint8_t>> list_;
+    std::vector<ServiceKey> keys_;
+    bool list_ended_ = false;
+    Status list_failure_;
+    std::deque<Chunk> chunks_;  // index = chunk number, appended as claimed
+    bool aborted_ = false;      // a chunk failed
+    size_t next_ = 0;           // the chunk pop() hands out from
+};
+
+void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& stream) {
+    const uint32_t first_dest_seq = svc_seq + 1;
+    // Further sockets, each with a thread that claims chunks from the stream, opened while the
+    // list arrives as soon as it has a chunk for them; one that cannot be opened is done without.
+    const size_t sockets = std::max<size_t>(opt_.dump_sockets, 1);
+    std::vector<FdCloser> fds;
+    std::vector<std::jthread> helpers;  // declared after fds: joined before those are closed
+    bool no_more_sockets = false;
+    auto add_helpers = [&](size_t listed) {
+        while (!no_more_sockets && 1 + helpers.size() < sockets &&
+               listed > helpers.size() * kChunkServices) {
+            FdCloser fd{open_dump_socket()};
+            if (fd.fd < 0) {
+                no_more_sockets = true;
+                return;
+            }
+            fds.push_back(std::move(fd));
+            try {
+                helpers.emplace_back([this, &stream, first_dest_seq, s = fds.back().fd] {
+                    ReceiveSlots rx(kRxSlotsPerRun);
+                    receive_dest_dumps(s, rx, first_dest_seq, stream);
+                });
+            } catch (const std::system_error&) {  // no thread to be had: do without it
+                no_more_sockets = true;
+            }
+        }
+    };
+
+    // The service list, on svc_fd; this thread then dumps dests on this socket too.
     const char* svc_op = "IPVS_CMD_GET_SERVICE";
-    {
+    Status list = [&]() -> Status {
         std::vector<uint8_t> req;
         ipvs::encode_dump_services(req, {family_, svc_seq});
-        if (Status st = send_to_kernel(svc_fd, req, svc_op); !st) return queue.close(st, true);
-    }
-    std::vector<ServiceKey> keys;
-    std::vector<uint8_t> batch;
-    {
+        if (Status st = send_to_kernel(svc_fd, req, svc_op); !st) return st;
         std::vector<uint8_t> buf(kServiceReadBytes);
-        bool done = false;
-        while (!done) {
+        std::vector<ServiceKey> keys;
+        size_t listed = 0;
+        for (bool done = false; !done;) {
             iovec iov{buf.data(), buf.size()};
             msghdr mh{};
             mh.msg_iov = &iov;
             mh.msg_iovlen = 1;
             ssize_t n = ::recvmsg(svc_fd, &mh, 0);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return queue.close(receive_failure(errno, svc_op), true);
-            if (mh.msg_flags & MSG_TRUNC) return queue.close(truncated_reply(svc_op), true);
+            if (n < 0) return receive_failure(errno, svc_op);
+            if (mh.msg_flags & MSG_TRUNC) return truncated_reply(svc_op);
             std::span<const uint8_t> d(buf.data(), static_cast<size_t>(n));
+            keys.clear();
             Status st = nl::for_each_message(d, [&](const nl::Message& m) -> Status {
                 if (m.seq != svc_seq) return {};  // not ours
                 if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
@@ -505,54 +664,62 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue
                 if (auto k = ipvs::decode_service_key(m)) keys.push_back(*k);
                 return {};
             });
-            if (!st) return queue.close(st, true);
+            if (!st) return st;
+            std::vector<uint8_t> batch;
             append_datagram(batch, d, kServiceRecord);
+            stream.push_list(std::move(batch), keys);
+            listed += keys.size();
+            add_helpers(listed);
         }
-    }
-    dest_dumps = keys.size();
-    queue.push(std::move(batch));  // the caller decodes the services while the dests arrive
-    batch = {};
-    batch.reserve(kHandoffBytes + slot_bytes_);
-
-    // One GET_DEST dump per service, on this socket, one after another.
-    const char* op = "IPVS_CMD_GET_DEST";
-    for (size_t i = 0; i < keys.size(); ++i) {
-        const uint32_t seq = svc_seq + 1 + static_cast<uint32_t>(i);
-        tx_.clear();
-        ipvs::encode_dump_dests(tx_, {family_, seq}, keys[i]);
-        if (Status st = send_bytes(tx_, op); !st) return queue.close(st);
-        // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
-        bool done = false;
-        while (!done) {
-            auto n = receive(op);
-            if (!n) return queue.close(n.error());
-            for (size_t d = 0; d < *n; ++d) {
-                append_datagram(batch, datagram(d));
-                Status st = nl::for_each_message(datagram(d), [&](const nl::Message& m) -> Status {
-                    if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
-                        done = true;
-                    return {};
-                });
-                if (!st) return queue.close(st);  // the decoder cannot read past it either
-            }
-        }
-        if (batch.size() >= kHandoffBytes || i + 1 == keys.size()) {
-            queue.push(std::move(batch));
-            batch = {};
-            batch.reserve(kHandoffBytes + slot_bytes_);
-        }
-    }
-    queue.close({});
+        return {};
+    }();
+    stream.end_list(list);
+    if (list) receive_dest_dumps(fd_, *rx_, first_dest_seq, stream);
 }
 
-namespace {
-struct FdCloser {
-    int fd;
-    ~FdCloser() {
-        if (fd >= 0) ::close(fd);
+void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t first_dest_seq,
+                                           DumpStream& stream) const {
+    const char* op = "IPVS_CMD_GET_DEST";
+    std::vector<uint8_t> req;
+    while (auto claim = stream.claim()) {
+        Status failure;
+        std::vector<uint8_t> batch;
+        batch.reserve(kHandoffBytes + rx.slot_bytes());
+        for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
+            const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
+            req.clear();
+            ipvs::encode_dump_dests(req, {family_, seq}, claim->keys[i]);
+            if (failure = send_to_kernel(fd, req, op); !failure) break;
+            // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
+            for (bool done = false; !done && failure;) {
+                auto n = rx.receive(fd, op);
+                if (!n) {
+                    failure = n.error();
+                    break;
+                }
+                for (size_t d = 0; d < *n && failure; ++d) {
+                    append_datagram(batch, rx.datagram(d));
+                    // A malformed datagram ends the chunk: the decoder cannot read past it either.
+                    failure =
+                        nl::for_each_message(rx.datagram(d), [&](const nl::Message& m) -> Status {
+                            if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
+                                done = true;
+                            return {};
+                        });
+                }
+            }
+            if (batch.size() >= kHandoffBytes) {
+                stream.push(claim->chunk, std::move(batch));
+                batch = {};
+                batch.reserve(kHandoffBytes + rx.slot_bytes());
+            }
+        }
+        if (!batch.empty()) stream.push(claim->chunk, std::move(batch));
+        const bool ok = static_cast<bool>(failure);
+        stream.end_chunk(claim->chunk, std::move(failure));
+        if (!ok) return;
     }
-};
-}  // namespace
+}
 
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     // The service list goes over a socket of its own, closed after this dump, so its 32 KiB reads
@@ -563,22 +730,21 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     // Seqs: svc_seq for the service list, then one per service for the dest dumps.
     const uint32_t svc_seq = next_seq();
     const uint32_t first_dest_seq = svc_seq + 1;
-    DatagramQueue queue;
-    size_t dest_dumps = 0;  // read only after the receiver ended
+    DumpStream stream;
     std::jthread receiver;  // joined on every way out; it always runs to its end by itself
     if (opt_.overlap_dump_decoding)
-        receiver = std::jthread([&] { receive_dump(svc.fd, svc_seq, queue, dest_dumps); });
+        receiver = std::jthread([&] { receive_dump(svc.fd, svc_seq, stream); });
     else
-        receive_dump(svc.fd, svc_seq, queue, dest_dumps);  // everything queued before decoding
+        receive_dump(svc.fd, svc_seq, stream);  // everything queued before decoding
 
     // Per service, in the order the kernel listed them (= the order of their dest dumps).
     std::vector<ipvs::ServiceEntry> services;
-    std::vector<std::map<RealKey, RealSpec>> reals;
-    std::vector<CountersByReal> counters;
-    std::vector<uint8_t> present;  // 0: gone before its dest dump (or failed)
-    Status service_failure;        // the first service decode failure
-    Status failure;                // the first dest failure, reported after the stream is drained
-    size_t cur = 0;                // the service whose dests arrive now
+    // Filled as each service's dests are complete, while later ones are still being received
+    // (the kernel lists services in hash order; the first of a repeated one is kept).
+    IpvsSnapshot snap;
+    Status service_failure;  // the first service decode failure
+    Status failure;          // the first dest failure, reported after the stream is drained
+    size_t cur = 0;          // the service whose dests arrive now
     std::vector<ipvs::DestEntry> dests;  // cur's, as they arrive
     ipvs::DestEntry entry;
 
@@ -597,21 +763,23 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
         e.key = services[cur].key.to_string();
         if (failure) failure = std::move(e);
     };
+    // keep: false if the service was gone before its dest dump (or that failed).
     auto finish_service = [&](bool keep) {
-        reals.emplace_back();
-        counters.emplace_back();
-        present.push_back(keep ? 1 : 0);
-        if (keep) {
+        const ServiceKey& k = services[cur].key;
+        if (keep && !snap.table.services.contains(k)) {
             sort_by_key_first_wins(
                 dests, [](const ipvs::DestEntry& d) -> const RealKey& { return d.key; });
-            auto& r = reals.back();
+            std::map<RealKey, RealSpec> reals;
             std::vector<CountersByReal::value_type> c;
             c.reserve(dests.size());
             for (const auto& d : dests) {
-                r.emplace_hint(r.end(), d.key, d.spec);
+                reals.emplace_hint(reals.end(), d.key, d.spec);
                 c.emplace_back(d.key, d.counters);
             }
-            counters.back() = CountersByReal::from_unsorted(std::move(c));
+            snap.dest_counters.emplace(k, CountersByReal::from_unsorted(std::move(c)));
+            snap.service_stats.emplace(k, services[cur].stats);
+            snap.table.services.emplace(
+                k, model::IpvsService{k, std::move(services[cur].spec), std::move(reals)});
         }
         dests.clear();
         ++cur;
@@ -638,7 +806,7 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     };
 
     std::vector<uint8_t> batch;
-    while (queue.pop(batch)) {
+    while (stream.pop(batch)) {
         for (size_t off = 0; off + sizeof(uint32_t) <= batch.size();) {
             uint32_t len;
             std::memcpy(&len, batch.data() + off, sizeof len);
@@ -657,34 +825,17 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
         }
     }
     if (receiver.joinable()) receiver.join();
+    const size_t dest_dumps = stream.listed();
     seq_ = svc_seq + static_cast<uint32_t>(dest_dumps);
 
-    // What failed first in the old order (list, then dests) is what is reported.
-    Status ended = queue.failure();
-    if (!ended && queue.failed_in_service_list()) return ended.error();
+    // What failed first in list order (the list, then each service's dests) is what is reported.
+    if (Status st = stream.list_failure(); !st) return st.error();
     if (!service_failure) return service_failure.error();
-    if (!ended) return ended.error();
+    if (Status st = stream.chunk_failure(); !st) return st.error();
     if (!failure) return failure.error();
     if (cur != dest_dumps || services.size() != dest_dumps)
         return make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early");
 
-    // The kernel lists services in hash order; in key order every insert below goes at the end
-    // of its map in constant time.
-    std::vector<uint32_t> order;
-    order.reserve(services.size());
-    for (uint32_t i = 0; i < services.size(); ++i)
-        if (present[i]) order.push_back(i);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return services[a].key < services[b].key; });
-    IpvsSnapshot snap;
-    for (uint32_t i : order) {
-        const ServiceKey& k = services[i].key;
-        snap.dest_counters.emplace_hint(snap.dest_counters.end(), k, std::move(counters[i]));
-        snap.service_stats.emplace_hint(snap.service_stats.end(), k, services[i].stats);
-        snap.table.services.emplace_hint(
-            snap.table.services.end(), k,
-            model::IpvsService{k, std::move(services[i].spec), std::move(reals[i])});
-    }
     return snap;
 }
 

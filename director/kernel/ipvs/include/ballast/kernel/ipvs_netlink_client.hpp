@@ -28,6 +28,11 @@ public:
         // dump(): a second thread does the system calls while the caller's decodes. Off: all
         // replies are received first, then decoded (for comparison in tests/bench).
         bool overlap_dump_decoding = true;
+        // dump(): the GET_DEST dumps of a large table go out on up to this many sockets, each
+        // on a thread of its own. The kernel builds each dump under its IPVS mutex, but the
+        // system calls and the copying around it run in parallel on several CPUs. 1: every
+        // dest dump on this socket, one after another, once the service list is in.
+        size_t dump_sockets = 2;
     };
 
     // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
@@ -39,7 +44,8 @@ public:
     IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
 
     // IpvsClient: one GET_SERVICE dump (on a second, short-lived socket read 32 KiB at a time),
-    // then one GET_DEST dump per service on this one, started as soon as the service list is in.
+    // then one GET_DEST dump per service: on this socket, and for a large table also on up to
+    // Options::dump_sockets - 1 short-lived ones, started while the service list arrives.
     Result<IpvsSnapshot> dump() override;
     // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
     // each ack matched to its op. Identical add and absent delete succeed.
@@ -75,18 +81,25 @@ public:
     size_t last_apply_batches() const { return last_batches_; }
 
 private:
-    IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o) {}
+    IpvsNetlinkClient(int fd, Options o);
     Status send_bytes(std::span<const uint8_t> bytes, const char* op);
     // One recvmmsg: waits for a datagram, then takes every further one already queued (up to
     // the slot count); returns how many. datagram(i) is the i-th of them.
     Result<size_t> receive(const char* op);
     std::span<const uint8_t> datagram(size_t i) const;
-    class DatagramQueue;
+    class DumpStream;
+    class ReceiveSlots;
     // dump()'s receiving side, run on its own thread while dump() decodes: the GET_SERVICE dump
     // (seq svc_seq) on svc_fd, read in large datagrams, then one GET_DEST dump per service it
-    // listed, on this socket, seqs from svc_seq + 1 on, in the order the services arrived. Every
-    // reply datagram goes to queue undecoded; dest_dumps is how many GET_DEST dumps it made.
-    void receive_dump(int svc_fd, uint32_t svc_seq, DatagramQueue& queue, size_t& dest_dumps);
+    // listed, seqs from svc_seq + 1 on, in chunks of consecutive services claimed by whichever
+    // socket is free: this one once the list is in, and up to Options::dump_sockets - 1
+    // short-lived ones, each on a thread of its own, as soon as the list has a chunk for them.
+    // Every reply datagram goes to stream undecoded.
+    void receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& stream);
+    // Claims chunks from stream and dumps their dests on fd, one after another (one dump at a
+    // time per socket), until no chunk is left or one fails.
+    void receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t first_dest_seq,
+                            DumpStream& stream) const;
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
@@ -105,12 +118,7 @@ private:
     uint32_t seq_ = 0;
     size_t window_ = 0;
     size_t last_batches_ = 0;
-    // Receive slots for recvmmsg, slot_bytes_ each (see receive_slot_bytes()).
-    size_t slot_bytes_ = 0;
-    std::vector<uint8_t> rx_;
-    std::vector<mmsghdr> rx_msgs_;
-    std::vector<iovec> rx_iov_;
-    std::vector<uint8_t> tx_;  // request buffer reused by the per-service dest dumps
+    std::unique_ptr<ReceiveSlots> rx_;  // this socket's recvmmsg slots
 };
 
 }  // namespace ballast::kernel
