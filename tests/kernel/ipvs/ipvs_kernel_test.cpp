@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ostream>
 #include <random>
@@ -385,6 +386,34 @@ TEST_F(IpvsLab, DumpsStayWholeWhileAnotherClientDeletesServices) {
                 emptied);
     EXPECT_GT(partial, 0u) << "no dump ran while services were being deleted (" << dumps << ")";
     EXPECT_TRUE(dump_table().services.empty());
+}
+
+// Sequence numbers wrap at 2^32 in a long-running daemon: a pipelined apply and a dump whose
+// requests cross the wrap still match every reply to its request.
+TEST_F(IpvsLab, PipelinedApplyAndDumpAcrossTheSequenceNumberWrap) {
+    const IpvsTable want = normalized(big_table(300, 3));
+    auto plan = reconcile::plan(kernel::IpvsSnapshot{}, want, {}, {}, reconcile::Clock::now());
+    ASSERT_EQ(plan.ops.size(), 1200u);
+    IpvsNetlinkClient::Options o;
+    o.initial_seq = UINT32_MAX - 500;  // the apply's requests cross the wrap
+    auto writer = IpvsNetlinkClient::open(o);
+    ASSERT_TRUE(writer.ok()) << writer.error().describe();
+    for (const auto& st : (*writer)->apply(plan.ops)) ASSERT_TRUE(st.ok()) << st.error().describe();
+
+    for (size_t sockets : {1, 2}) {
+        o.initial_seq = UINT32_MAX - 100;  // the dest dumps' requests cross the wrap
+        o.dump_sockets = sockets;
+        auto reader = IpvsNetlinkClient::open(o);
+        ASSERT_TRUE(reader.ok()) << reader.error().describe();
+        auto snap = (*reader)->dump();
+        ASSERT_TRUE(snap.ok()) << snap.error().describe();
+        EXPECT_EQ(normalized(snap->table), want);
+        // And the next request, numbered after the wrap, is answered.
+        const ServiceKey first = want.services.begin()->first;
+        auto got = (*reader)->get_service(first);
+        ASSERT_TRUE(got.ok()) << got.error().describe();
+        EXPECT_EQ(got->key, first);
+    }
 }
 
 TEST_F(IpvsLab, IdenticalAddAndAbsentDeleteSucceed) {

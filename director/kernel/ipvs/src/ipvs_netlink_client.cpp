@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -56,6 +57,9 @@ Error receive_failure(int err, const char* op) {
     return sys_error(
         err, op,
         err == ENOBUFS ? "netlink receive buffer overrun, replies lost" : "netlink receive failed");
+}
+Error out_of_memory(const char* op) {
+    return make_error(ENOMEM, op, {}, "out of memory while dumping");
 }
 Error truncated_reply(const char* op) {
     return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
@@ -181,7 +185,7 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     return c;
 }
 
-IpvsNetlinkClient::IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o) {}
+IpvsNetlinkClient::IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o), seq_(o.initial_seq) {}
 
 IpvsNetlinkClient::~IpvsNetlinkClient() {
     if (fd_ >= 0) ::close(fd_);
@@ -279,9 +283,11 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
             auto on_ack = [&](const nl::Message& m) -> Status {
                 if (m.type != NLMSG_ERROR) return {};
                 auto ack = nl::decode_ack(m);
-                if (!ack || ack->request_seq < base || ack->request_seq - base >= index.size())
+                // Offsets from base in uint32 arithmetic, so a window across 2^32 still matches.
+                const uint32_t offset = ack ? ack->request_seq - base : 0;
+                if (!ack || offset >= index.size())
                     return {};  // not one of ours (a late reply from an earlier exchange)
-                size_t slot = ack->request_seq - base;
+                const size_t slot = offset;
                 if (answered[slot]) return {};
                 answered[slot] = true;
                 --pending;
@@ -517,9 +523,9 @@ public:
             const size_t first = chunks_.size() * kChunkServices;
             const size_t end = std::min(first + kChunkServices, keys_.size());
             if (end == first + kChunkServices || (list_ended_ && end > first)) {
-                chunks_.emplace_back();
-                return Claim{
-                    chunks_.size() - 1, first, {keys_.begin() + first, keys_.begin() + end}};
+                Claim c{chunks_.size(), first, {keys_.begin() + first, keys_.begin() + end}};
+                chunks_.emplace_back();  // after the copy: a claim that threw claimed nothing
+                return c;
             }
             if (list_ended_) return std::nullopt;
             cv_.wait(lock);
@@ -544,6 +550,16 @@ public:
         cv_.notify_all();
     }
 
+    // A socket's thread could not go on (out of memory) outside a chunk: no more claims.
+    void fail(Status failure) {
+        {
+            std::lock_guard lock(mu_);
+            aborted_ = true;
+            if (other_failure_) other_failure_ = std::move(failure);
+        }
+        cv_.notify_all();
+    }
+
     // The decoder: the next batch in order; false at the end, or after a failure.
     bool pop(std::vector<uint8_t>& out) {
         std::unique_lock lock(mu_);
@@ -561,8 +577,10 @@ public:
                     c.batches.pop_front();
                     return true;
                 }
-                if (c.ended && !c.failure) return false;
-                if (c.ended) {
+                // After a failed chunk, the rest of the list is still decoded (a service that
+                // cannot be decoded is reported before a failed dest dump).
+                if (c.ended && !c.failure && list_ended_) return false;
+                if (c.ended && c.failure) {
                     ++next_;
                     continue;
                 }
@@ -582,7 +600,7 @@ public:
         std::lock_guard lock(mu_);
         for (const auto& c : chunks_)
             if (!c.failure) return c.failure;
-        return {};
+        return other_failure_;
     }
 
 private:
@@ -598,7 +616,8 @@ private:
     bool list_ended_ = false;
     Status list_failure_;
     std::deque<Chunk> chunks_;  // index = chunk number, appended as claimed
-    bool aborted_ = false;      // a chunk failed
+    bool aborted_ = false;      // a chunk failed, or a socket's thread
+    Status other_failure_;      // why a socket's thread failed outside a chunk
     size_t next_ = 0;           // the chunk pop() hands out from
 };
 
@@ -612,7 +631,7 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& s
     bool no_more_sockets = false;
     auto add_helpers = [&](size_t listed) {
         while (!no_more_sockets && 1 + helpers.size() < sockets &&
-               listed > helpers.size() * kChunkServices) {
+               listed >= (helpers.size() + 1) * kChunkServices) {
             FdCloser fd{open_dump_socket()};
             if (fd.fd < 0) {
                 no_more_sockets = true;
@@ -621,8 +640,12 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& s
             fds.push_back(std::move(fd));
             try {
                 helpers.emplace_back([this, &stream, first_dest_seq, s = fds.back().fd] {
-                    ReceiveSlots rx(kRxSlotsPerRun);
-                    receive_dest_dumps(s, rx, first_dest_seq, stream);
+                    try {
+                        ReceiveSlots rx(kRxSlotsPerRun);
+                        receive_dest_dumps(s, rx, first_dest_seq, stream);
+                    } catch (const std::bad_alloc&) {
+                        stream.fail(out_of_memory("IPVS_CMD_GET_DEST"));
+                    }
                 });
             } catch (const std::system_error&) {  // no thread to be had: do without it
                 no_more_sockets = true;
@@ -632,7 +655,9 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& s
 
     // The service list, on svc_fd; this thread then dumps dests on this socket too.
     const char* svc_op = "IPVS_CMD_GET_SERVICE";
-    Status list = [&]() -> Status {
+    auto read_list = [&]() -> Status {
+        fds.reserve(sockets);
+        helpers.reserve(sockets);
         std::vector<uint8_t> req;
         ipvs::encode_dump_services(req, {family_, svc_seq});
         if (Status st = send_to_kernel(svc_fd, req, svc_op); !st) return st;
@@ -672,7 +697,15 @@ void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& s
             add_helpers(listed);
         }
         return {};
-    }();
+    };
+    // Whatever happens, the list ends (end_list below) before helpers is destroyed: a helper
+    // waits in claim() for it.
+    Status list;
+    try {
+        list = read_list();
+    } catch (const std::bad_alloc&) {
+        list = out_of_memory(svc_op);
+    }
     stream.end_list(list);
     if (list) receive_dest_dumps(fd_, *rx_, first_dest_seq, stream);
 }
@@ -681,40 +714,52 @@ void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t fi
                                            DumpStream& stream) const {
     const char* op = "IPVS_CMD_GET_DEST";
     std::vector<uint8_t> req;
-    while (auto claim = stream.claim()) {
-        Status failure;
-        std::vector<uint8_t> batch;
-        batch.reserve(kHandoffBytes + rx.slot_bytes());
-        for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
-            const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
-            req.clear();
-            ipvs::encode_dump_dests(req, {family_, seq}, claim->keys[i]);
-            if (failure = send_to_kernel(fd, req, op); !failure) break;
-            // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
-            for (bool done = false; !done && failure;) {
-                auto n = rx.receive(fd, op);
-                if (!n) {
-                    failure = n.error();
-                    break;
-                }
-                for (size_t d = 0; d < *n && failure; ++d) {
-                    append_datagram(batch, rx.datagram(d));
-                    // A malformed datagram ends the chunk: the decoder cannot read past it either.
-                    failure =
-                        nl::for_each_message(rx.datagram(d), [&](const nl::Message& m) -> Status {
-                            if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
-                                done = true;
-                            return {};
-                        });
-                }
-            }
-            if (batch.size() >= kHandoffBytes) {
-                stream.push(claim->chunk, std::move(batch));
-                batch = {};
-                batch.reserve(kHandoffBytes + rx.slot_bytes());
-            }
+    for (;;) {
+        std::optional<DumpStream::Claim> claim;
+        try {
+            claim = stream.claim();
+        } catch (const std::bad_alloc&) {
+            return stream.fail(out_of_memory(op));
         }
-        if (!batch.empty()) stream.push(claim->chunk, std::move(batch));
+        if (!claim) return;
+        Status failure;
+        try {
+            std::vector<uint8_t> batch;
+            batch.reserve(kHandoffBytes + rx.slot_bytes());
+            for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
+                const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
+                req.clear();
+                ipvs::encode_dump_dests(req, {family_, seq}, claim->keys[i]);
+                if (failure = send_to_kernel(fd, req, op); !failure) break;
+                // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
+                for (bool done = false; !done && failure;) {
+                    auto n = rx.receive(fd, op);
+                    if (!n) {
+                        failure = n.error();
+                        break;
+                    }
+                    for (size_t d = 0; d < *n && failure; ++d) {
+                        append_datagram(batch, rx.datagram(d));
+                        // A malformed datagram ends the chunk: the decoder cannot read past it
+                        // either.
+                        failure = nl::for_each_message(
+                            rx.datagram(d), [&](const nl::Message& m) -> Status {
+                                if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
+                                    done = true;
+                                return {};
+                            });
+                    }
+                }
+                if (batch.size() >= kHandoffBytes) {
+                    stream.push(claim->chunk, std::move(batch));
+                    batch = {};
+                    batch.reserve(kHandoffBytes + rx.slot_bytes());
+                }
+            }
+            if (!batch.empty()) stream.push(claim->chunk, std::move(batch));
+        } catch (const std::bad_alloc&) {
+            failure = out_of_memory(op);
+        }
         const bool ok = static_cast<bool>(failure);
         stream.end_chunk(claim->chunk, std::move(failure));
         if (!ok) return;
@@ -785,7 +830,8 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
         ++cur;
     };
     auto on_dest = [&](const nl::Message& m) -> Status {
-        if (cur >= services.size() || m.seq != first_dest_seq + cur) return {};  // not ours
+        if (cur >= services.size() || m.seq != static_cast<uint32_t>(first_dest_seq + cur))
+            return {};  // not ours
         if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
             auto err = end_of_dump_errno(m);
             if (!err) return err.error();

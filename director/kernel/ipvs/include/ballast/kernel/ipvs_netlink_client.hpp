@@ -33,6 +33,10 @@ public:
         // system calls and the copying around it run in parallel on several CPUs. 1: every
         // dest dump on this socket, one after another, once the service list is in.
         size_t dump_sockets = 2;
+        // The sequence number before the first request's. Requests number on from it and wrap
+        // at 2^32 (a daemon dumping 5,000 services a second wraps in about ten days); tests
+        // start just below the wrap.
+        uint32_t initial_seq = 0;
     };
 
     // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
