@@ -125,17 +125,10 @@ struct Built {
             return {};
         });
         if (!st) die("fast decode failed");
-        std::reverse(dests.begin(), dests.end());  // newest first -> ascending
-        std::map<RealKey, RealSpec> reals;
-        std::vector<CountersByReal::value_type> c;
-        c.reserve(dests.size());
-        for (const auto& d : dests) {
-            reals.emplace_hint(reals.end(), d.key, d.spec);
-            c.emplace_back(d.key, d.counters);
-        }
-        out.count += reals.size();
-        out.reals.emplace_hint(out.reals.end(), keys[s], std::move(reals));
-        counters.emplace_hint(counters.end(), keys[s], CountersByReal::from_unsorted(std::move(c)));
+        ipvs::ServiceDests d = ipvs::collect_dests(dests);  // as dump() does
+        out.count += d.reals.size();
+        out.reals.emplace_hint(out.reals.end(), keys[s], std::move(d.reals));
+        counters.emplace_hint(counters.end(), keys[s], std::move(d.counters));
     }
     return out.count;
 }

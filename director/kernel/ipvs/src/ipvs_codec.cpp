@@ -529,6 +529,19 @@ bool decode_dest_fast(const nl::Message& m, const ServiceKey& svc, DestEntry& ou
     return true;
 }
 
+ServiceDests collect_dests(std::vector<DestEntry>& dests) {
+    sort_by_key_first_wins(dests, [](const DestEntry& d) -> const RealKey& { return d.key; });
+    ServiceDests out;
+    std::vector<CountersByReal::value_type> counters;
+    counters.reserve(dests.size());
+    for (const auto& d : dests) {
+        out.reals.emplace_hint(out.reals.end(), d.key, d.spec);
+        counters.emplace_back(d.key, d.counters);
+    }
+    out.counters = CountersByReal::from_unsorted(std::move(counters));
+    return out;
+}
+
 Result<SyncDaemon> decode_daemon(const nl::Message& m) {
     constexpr std::string_view where = "IPVS_CMD_GET_DAEMON reply";
     TRY_ASSIGN(g, ipvs_payload(m, {IPVS_CMD_NEW_DAEMON}, where));

@@ -812,19 +812,11 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     auto finish_service = [&](bool keep) {
         const ServiceKey& k = services[cur].key;
         if (keep && !snap.table.services.contains(k)) {
-            sort_by_key_first_wins(
-                dests, [](const ipvs::DestEntry& d) -> const RealKey& { return d.key; });
-            std::map<RealKey, RealSpec> reals;
-            std::vector<CountersByReal::value_type> c;
-            c.reserve(dests.size());
-            for (const auto& d : dests) {
-                reals.emplace_hint(reals.end(), d.key, d.spec);
-                c.emplace_back(d.key, d.counters);
-            }
-            snap.dest_counters.emplace(k, CountersByReal::from_unsorted(std::move(c)));
+            ipvs::ServiceDests d = ipvs::collect_dests(dests);
+            snap.dest_counters.emplace(k, std::move(d.counters));
             snap.service_stats.emplace(k, services[cur].stats);
             snap.table.services.emplace(
-                k, model::IpvsService{k, std::move(services[cur].spec), std::move(reals)});
+                k, model::IpvsService{k, std::move(services[cur].spec), std::move(d.reals)});
         }
         dests.clear();
         ++cur;

@@ -3,6 +3,7 @@
 // sends is encoded here and every reply decoded here, without a socket, so both
 // are tested byte for byte against linux/ip_vs.h and the decoder is fuzzed.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,6 +97,13 @@ Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc
 // in one pass, without an attribute table or a Result. Returns false (out unspecified) for
 // anything it does not take, every malformed reply among them; decode_dest then decides.
 bool decode_dest_fast(const nl::Message& m, const model::ServiceKey& svc, DestEntry& out);
+// One service's decoded dests as a snapshot holds them: in key order, the first of a repeated
+// key kept (dests is sorted in place; the kernel lists a service's dests newest first).
+struct ServiceDests {
+    std::map<model::RealKey, model::RealSpec> reals;
+    CountersByReal counters;
+};
+ServiceDests collect_dests(std::vector<DestEntry>& dests);
 Result<SyncDaemon> decode_daemon(const nl::Message& m);
 Result<Info> decode_info(const nl::Message& m);
 Result<Timeouts> decode_timeouts(const nl::Message& m);
