@@ -445,7 +445,6 @@ constexpr size_t kRxSlotsPerRun = 8;
 
 struct FdCloser {
     int fd = -1;
-    FdCloser() = default;
     explicit FdCloser(int f) : fd(f) {}
     FdCloser(FdCloser&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
     FdCloser& operator=(FdCloser&&) = delete;
@@ -454,14 +453,17 @@ struct FdCloser {
     }
 };
 
-// A bound generic-netlink socket for one run of dest dumps (-1 if none can be had).
+// A bound generic-netlink socket for one dump()'s service list or further dest dumps (-1 and
+// errno if none can be had).
 int open_dump_socket() {
     int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     if (fd < 0) return -1;
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        const int err = errno;
         ::close(fd);
+        errno = err;
         return -1;
     }
     return fd;
@@ -769,7 +771,7 @@ void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t fi
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     // The service list goes over a socket of its own, closed after this dump, so its 32 KiB reads
     // never enlarge the dest dumps' skbs on fd_ (and no late reply of it can outlive the dump).
-    FdCloser svc{::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)};
+    FdCloser svc{open_dump_socket()};
     if (svc.fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
 
     // Seqs: svc_seq for the service list, then one per service for the dest dumps.
