@@ -716,6 +716,28 @@ void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t fi
                                            DumpStream& stream) const {
     const char* op = "IPVS_CMD_GET_DEST";
     std::vector<uint8_t> req;
+    // One service's dest dump (one at a time per socket: to its NLMSG_DONE or error ack), every
+    // reply datagram appended to batch.
+    auto dump_one = [&](uint32_t seq, const ServiceKey& key, std::vector<uint8_t>& batch) {
+        req.clear();
+        ipvs::encode_dump_dests(req, {family_, seq}, key);
+        if (Status st = send_to_kernel(fd, req, op); !st) return st;
+        for (bool done = false; !done;) {
+            auto n = rx.receive(fd, op);
+            if (!n) return Status{n.error()};
+            for (size_t d = 0; d < *n; ++d) {
+                append_datagram(batch, rx.datagram(d));
+                // A malformed datagram ends the chunk: the decoder cannot read past it either.
+                Status st = nl::for_each_message(rx.datagram(d), [&](const nl::Message& m) {
+                    if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
+                        done = true;
+                    return Status{};
+                });
+                if (!st) return st;
+            }
+        }
+        return Status{};
+    };
     for (;;) {
         std::optional<DumpStream::Claim> claim;
         try {
@@ -730,28 +752,7 @@ void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t fi
             batch.reserve(kHandoffBytes + rx.slot_bytes());
             for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
                 const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
-                req.clear();
-                ipvs::encode_dump_dests(req, {family_, seq}, claim->keys[i]);
-                if (failure = send_to_kernel(fd, req, op); !failure) break;
-                // One dump at a time per socket: wait for this one's NLMSG_DONE (or error ack).
-                for (bool done = false; !done && failure;) {
-                    auto n = rx.receive(fd, op);
-                    if (!n) {
-                        failure = n.error();
-                        break;
-                    }
-                    for (size_t d = 0; d < *n && failure; ++d) {
-                        append_datagram(batch, rx.datagram(d));
-                        // A malformed datagram ends the chunk: the decoder cannot read past it
-                        // either.
-                        failure = nl::for_each_message(
-                            rx.datagram(d), [&](const nl::Message& m) -> Status {
-                                if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
-                                    done = true;
-                                return {};
-                            });
-                    }
-                }
+                failure = dump_one(seq, claim->keys[i], batch);
                 if (batch.size() >= kHandoffBytes) {
                     stream.push(claim->chunk, std::move(batch));
                     batch = {};
