@@ -42,6 +42,14 @@ struct DirectorSettings {
     Millis drain_timeout{std::chrono::minutes(5)};
     uint32_t fwmark_first = 0x1000;  // marks allocated to service groups come from this range
     uint32_t fwmark_last = 0x1fff;
+    // Where ballastd keeps what must survive a restart (ownership record, overrides).
+    std::string state_directory = "/var/lib/ballast";
+    // A full dump and plan repairs drift (changes made behind the daemon's back) this often.
+    Millis resync_interval{std::chrono::seconds(30)};
+    // Panic: when more than this share (percent) of a service's real servers would be down
+    // at once, every one keeps its weight (a director that lost its own network must not
+    // empty every pool). 100 = never. Services with a sorry server default to 100.
+    uint32_t panic_threshold = 50;
     SysctlSettings sysctl;
     auto operator<=>(const DirectorSettings&) const = default;
 };
@@ -73,6 +81,8 @@ struct ServiceConfig {
     std::optional<IpAddress> group_vip;
     OnFailure on_failure = OnFailure::quiesce;
     std::optional<RealKey> sorry_server;
+    std::optional<uint32_t> panic_threshold;  // percent; nullopt = the director's (or 100
+                                              // with a sorry server)
     std::optional<CheckSpec> check;  // defaults merged in; nullopt = not checked (always up)
     std::vector<RealServerConfig> reals;
     SourceLocation where;
