@@ -106,8 +106,9 @@ void read_sysctl(Ctx& ctx, const toml::table& t, const std::string& path, Sysctl
 
 void read_director(Ctx& ctx, const toml::table& t, DirectorSettings& d) {
     Reader r(ctx, t, "director",
-             {"interfaces", "egress_interfaces", "control_socket", "status_listen", "drain_timeout",
-              "fwmark_range", "sysctl"});
+             {"interfaces", "egress_interfaces", "control_socket", "control_group", "status_listen",
+              "status_write", "drain_timeout", "resync_interval", "state_directory",
+              "panic_threshold", "fwmark_range", "sysctl"});
     read_ifnames(ctx, r, "interfaces", d.interfaces);
     read_ifnames(ctx, r, "egress_interfaces", d.egress_interfaces);
     if (auto v = r.str("control_socket")) {
@@ -129,7 +130,34 @@ void read_director(Ctx& ctx, const toml::table& t, DirectorSettings& d) {
         else
             d.status_listen = ep;
     }
+    if (auto v = r.str("control_group")) {
+        // A group name as useradd accepts it (the daemon resolves it at start).
+        const bool ok =
+            !v->empty() && v->size() <= 32 && std::all_of(v->begin(), v->end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                       c == '.';
+            });
+        if (!ok)
+            r.error("control_group", "invalid group name '" + *v + "'");
+        else
+            d.control_group = *v;
+    }
+    if (auto v = r.boolean("status_write")) d.status_write = *v;
     if (auto v = r.duration("drain_timeout")) d.drain_timeout = *v;
+    if (auto v = r.duration("resync_interval")) {
+        if (*v < std::chrono::seconds(1))
+            r.error("resync_interval", "must be at least 1s");
+        else
+            d.resync_interval = *v;
+    }
+    if (auto v = r.str("state_directory")) {
+        if (v->empty() || v->front() != '/')
+            r.error("state_directory", "must be an absolute path");
+        else
+            d.state_directory = *v;
+    }
+    if (auto v = r.integer("panic_threshold", 1, 100))
+        d.panic_threshold = static_cast<uint32_t>(*v);
     if (auto* a = r.array("fwmark_range")) {
         if (a->size() != 2) {
             r.error("fwmark_range", "expected two integers [first, last], got " +

@@ -40,9 +40,10 @@ bool overlaps(const GroupMatch& a, const GroupMatch& b) {
 namespace {
 
 const std::vector<std::string_view> kServiceKeys = {
-    "name",        "vip",       "port",        "protocol",     "fwmark",      "family",
-    "group",       "scheduler", "persistence", "one_packet",   "sh_fallback", "sh_port",
-    "mh_fallback", "mh_port",   "on_failure",  "sorry_server", "check",       "real"};
+    "name",         "vip",     "port",        "protocol",       "fwmark",
+    "family",       "group",   "scheduler",   "persistence",    "one_packet",
+    "sh_fallback",  "sh_port", "mh_fallback", "mh_port",        "on_failure",
+    "sorry_server", "check",   "real",        "panic_threshold"};
 
 const std::vector<std::string_view> kRealKeys = {
     "address", "weight", "forward", "upper_threshold", "lower_threshold", "agent_port"};
@@ -458,6 +459,8 @@ void read_service(Ctx& ctx, const toml::table& t, const std::string& path,
         else
             r.error("on_failure", "on_failure must be \"quiesce\" or \"remove\", got '" + *v + "'");
     }
+    if (auto v = r.integer("panic_threshold", 1, 100))
+        cfg.panic_threshold = static_cast<uint32_t>(*v);
 
     const bool inet = s.key_ok && !s.explicit_fwmark && cfg.group.empty();
     s.sorry_origin = r.origin("sorry_server");

@@ -77,6 +77,17 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
 
 }  // namespace
 
+bool has_check_result(const model::DirectorConfig& config, const model::ServiceConfig& s,
+                      const model::RealServerConfig& real, const health::HealthBook& health) {
+    if (has_check(s) && health.find(health::make_check_key(real.key.addr, real.key.port, *s.check)))
+        return true;
+    if (real.agent_port) {
+        const auto spec = health::agent_check_spec(has_check(s) ? *s.check : config.default_check);
+        if (health.find(health::make_check_key(real.key.addr, *real.agent_port, spec))) return true;
+    }
+    return false;
+}
+
 bool ServiceDecision::ramping() const {
     return std::any_of(reals.begin(), reals.end(), [](const auto& r) { return r.ramping; });
 }

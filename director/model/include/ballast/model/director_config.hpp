@@ -38,7 +38,9 @@ struct DirectorSettings {
     std::vector<std::string> interfaces;         // director interfaces (send_redirects=0 on each)
     std::vector<std::string> egress_interfaces;  // masquerade only out of these; empty = any
     std::string control_socket = "/run/ballast/ballastd.sock";
+    std::string control_group;              // may use the control socket; empty = root only
     std::optional<Endpoint> status_listen;  // HTTP status page + metrics
+    bool status_write = false;              // drain/enable buttons on the status page
     Millis drain_timeout{std::chrono::minutes(5)};
     uint32_t fwmark_first = 0x1000;  // marks allocated to service groups come from this range
     uint32_t fwmark_last = 0x1fff;

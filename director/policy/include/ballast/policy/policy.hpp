@@ -79,6 +79,10 @@ uint32_t panic_threshold(const model::DirectorConfig& config, const model::Servi
 
 ServiceDecision decide_service(const model::ServiceConfig& service, const Inputs& in);
 
+// Whether some check of this real (its service's check or its agent check) has reported.
+bool has_check_result(const model::DirectorConfig& config, const model::ServiceConfig& service,
+                      const model::RealServerConfig& real, const health::HealthBook& health);
+
 // The IPVS service a decision asks for: present reals with their effective weights.
 model::IpvsService desired_service(const model::ServiceConfig& service,
                                    const ServiceDecision& decision);
