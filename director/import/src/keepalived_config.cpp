@@ -375,6 +375,26 @@ private:
         return nullptr;
     }
 
+    // Keywords of both virtual_server and real_server; false when `n` is none of them.
+    bool shared_server_keyword(const Node& n, std::optional<Set<std::string>>& virtualhost) {
+        const std::string& k = n.keyword();
+        if (k == "smtp_alert") {
+            nc(n,
+               "e-mail alerts have no ballast equivalent (state changes are logged and in "
+               "the metrics)");
+        } else if (k == "snmp_name") {
+            nc(n, "ballast has no SNMP agent");
+        } else if (k == "virtualhost") {
+            if (n.word(1).empty())
+                invalid(n, k);
+            else
+                virtualhost = set(n, n.word(1));
+        } else {
+            return false;
+        }
+        return true;
+    }
+
     void vs_keyword(const Node& n, KaVirtualServer& vs) {
         const std::string& k = n.keyword();
         if (k == "real_server") return real(n, vs);
@@ -433,15 +453,7 @@ private:
                 invalid(n, "protocol");
         } else if (k == "ha_suspend") {
             nc(n, "suspends checks while VRRP is backup; " + kHa);
-        } else if (k == "smtp_alert") {
-            nc(n,
-               "e-mail alerts have no ballast equivalent (state changes are logged and in "
-               "the metrics)");
-        } else if (k == "virtualhost") {
-            if (n.word(1).empty()) return invalid(n, k);
-            vs.virtualhost = set(n, n.word(1));
-        } else if (k == "snmp_name") {
-            nc(n, "ballast has no SNMP agent");
+        } else if (shared_server_keyword(n, vs.virtualhost)) {
         } else if (k == "omega") {
             nc(n,
                "running quorum_down and clearing the servers when keepalived stops has no "
@@ -530,15 +542,7 @@ private:
             nc(n,
                "ballast runs no scripts on state changes (they are logged, shown by "
                "ballastctl and in the metrics)");
-        } else if (k == "smtp_alert") {
-            nc(n,
-               "e-mail alerts have no ballast equivalent (state changes are logged and in "
-               "the metrics)");
-        } else if (k == "virtualhost") {
-            if (n.word(1).empty()) return invalid(n, k);
-            r.virtualhost = set(n, n.word(1));
-        } else if (k == "snmp_name") {
-            nc(n, "ballast has no SNMP agent");
+        } else if (shared_server_keyword(n, r.virtualhost)) {
         } else {
             nc(n, "unknown keyword in real_server");
         }

@@ -109,7 +109,7 @@ std::string differing_keys(const CheckSpec& a, const CheckSpec& b) {
     add(a.command != b.command, "command");
     std::string out;
     for (auto& k : keys) out += (out.empty() ? "" : ", ") + k;
-    return out;
+    return out.empty() ? "other settings" : out;
 }
 
 // The identity of one ballast service made from a virtual_server (or one of
