@@ -113,7 +113,10 @@ public:
     }
 
 private:
-    void nc(const Node& n, std::string why) { nc(n.where, n.keyword(), std::move(why)); }
+    // An empty keyword ("" in the file) is shown as "".
+    void nc(const Node& n, std::string why) {
+        nc(n.where, n.keyword().empty() ? "\"\"" : n.keyword(), std::move(why));
+    }
     void nc(const SourceRef& where, std::string keyword, std::string why) {
         out_.not_converted.push_back(NotConverted{where, std::move(keyword), std::move(why)});
     }

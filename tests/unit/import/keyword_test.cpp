@@ -701,6 +701,12 @@ TEST(ImportScope, OtherTopLevelBlocksAreListedOncePerBlock) {
     EXPECT_EQ(i.result.exit_code(), 2);
 }
 
+TEST(ImportScope, AnEmptyQuotedKeywordIsListedAsQuotes) {
+    auto i = run("\"\" 1\nvirtual_server 192.0.2.1 80 {\n  \"\"\n}\n");
+    EXPECT_TRUE(listed(i.result, 1, "\"\""));
+    EXPECT_TRUE(listed(i.result, 3, "\"\""));
+}
+
 TEST(ImportScope, VirtualServerKeywordsWithoutAnEquivalentAreListed) {
     std::string text = tcp_vs(
         "  ha_suspend\n  smtp_alert\n  snmp_name web\n  omega\n  quorum 2\n"
