@@ -8,6 +8,7 @@
 #include "ballast/doctor/gather.hpp"
 #include "ballast/sysctl/proc_sysctl.hpp"
 #include "ballast/version.hpp"
+#include "import_command.hpp"
 
 namespace {
 
@@ -33,6 +34,8 @@ int do_doctor(const std::string& config_file, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "import-keepalived")
+        return ballast::cli::run_import_keepalived(argc - 1, argv + 1);
     CLI::App app{"ballastctl - ipvsadm-like administration of IPVS and of ballastd"};
     app.set_version_flag("--version", std::string("ballastctl ") + ballast::kVersion);
     app.require_subcommand(0, 1);
