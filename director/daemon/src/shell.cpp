@@ -154,7 +154,16 @@ void Shell::start() {
 }
 
 void Shell::on_health_event(const health::HealthEvent& event) {
+    const auto writes = director_.reconcile_status().ops_applied;
+    const auto t0 = std::chrono::steady_clock::now();
     director_.on_health_event(event, now());
+    if (director_.reconcile_status().ops_applied != writes) {
+        // apply() returns once the kernel acked every write.
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - t0);
+        verdict_to_ack_.add(took);
+        verdict_to_ack_max_ = std::max(verdict_to_ack_max_, took);
+    }
     settle();
 }
 
@@ -255,6 +264,12 @@ void Shell::stop(int signal) {
                fmt::format("stopping on {}: checks stop; IPVS, the nft table and the sysctls "
                            "stay as they are, so traffic keeps flowing",
                            signal == SIGINT ? "SIGINT" : "SIGTERM"));
+    if (verdict_to_ack_.total)
+        log_.write(Severity::info,
+                   fmt::format("verdict to kernel ack: {} edits, p50 {} us, p99 {} us, max {} us",
+                               verdict_to_ack_.total, verdict_to_ack_.percentile(50).count(),
+                               verdict_to_ack_.percentile(99).count(),
+                               verdict_to_ack_max_.count()));
     runner_.stop();
     tick_.cancel();
     watchdog_.cancel();
