@@ -4,13 +4,17 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -520,6 +524,302 @@ TEST(LabV6, ReturnRouteCheckRepairAndUndo) {
 
     rs.exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " --undo");
     EXPECT_EQ(dump6(), tables_before);
+}
+
+}  // namespace
+
+namespace {
+
+// The real binary serving in a namespace (started in the background; its pid), stopped
+// at scope exit. `prefix` wraps the command (e.g. prlimit).
+struct ServedAgent {
+    const NetNs& ns;
+    int pid = 0;
+    std::string log = "/tmp/" + unique_name("aglog");
+
+    ServedAgent(const NetNs& n, const std::string& config, const std::string& prefix = "") : ns(n) {
+        pid = std::stoi(ns.exec(prefix + " " + BALLAST_AGENT_BIN + " -c " + config + " >" + log +
+                                " 2>&1 & echo $!"));
+    }
+    ~ServedAgent() {
+        ::kill(pid, SIGTERM);
+        for (int i = 0; i < 100 && alive(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (alive()) ::kill(pid, SIGKILL);
+        std::remove(log.c_str());
+    }
+    bool alive() const {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string pid_s, comm, state;
+        return stat >> pid_s >> comm >> state && state != "Z" && state != "X";
+    }
+    size_t open_fds() const {
+        size_t n = 0;
+        for ([[maybe_unused]] const auto& e :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+            ++n;
+        return n;
+    }
+    std::string output() const {
+        std::ifstream in(log);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+};
+
+// Non-blocking connections from the calling thread's namespace, all to one endpoint; each
+// counts as closed once the peer ends it (EOF or reset).
+struct Connections {
+    std::vector<Fd> fds;
+    Connections(const std::string& addr, uint16_t port, size_t n) {
+        for (size_t i = 0; i < n; ++i) {
+            Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+            if (c.fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+            auto sa = v4(addr, port);
+            if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 &&
+                errno != EINPROGRESS)
+                throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+            fds.push_back(std::move(c));
+        }
+    }
+    void send_all(const std::string& bytes) {
+        for (auto& c : fds)
+            if (c.fd >= 0) (void)!::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    }
+    // Closed by the peer: reads what is there; EOF or an error means closed.
+    size_t closed_by_peer() {
+        size_t n = 0;
+        for (auto& c : fds) {
+            if (c.fd < 0) {
+                ++n;
+                continue;
+            }
+            char buf[4096];
+            ssize_t r;
+            while ((r = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+            }
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                c.reset();
+                ++n;
+            }
+        }
+        return n;
+    }
+};
+
+void raise_nofile(rlim_t n) {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= n) return;
+    rl.rlim_cur = n;
+    if (rl.rlim_max < n) rl.rlim_max = n;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        throw std::runtime_error(std::string("setrlimit: ") + std::strerror(errno));
+}
+
+// A served agent on 10.0.0.5 (agent-check :5555, status :9555) whose checks pass, asked
+// from the director's namespace.
+struct Served : Lab {
+    TempFile cfg{"agsvc"}, state{"agsvst"};
+    Fd service;
+    void SetUp() override {
+        Lab::SetUp();
+        rs.exec("ip route add default via 10.0.0.1");
+        service = listen_in(rs, "0.0.0.0", 8080);
+        std::ofstream out(cfg.path);
+        out << "probe_clients = [\"10.255.255.1\", \"203.0.113.9\"]\n"
+            << "listen = \"10.0.0.5:5555\"\nstatus_listen = \"10.0.0.5:9555\"\n"
+            << "drain_file = \"\"\ninterval_ms = 60000\n"
+            << "[repair]\nstate_file = \"" << state.path << "\"\n"
+            << "[[real_server]]\naddress = \"10.0.0.5\"\ndirector = \"10.0.0.1\"\n"
+            << "ports = [8080]\n";
+    }
+    // The director's agent-check: one line, or nullopt.
+    std::optional<std::string> ask() { return fetch_line(dir, "10.0.0.5", 5555, 3000); }
+    std::optional<std::string> wait_until_serving(const ServedAgent& a) {
+        for (int i = 0; i < 100; ++i) {
+            if (auto line = ask()) return line;
+            if (!a.alive()) return std::nullopt;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return std::nullopt;
+    }
+    std::string status_page() {
+        return dir.run_inside([&] { return http_get_here("10.0.0.5", 9555, "/status"); });
+    }
+};
+
+// Slowloris: 20 clients that send a request head one byte at a time and never finish it.
+// The agent ends each once the request deadline passes; the director is answered all along.
+TEST_F(Served, SlowlorisClientsAreCutOffAndTheDirectorIsStillAnswered) {
+    ServedAgent agent(rs, cfg.path);
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    std::optional<std::string> during;
+    size_t closed = 0;
+    dir.run_inside([&] {
+        Connections slow("10.0.0.5", 9555, 20);
+        slow.send_all("GET /status HTTP/1.1\r\nHost: x\r\n");
+        // Up to 30 s (six times the 5 s request deadline): a byte every 250 ms each.
+        for (int tick = 0; tick < 120 && closed < slow.fds.size(); ++tick) {
+            slow.send_all("X");
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            closed = slow.closed_by_peer();
+            if (tick == 4) during = fetch_line_here("10.0.0.5", 5555, 3000);
+        }
+    });
+    EXPECT_EQ(closed, 20u) << "slow clients still connected after 30 s";
+    EXPECT_EQ(during, std::optional<std::string>("up"));
+    EXPECT_EQ(ask(), std::optional<std::string>("up"));
+    EXPECT_NE(status_page().find("200 OK"), std::string::npos);
+    EXPECT_TRUE(agent.alive()) << agent.output();
+}
+
+// 1,000 idle connections to each port: the agent holds a bounded number of descriptors
+// (sessions are capped; the oldest gives way), and answers the director and /status.
+TEST_F(Served, ThousandIdleConnectionsHoldBoundedDescriptors) {
+    raise_nofile(8192);
+    ServedAgent agent(rs, cfg.path);
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    const size_t idle_fds = agent.open_fds();
+    std::optional<std::string> during;
+    std::string status_during;
+    size_t fds_during = 0;
+    dir.run_inside([&] {
+        Connections http("10.0.0.5", 9555, 1000), check("10.0.0.5", 5555, 1000);
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // let the agent accept them all
+        fds_during = agent.open_fds();
+        during = fetch_line_here("10.0.0.5", 5555, 3000);
+        status_during = http_get_here("10.0.0.5", 9555, "/status");
+    });
+    // The caps (64 HTTP + 256 agent-check sessions) plus what the agent had at rest, plus
+    // a few in passing (a socket just accepted before the oldest is closed, a /proc read).
+    EXPECT_LE(fds_during, idle_fds + 64 + 256 + 4) << "at rest: " << idle_fds;
+    EXPECT_EQ(during, std::optional<std::string>("up"));
+    EXPECT_NE(status_during.find("200 OK"), std::string::npos) << status_during;
+    EXPECT_EQ(ask(), std::optional<std::string>("up"));
+    EXPECT_TRUE(agent.alive()) << agent.output();
+}
+
+// Descriptor exhaustion: the agent runs with RLIMIT_NOFILE 64 while 300 idle clients hold
+// each port. Its sessions are capped within the limit, so the director is answered during
+// the flood and after it.
+TEST_F(Served, LoweredDescriptorLimitStillAnswersTheDirector) {
+    raise_nofile(4096);
+    ServedAgent agent(rs, cfg.path, "prlimit --nofile=64:64");
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    std::optional<std::string> during;
+    dir.run_inside([&] {
+        Connections http("10.0.0.5", 9555, 300), check("10.0.0.5", 5555, 300);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        during = fetch_line_here("10.0.0.5", 5555, 3000);
+    });
+    EXPECT_EQ(during, std::optional<std::string>("up"));
+    std::optional<std::string> after;
+    for (int i = 0; i < 50 && !after; ++i) after = ask();  // the flood's sessions wind down
+    EXPECT_EQ(after, std::optional<std::string>("up"));
+    EXPECT_NE(status_page().find("200 OK"), std::string::npos);
+    EXPECT_TRUE(agent.alive()) << agent.output();
+    EXPECT_LE(agent.open_fds(), 64u);
+}
+
+}  // namespace
+
+namespace {
+
+// An Agent on its own thread inside a namespace; counters read on that thread.
+struct AgentThread {
+    boost::asio::io_context io;
+    std::unique_ptr<Agent> agent;
+    std::thread runner;
+    uint16_t port = 0;
+
+    AgentThread(const NetNs& ns, const AgentSettings& s) {
+        std::promise<uint16_t> bound;
+        runner = std::thread([&] {
+            try {
+                ns.enter();
+                auto q = open_route_query();
+                if (!q) throw std::runtime_error(q.error().describe());
+                agent = std::make_unique<Agent>(io, s, std::move(*q), system_host_info());
+                if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
+                bound.set_value(agent->agent_endpoint().port);
+            } catch (...) {
+                bound.set_exception(std::current_exception());
+                return;
+            }
+            io.run();
+        });
+        try {
+            port = bound.get_future().get();
+        } catch (...) {
+            runner.join();
+            throw;
+        }
+    }
+    ~AgentThread() {
+        io.stop();
+        runner.join();
+    }
+    AgentCounters counters() {
+        std::promise<AgentCounters> c;
+        boost::asio::post(io, [&] { c.set_value(agent->counters()); });
+        return c.get_future().get();
+    }
+};
+
+// The soft RLIMIT_NOFILE of this process lowered so that no new descriptor can be made
+// (the lowest free number becomes the limit); restored at scope exit.
+struct NoFreeDescriptors {
+    rlimit saved{};
+    NoFreeDescriptors() {
+        ::getrlimit(RLIMIT_NOFILE, &saved);
+        int lowest_free = ::dup(0);
+        ::close(lowest_free);
+        rlimit none = saved;
+        none.rlim_cur = static_cast<rlim_t>(lowest_free);
+        ::setrlimit(RLIMIT_NOFILE, &none);
+    }
+    ~NoFreeDescriptors() { ::setrlimit(RLIMIT_NOFILE, &saved); }
+};
+
+// accept() failing with EMFILE backs off (50 ms doubling to 1 s) instead of spinning, and
+// the connection that waited in the backlog is answered once descriptors are free again.
+TEST_F(Lab, AcceptOutOfDescriptorsBacksOffThenAnswers) {
+    rs.exec("ip route add default via 10.0.0.1");
+    Fd l = listen_in(rs, "0.0.0.0", 8080);
+    settings.interval_ms = 60000;
+    settings.listen = ballast::model::Endpoint{ip("10.0.0.5"), 0};
+    settings.drain_file.clear();
+    AgentThread a(rs, settings);
+
+    uint64_t errors_in_window = 0;
+    std::optional<std::string> answer;
+    dir.run_inside([&] {
+        Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        const uint64_t before = a.counters().accept_errors;
+        {
+            NoFreeDescriptors exhausted;
+            auto sa = v4("10.0.0.5", a.port);
+            ASSERT_TRUE(::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ||
+                        errno == EINPROGRESS)
+                << std::strerror(errno);
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            errors_in_window = a.counters().accept_errors - before;
+        }
+        std::string line;
+        for (int i = 0; i < 100 && line.find('\n') == std::string::npos; ++i) {
+            pollfd p{c.fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char buf[256];
+            ssize_t n = ::read(c.fd, buf, sizeof buf);
+            if (n <= 0) break;
+            line.append(buf, static_cast<size_t>(n));
+        }
+        if (line.find('\n') != std::string::npos) answer = line.substr(0, line.find('\n'));
+    });
+    // 50 + 100 + 200 + 400 ms fill the second: a handful of attempts, not a busy loop.
+    EXPECT_GE(errors_in_window, 1u);
+    EXPECT_LE(errors_in_window, 8u);
+    EXPECT_EQ(answer, std::optional<std::string>("up"));
 }
 
 }  // namespace
