@@ -823,3 +823,41 @@ TEST_F(Lab, AcceptOutOfDescriptorsBacksOffThenAnswers) {
 }
 
 }  // namespace
+
+namespace {
+
+// HAProxy's agent-send: the director writes a line, before or after the reply came. The
+// agent reads it before closing, so the director reads the reply, then a clean end (FIN),
+// and its socket never sees a reset (SO_ERROR stays 0).
+TEST_F(Served, DirectorThatSendsGetsTheReplyAndACleanClose) {
+    ServedAgent agent(rs, cfg.path);
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    std::vector<std::string> endings;
+    dir.run_inside([&] {
+        for (int i = 0; i < 20; ++i) {
+            Fd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+            timeval tv{3, 0};
+            ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            auto sa = v4("10.0.0.5", 5555);
+            ASSERT_EQ(::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+            if (i % 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // after
+            std::string hello = "ballast-director-1 " + std::string(200, 'x') + "\n";
+            ASSERT_EQ(::send(c.fd, hello.data(), hello.size(), MSG_NOSIGNAL),
+                      static_cast<ssize_t>(hello.size()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            std::string got;
+            char buf[512];
+            ssize_t n;
+            while ((n = ::read(c.fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+            int err = 0;
+            socklen_t len = sizeof err;
+            ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            endings.push_back(got +
+                              (n == 0 ? "<EOF>" : "<" + std::string(std::strerror(errno)) + ">") +
+                              (err ? " then reset (" + std::string(std::strerror(err)) + ")" : ""));
+        }
+    });
+    for (const auto& e : endings) EXPECT_EQ(e, "up\n<EOF>");
+}
+
+}  // namespace
