@@ -861,3 +861,27 @@ TEST_F(Served, DirectorThatSendsGetsTheReplyAndACleanClose) {
 }
 
 }  // namespace
+
+namespace {
+
+// A live scrape of /metrics passes `promtool check metrics` (format and lint), with the
+// counters the listeners keep.
+TEST_F(Served, LiveMetricsPassPromtool) {
+    ServedAgent agent(rs, cfg.path);
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    dir.run_inside([&] { (void)http_get_here("10.0.0.5", 9555, "/nope"); });  // a 404
+    std::string res = dir.run_inside([&] { return http_get_here("10.0.0.5", 9555, "/metrics"); });
+    ASSERT_NE(res.find("200 OK"), std::string::npos) << res;
+    ASSERT_NE(res.find("\r\n\r\n"), std::string::npos) << res;
+    std::string body = res.substr(res.find("\r\n\r\n") + 4);
+    EXPECT_NE(body.find("ballast_agent_up 1"), std::string::npos) << body;
+    // The 404 and this response itself.
+    EXPECT_NE(body.find("ballast_agent_http_responses_total 2"), std::string::npos) << body;
+    TempFile scrape("agprom");
+    std::ofstream(scrape.path) << body;
+    CommandOutput check = run("promtool check metrics < " + scrape.path);
+    EXPECT_EQ(check.status, 0) << check.output << "\n" << body;
+    EXPECT_EQ(check.output, "") << body;
+}
+
+}  // namespace
