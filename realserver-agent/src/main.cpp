@@ -5,14 +5,13 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "ballast/agent/agent.hpp"
 #include "ballast/agent/config.hpp"
 #include "ballast/agent/netlink.hpp"
 #include "ballast/agent/render.hpp"
 #include "ballast/agent/repair.hpp"
+#include "ballast/agent/state_file.hpp"
 #include "ballast/version.hpp"
 
 using namespace ballast::agent;
@@ -34,30 +33,41 @@ Opened open_kernel() {
     return Opened{std::move(*q), system_host_info()};
 }
 
-std::optional<std::vector<RepairOp>> read_state(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto ops = parse_state(ss.str());
-    if (!ops) throw std::runtime_error(path + ": " + ops.error().describe());
-    return *ops;
-}
-
-void write_state(const std::string& path, const std::vector<RepairOp>& ops) {
-    std::filesystem::path p(path);
-    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << serialize_state(ops);
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+// The record for this boot: a record made in an earlier boot describes routes, rules and
+// sysctls that the reboot already took away, so it is set aside (said so, never undone).
+ballast::Result<RepairRecord> record_for_this_boot(const std::string& path, bool& earlier_boot) {
+    earlier_boot = false;
+    auto record = read_record(path);
+    if (!record) return record.error();
+    auto boot = current_boot_id();
+    if (!boot) return boot.error();
+    RepairRecord r;
+    if (*record) {
+        r = std::move(**record);
+        if (!r.boot_id.empty() && r.boot_id != *boot) {
+            earlier_boot = true;
+            r = RepairRecord{};
+        }
     }
-    std::filesystem::rename(tmp, path);  // never a half-written record
+    r.boot_id = *boot;
+    return r;
 }
 
-// Installs what is missing; records (merging with an earlier record) what changed.
+// Installs what is missing. The record gets the intent before anything changes and the
+// result after, so --undo finds every change even after a crash in between. A record that
+// cannot be read stops repair before any change (the write would drop what it holds).
 int do_repair(const AgentSettings& s, bool dry_run) {
+    const std::string& path = s.repair.state_file;
+    bool earlier_boot = false;
+    auto record = record_for_this_boot(path, earlier_boot);
+    if (!record) {
+        fmt::print(stderr, "ballast-agent: repair record {}: {}; not repairing\n", path,
+                   record.error().describe());
+        return kExitError;
+    }
+    if (earlier_boot)
+        fmt::print(stderr, "ballast-agent: {} is from an earlier boot; its changes are gone\n",
+                   path);
     auto k = open_kernel();
     auto in = gather_repair_input(s, *k.routes, *k.host);
     if (!in) throw std::runtime_error(in.error().describe());
@@ -69,31 +79,54 @@ int do_repair(const AgentSettings& s, bool dry_run) {
     if (dry_run || plan.ops.empty()) return plan.problems.empty() ? kExitOk : kExitError;
     auto exec = open_repair_executor();
     if (!exec) throw std::runtime_error(exec.error().describe());
-    std::vector<RepairOp> record =
-        read_state(s.repair.state_file).value_or(std::vector<RepairOp>{});
+    record->pending = plan.ops;
+    if (auto w = write_record(path, *record); !w) {
+        fmt::print(stderr, "ballast-agent: cannot record the repair in {}: {}; nothing changed\n",
+                   path, w.error().describe());
+        return kExitError;
+    }
     std::vector<RepairOp> applied;
     ballast::Status st = (*exec)->apply(plan.ops, applied);
-    record.insert(record.end(), applied.begin(), applied.end());
-    write_state(s.repair.state_file, record);
+    record->applied.insert(record->applied.end(), applied.begin(), applied.end());
+    record->pending.clear();
+    if (auto w = write_record(path, *record); !w) {
+        // The intent is on disk: --undo still finds these changes.
+        fmt::print(stderr, "ballast-agent: cannot record the result in {}: {}\n", path,
+                   w.error().describe());
+        return kExitError;
+    }
     if (!st) {
         fmt::print(stderr, "ballast-agent: repair failed: {}\n", st.error().describe());
         return kExitError;
     }
-    fmt::print("repair: {} change(s) recorded in {}\n", applied.size(), s.repair.state_file);
+    fmt::print("repair: {} change(s) recorded in {}\n", applied.size(), path);
     return plan.problems.empty() ? kExitOk : kExitError;
 }
 
-// Removes exactly what the state file records (what is still there), then the record.
+// Removes exactly what the record holds (applied and pending, what is still there), then
+// the record.
 int do_undo(const AgentSettings& s, bool dry_run) {
-    auto record = read_state(s.repair.state_file);
+    const std::string& path = s.repair.state_file;
+    bool earlier_boot = false;
+    auto record = record_for_this_boot(path, earlier_boot);
     if (!record) {
-        fmt::print("undo: no repair recorded in {}\n", s.repair.state_file);
+        fmt::print(stderr, "ballast-agent: repair record {}: {}\n", path,
+                   record.error().describe());
+        return kExitError;
+    }
+    if (earlier_boot) {
+        fmt::print("undo: {} is from an earlier boot: nothing it recorded is left\n", path);
+        if (!dry_run) std::filesystem::remove(path);
+        return kExitOk;
+    }
+    if (record->changes().empty()) {
+        fmt::print("undo: no repair recorded in {}\n", path);
         return kExitOk;
     }
     auto k = open_kernel();
     auto in = gather_repair_input(s, *k.routes, *k.host);
     if (!in) throw std::runtime_error(in.error().describe());
-    auto ops = plan_undo(*record, *in);
+    auto ops = plan_undo(record->changes(), *in);
     for (const auto& op : ops)
         fmt::print("{}{}\n", dry_run ? "would run: " : "run: ", op.command(true));
     if (dry_run) return kExitOk;
@@ -103,7 +136,7 @@ int do_undo(const AgentSettings& s, bool dry_run) {
         fmt::print(stderr, "ballast-agent: undo failed: {}\n", st.error().describe());
         return kExitError;
     }
-    std::filesystem::remove(s.repair.state_file);
+    std::filesystem::remove(path);
     fmt::print("undo: {} change(s) reverted\n", ops.size());
     return kExitOk;
 }

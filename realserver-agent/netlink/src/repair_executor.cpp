@@ -104,6 +104,9 @@ private:
             }
             case RepairKind::sysctl: {
                 // By interface name, not by splitting the key: VLAN names contain dots.
+                if (!valid_ifname(op.ifname))
+                    return make_error(EINVAL, "write rp_filter", op.ifname,
+                                      "'" + op.ifname + "' is not an interface name");
                 std::string path = "/proc/sys/net/ipv4/conf/" + op.ifname + "/rp_filter";
                 std::ofstream out(path);
                 out << (undo ? op.old_value : op.new_value) << "\n";

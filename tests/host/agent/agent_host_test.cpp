@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -882,6 +883,139 @@ TEST_F(Served, LiveMetricsPassPromtool) {
     CommandOutput check = run("promtool check metrics < " + scrape.path);
     EXPECT_EQ(check.status, 0) << check.output << "\n" << body;
     EXPECT_EQ(check.output, "") << body;
+}
+
+}  // namespace
+
+namespace {
+
+// The repair record on disk. Each test starts from the lower-metric topology that repair
+// fixes (4 changes with rp_filter_loose: 2 routes, the rule, rp_filter).
+struct Record : Lab {
+    TempFile cfg{"agrc"}, state{"agrs"};
+    void SetUp() override {
+        Lab::SetUp();
+        add_other_gateway();
+        rs.exec(
+            "ip route add default via 192.168.1.1 metric 10 && ip route add default via "
+            "10.0.0.1 metric 100");
+        rs.exec("sysctl -qw net.ipv4.conf." + rs_if() + ".rp_filter=1");
+        write_config(cfg, state, "rp_filter_loose = true\n");
+    }
+    CommandOutput agent_try(const std::string& args) {
+        return rs.try_exec(std::string(BALLAST_AGENT_BIN) + " -c " + cfg.path + " " + args);
+    }
+    std::string read(const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+};
+
+// The temporary file is unique and never followed: a symlink planted at the old fixed name
+// (<record>.tmp) is left alone, and the record is private (0600).
+TEST_F(Record, WriteFollowsNoSymlinkAndIsPrivate) {
+    TempFile victim("agvictim");
+    std::ofstream(victim.path) << "precious\n";
+    const std::string planted = state.path + ".tmp";
+    ASSERT_EQ(::symlink(victim.path.c_str(), planted.c_str()), 0);
+    struct Unplant {
+        std::string p;
+        ~Unplant() { std::remove(p.c_str()); }
+    } unplant{planted};
+    auto out = agent_try("--repair --no-serve");
+    EXPECT_EQ(out.status, 0) << out.output;
+    EXPECT_EQ(read(victim.path), "precious\n");
+    struct stat st {};
+    ASSERT_EQ(::lstat(state.path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    // A symlink in place of the record itself is refused, not read through.
+    std::string record = read(state.path);
+    TempFile elsewhere("agelse");
+    std::ofstream(elsewhere.path) << record;
+    std::remove(state.path.c_str());
+    ASSERT_EQ(::symlink(elsewhere.path.c_str(), state.path.c_str()), 0);
+    auto undo = agent_try("--undo");
+    EXPECT_NE(undo.status, 0) << undo.output;
+    EXPECT_NE(undo.output.find("symbolic link"), std::string::npos) << undo.output;
+}
+
+// A record that cannot be read for any reason but "no such file" stops repair before it
+// changes anything: the next write would have dropped what the record held.
+TEST_F(Record, UnreadableRecordStopsRepairBeforeAnyChange) {
+    TempFile not_a_dir("agnd");
+    std::ofstream(not_a_dir.path) << "a file where the record's directory should be\n";
+    {
+        std::ofstream out(cfg.path);
+        out << "probe_clients = [\"10.255.255.1\", \"203.0.113.9\"]\n"
+            << "[repair]\nrp_filter_loose = true\nstate_file = \"" << not_a_dir.path
+            << "/repair.json\"\n"
+            << "[[real_server]]\naddress = \"10.0.0.5\"\ndirector = \"10.0.0.1\"\n";
+    }
+    const std::string before = routing_dump();
+    auto out = agent_try("--repair --no-serve");
+    EXPECT_NE(out.status, 0) << out.output;
+    EXPECT_NE(out.output.find("Not a directory"), std::string::npos) << out.output;
+    EXPECT_EQ(routing_dump(), before) << out.output;
+}
+
+// A corrupt record is reported; the agent does not repair over it, and serves.
+TEST_F(Record, CorruptRecordIsReportedAndTheAgentServes) {
+    std::ofstream(state.path) << "{\"version\":1,\"applied\":[{\"kind\":";
+    {
+        std::ofstream out(cfg.path);
+        out << "probe_clients = [\"10.255.255.1\", \"203.0.113.9\"]\n"
+            << "listen = \"10.0.0.5:5555\"\ndrain_file = \"\"\n"
+            << "[repair]\nenabled = true\nstate_file = \"" << state.path << "\"\n"
+            << "[[real_server]]\naddress = \"10.0.0.5\"\ndirector = \"10.0.0.1\"\n";
+    }
+    const std::string before = routing_dump();
+    ServedAgent agent(rs, cfg.path);
+    std::optional<std::string> line;
+    for (int i = 0; i < 100 && !line && agent.alive(); ++i) {
+        line = fetch_line(dir, "10.0.0.5", 5555, 500);
+        if (!line) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(line) << "not serving: " << agent.output();
+    EXPECT_EQ(line->rfind("down #return route to 10.255.255.1 leaves via 192.168.1.1", 0), 0u)
+        << *line;
+    EXPECT_NE(agent.output().find(state.path), std::string::npos) << agent.output();
+    EXPECT_EQ(routing_dump(), before);
+}
+
+// Intent first: changes applied but whose result was never written (a crash between the
+// two) are still in the record, as pending, and --undo removes them. A record from
+// another boot describes nothing that is left and is not undone.
+TEST_F(Record, PendingChangesAreUndoneAndAnotherBootsRecordIsNot) {
+    const std::string before = routing_dump();
+    ASSERT_EQ(agent_try("--repair --no-serve").status, 0);
+    std::string record = read(state.path);
+    ASSERT_NE(record.find("\"boot_id\""), std::string::npos) << record;
+    // As left by a crash after applying: everything still pending, nothing applied.
+    auto at = record.find("\"applied\"");
+    ASSERT_NE(at, std::string::npos) << record;
+    std::string crashed = record;
+    crashed.replace(at, 9, "\"pending\"");
+    auto pending_at = record.find("\"pending\"");
+    ASSERT_NE(pending_at, std::string::npos) << record;
+    crashed.replace(pending_at, 9, "\"applied\"");
+    std::ofstream(state.path) << crashed;
+    auto undo = agent_try("--undo");
+    EXPECT_EQ(undo.status, 0) << undo.output;
+    EXPECT_NE(undo.output.find("4 change(s) reverted"), std::string::npos) << undo.output;
+    EXPECT_EQ(routing_dump(), before);
+
+    ASSERT_EQ(agent_try("--repair --no-serve").status, 0);
+    const std::string repaired = routing_dump();
+    record = read(state.path);
+    auto id = record.find("\"boot_id\":\"");
+    ASSERT_NE(id, std::string::npos);
+    record.replace(id + 11, 8, "00000000");
+    std::ofstream(state.path) << record;
+    undo = agent_try("--undo");
+    EXPECT_EQ(undo.status, 0) << undo.output;
+    EXPECT_NE(undo.output.find("earlier boot"), std::string::npos) << undo.output;
+    EXPECT_EQ(routing_dump(), repaired);
 }
 
 }  // namespace
