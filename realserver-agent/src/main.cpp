@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "ballast/agent/agent.hpp"
 #include "ballast/agent/config.hpp"
@@ -161,20 +163,40 @@ int do_doctor(AgentSettings s, const std::vector<std::string>& clients, bool jso
     return r.overall() == Verdict::fail ? kExitChecksFail : kExitOk;
 }
 
-int do_serve(const AgentSettings& s) {
+// Serves until SIGINT/SIGTERM. SIGHUP re-reads the config: a bad one is reported and the
+// running one kept; listen addresses need a restart (said so).
+int do_serve(const AgentSettings& s, const std::string& config) {
     boost::asio::io_context io;
     auto k = open_kernel();
     Agent agent(io, s, std::move(k.routes), std::move(k.host));
     if (auto st = agent.start(); !st) throw std::runtime_error(st.error().describe());
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code, int) {
+    boost::asio::signal_set stop(io, SIGINT, SIGTERM);
+    stop.async_wait([&](boost::system::error_code, int) {
         agent.stop();
         io.stop();
     });
+    boost::asio::signal_set hup(io, SIGHUP);
+    std::function<void()> wait_hup = [&] {
+        hup.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            try {
+                std::string note = agent.reload(load_agent_config(config));
+                fmt::print("ballast-agent: reloaded {}{}; now: {}\n", config,
+                           note.empty() ? "" : " (" + note + ")", agent.reply());
+            } catch (const ConfigError& e) {
+                for (const auto& line : e.errors) fmt::print(stderr, "{}\n", line);
+                fmt::print(stderr, "ballast-agent: reload failed; keeping the running config\n");
+            }
+            std::fflush(stdout);
+            wait_hup();
+        });
+    };
+    wait_hup();
     fmt::print(
         "ballast-agent: agent-check on {}{}; now: {}\n", agent.agent_endpoint().to_string(),
         agent.status_endpoint() ? ", status on http://" + agent.status_endpoint()->to_string() : "",
         agent.reply());
+    std::fflush(stdout);
     io.run();
     return kExitOk;
 }
@@ -187,14 +209,17 @@ int main(int argc, char** argv) {
         "responder"};
     app.set_version_flag("--version", std::string("ballast-agent ") + ballast::kVersion);
     std::string config = "/etc/ballast/agent.toml";
-    bool repair = false, undo = false, dry_run = false, no_serve = false;
+    bool repair = false, undo = false, dry_run = false, no_serve = false, no_repair = false;
     app.add_option("-c,--config", config, "agent config file (TOML)")->capture_default_str();
     app.add_flag("--repair", repair,
                  "install the missing policy routing (and loose rp_filter if configured)");
     app.add_flag("--undo", undo, "remove exactly what an earlier --repair recorded, then exit");
     app.add_flag("--dry-run", dry_run,
                  "with --repair/--undo: print the plan, change nothing, exit");
-    app.add_flag("--no-serve", no_serve, "exit after --repair instead of serving agent-checks");
+    app.add_flag("--no-serve", no_serve,
+                 "repair (with --repair or [repair] enabled) and exit instead of serving");
+    app.add_flag("--no-repair", no_repair,
+                 "serve only, never repair (the unit repairs in a privileged step of its own)");
     auto* doctor = app.add_subcommand("doctor", "print the LVS-NAT checklist of this host");
     std::vector<std::string> clients;
     bool json = false;
@@ -208,7 +233,11 @@ int main(int argc, char** argv) {
         AgentSettings s = load_agent_config(config);
         if (*doctor) return do_doctor(s, clients, json);
         if (undo) return do_undo(s, dry_run);
-        if (repair || s.repair.enabled) {
+        if (repair && no_repair) {
+            fmt::print(stderr, "ballast-agent: --repair and --no-repair contradict\n");
+            return kExitError;
+        }
+        if (repair || (s.repair.enabled && !no_repair)) {
             int rc = do_repair(s, dry_run);
             if (dry_run || no_serve) return rc;
             if (rc != kExitOk)
@@ -217,8 +246,11 @@ int main(int argc, char** argv) {
         } else if (dry_run) {
             fmt::print(stderr, "ballast-agent: --dry-run needs --repair or --undo\n");
             return kExitError;
+        } else if (no_serve) {
+            fmt::print("repair: not run ([repair] enabled = false, or --no-repair)\n");
+            return kExitOk;
         }
-        return do_serve(s);
+        return do_serve(s, config);
     } catch (const ConfigError& e) {
         for (const auto& line : e.errors) fmt::print(stderr, "{}\n", line);
         return kExitError;

@@ -1019,3 +1019,42 @@ TEST_F(Record, PendingChangesAreUndoneAndAnotherBootsRecordIsNot) {
 }
 
 }  // namespace
+
+namespace {
+
+// SIGHUP re-reads the config (here: the port to check moves to one nothing listens on)
+// instead of killing the agent; a broken config on SIGHUP is reported and the running one
+// kept.
+TEST_F(Served, SighupReloadsTheConfigAndKeepsServing) {
+    ServedAgent agent(rs, cfg.path);
+    ASSERT_EQ(wait_until_serving(agent), std::optional<std::string>("up")) << agent.output();
+    std::string text;
+    {
+        std::ifstream in(cfg.path);
+        text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto at = text.find("ports = [8080]");
+    ASSERT_NE(at, std::string::npos);
+    std::ofstream(cfg.path) << std::string(text).replace(at, 14, "ports = [8081]");
+    ASSERT_EQ(::kill(agent.pid, SIGHUP), 0);
+    std::optional<std::string> line;
+    for (int i = 0; i < 100; ++i) {
+        line = ask();
+        if (line && line->rfind("down", 0) == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(agent.alive()) << agent.output();
+    EXPECT_EQ(line, std::optional<std::string>(
+                        "down #nothing listens on 10.0.0.5:8081/tcp (nor on the wildcard)"));
+
+    std::ofstream(cfg.path) << "this is = = not toml\n";
+    ASSERT_EQ(::kill(agent.pid, SIGHUP), 0);
+    for (int i = 0; i < 100 && agent.output().find("reload failed") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(agent.alive());
+    EXPECT_NE(agent.output().find("reload failed; keeping the running config"), std::string::npos)
+        << agent.output();
+    EXPECT_EQ(ask(), line);
+}
+
+}  // namespace
