@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <iostream>
 #include <thread>
 
 #include "ballast/agent/agent.hpp"
@@ -396,38 +395,31 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
     // The director asks, as HAProxy's agent-check would.
     EXPECT_EQ(fetch_line(dir, "10.0.0.5", port, 2000), std::optional<std::string>("up"));
 
-    // Polls from one thread inside the director namespace (no thread per probe), with a
-    // generous deadline: the bound itself is reported, not asserted, on this shared machine.
-    auto poll_until = [&](const std::string& prefix) -> std::optional<std::chrono::microseconds> {
-        return dir.run_inside([&]() -> std::optional<std::chrono::microseconds> {
+    // Polls from one thread inside the director namespace (no thread per probe) until the
+    // answer changes; 5 s only bounds a broken agent. How fast it flips is measured by
+    // tests/bench/agent (agent_flip_bench), not asserted here.
+    auto poll_until = [&](const std::string& prefix) {
+        return dir.run_inside([&] {
             auto start = std::chrono::steady_clock::now();
             while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
                 auto line = fetch_line_here("10.0.0.5", port, 500);
-                if (line && line->rfind(prefix, 0) == 0)
-                    return std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start);
+                if (line && line->rfind(prefix, 0) == 0) return true;
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
-            return std::nullopt;
+            return false;
         });
     };
 
-    // The clock starts once `ip route add` has returned: the change is in the kernel.
     sh("ip -n " + rs.name() + " route add default via 192.168.1.1 metric 10");
-    auto down = poll_until("down #return route to ");
-    ASSERT_TRUE(down) << "agent-check answer did not flip to down within 5 s";
-    std::cout << "[ measured ] route added -> agent answers down: " << down->count() / 1000.0
-              << " ms\n";
+    ASSERT_TRUE(poll_until("down #return route to "))
+        << "agent-check answer did not flip to down within 5 s";
     EXPECT_EQ(
         fetch_line(dir, "10.0.0.5", port, 2000),
         std::optional<std::string>("down #return route to 10.255.255.1 leaves via 192.168.1.1 (" +
                                    rs_gw.a_if + "), not director 10.0.0.1"));
 
     sh("ip -n " + rs.name() + " route del default via 192.168.1.1 metric 10");
-    auto up = poll_until("up");
-    ASSERT_TRUE(up) << "agent-check answer did not flip back to up within 5 s";
-    std::cout << "[ measured ] route removed -> agent answers up: " << up->count() / 1000.0
-              << " ms\n";
+    ASSERT_TRUE(poll_until("up")) << "agent-check answer did not flip back to up within 5 s";
 
     // The status endpoint shows the same checklist; the metrics count the notifications.
     std::string status =
