@@ -353,6 +353,49 @@ TEST_F(Lab, MissingAddressDownInterfaceAndNoListenerFailWithReasons) {
     EXPECT_EQ(find(r3, "address")->fix, "ip link set dev " + rs_if() + " up");
 }
 
+// An Agent on its own thread inside a namespace; counters read on that thread.
+struct AgentThread {
+    boost::asio::io_context io;
+    std::unique_ptr<Agent> agent;
+    std::thread runner;
+    uint16_t port = 0;
+    uint16_t status_port = 0;  // when settings.status_listen is set
+
+    AgentThread(const NetNs& ns, const AgentSettings& s) {
+        std::promise<uint16_t> bound;
+        runner = std::thread([&] {
+            try {
+                ns.enter();
+                auto q = open_route_query();
+                if (!q) throw std::runtime_error(q.error().describe());
+                agent = std::make_unique<Agent>(io, s, std::move(*q), system_host_info());
+                if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
+                if (auto st = agent->status_endpoint()) status_port = st->port;
+                bound.set_value(agent->agent_endpoint().port);
+            } catch (...) {
+                bound.set_exception(std::current_exception());
+                return;
+            }
+            io.run();
+        });
+        try {
+            port = bound.get_future().get();
+        } catch (...) {
+            runner.join();
+            throw;
+        }
+    }
+    ~AgentThread() {
+        io.stop();
+        runner.join();
+    }
+    AgentCounters counters() {
+        std::promise<AgentCounters> c;
+        boost::asio::post(io, [&] { c.set_value(agent->counters()); });
+        return c.get_future().get();
+    }
+};
+
 // (6) A route change while the responder runs: the agent-check answer flips, driven by
 // rtnetlink (the periodic timer is set to a minute, so it cannot be what flips it).
 TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
@@ -364,33 +407,8 @@ TEST_F(Lab, RouteChangeFlipsAgentAnswerThroughNetlinkEvents) {
     settings.status_listen = ballast::model::Endpoint{ip("127.0.0.1"), 0};
     settings.drain_file.clear();
 
-    boost::asio::io_context io;
-    std::unique_ptr<Agent> agent;
-    std::promise<uint16_t> bound;
-    uint16_t status_port = 0;
-    std::thread runner([&] {
-        try {
-            rs.enter();
-            auto q = open_route_query();
-            if (!q) throw std::runtime_error(q.error().describe());
-            agent = std::make_unique<Agent>(io, settings, std::move(*q), system_host_info());
-            if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
-            status_port = agent->status_endpoint()->port;
-            bound.set_value(agent->agent_endpoint().port);
-            io.run();
-        } catch (...) {
-            bound.set_exception(std::current_exception());
-        }
-    });
-    struct Join {
-        boost::asio::io_context& io;
-        std::thread& t;
-        ~Join() {
-            io.stop();
-            t.join();
-        }
-    } join{io, runner};
-    uint16_t port = bound.get_future().get();
+    AgentThread a(rs, settings);
+    const uint16_t port = a.port, status_port = a.status_port;
 
     // The director asks, as HAProxy's agent-check would.
     EXPECT_EQ(fetch_line(dir, "10.0.0.5", port, 2000), std::optional<std::string>("up"));
@@ -717,47 +735,6 @@ TEST_F(Served, LoweredDescriptorLimitStillAnswersTheDirector) {
 }  // namespace
 
 namespace {
-
-// An Agent on its own thread inside a namespace; counters read on that thread.
-struct AgentThread {
-    boost::asio::io_context io;
-    std::unique_ptr<Agent> agent;
-    std::thread runner;
-    uint16_t port = 0;
-
-    AgentThread(const NetNs& ns, const AgentSettings& s) {
-        std::promise<uint16_t> bound;
-        runner = std::thread([&] {
-            try {
-                ns.enter();
-                auto q = open_route_query();
-                if (!q) throw std::runtime_error(q.error().describe());
-                agent = std::make_unique<Agent>(io, s, std::move(*q), system_host_info());
-                if (auto st = agent->start(); !st) throw std::runtime_error(st.error().describe());
-                bound.set_value(agent->agent_endpoint().port);
-            } catch (...) {
-                bound.set_exception(std::current_exception());
-                return;
-            }
-            io.run();
-        });
-        try {
-            port = bound.get_future().get();
-        } catch (...) {
-            runner.join();
-            throw;
-        }
-    }
-    ~AgentThread() {
-        io.stop();
-        runner.join();
-    }
-    AgentCounters counters() {
-        std::promise<AgentCounters> c;
-        boost::asio::post(io, [&] { c.set_value(agent->counters()); });
-        return c.get_future().get();
-    }
-};
 
 // The soft RLIMIT_NOFILE of this process lowered so that no new descriptor can be made
 // (the lowest free number becomes the limit); restored at scope exit.
