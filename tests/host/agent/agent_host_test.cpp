@@ -1030,3 +1030,23 @@ TEST_F(Served, SighupReloadsTheConfigAndKeepsServing) {
 }
 
 }  // namespace
+
+namespace {
+
+// The unit's privileged step, `--no-serve` alone: repairs only when [repair] enabled.
+TEST_F(Record, NoServeRepairsOnlyWhenEnabled) {
+    const std::string before = routing_dump();
+    auto off = agent_try("--no-serve");
+    EXPECT_EQ(off.status, 0) << off.output;
+    EXPECT_NE(off.output.find("repair: not run"), std::string::npos) << off.output;
+    EXPECT_EQ(routing_dump(), before);
+
+    write_config(cfg, state, "enabled = true\nrp_filter_loose = true\n");
+    auto on = agent_try("--no-serve");
+    EXPECT_EQ(on.status, 0) << on.output;
+    EXPECT_NE(on.output.find("4 change(s) recorded"), std::string::npos) << on.output;
+    EXPECT_NE(routing_dump(), before);
+    EXPECT_NE(agent_try("--repair --no-repair").status, 0);
+}
+
+}  // namespace
