@@ -265,11 +265,11 @@ void Shell::stop(int signal) {
                            "stay as they are, so traffic keeps flowing",
                            signal == SIGINT ? "SIGINT" : "SIGTERM"));
     if (verdict_to_ack_.total)
-        log_.write(Severity::info,
-                   fmt::format("verdict to kernel ack: {} edits, p50 {} us, p99 {} us, max {} us",
-                               verdict_to_ack_.total, verdict_to_ack_.percentile(50).count(),
-                               verdict_to_ack_.percentile(99).count(),
-                               verdict_to_ack_max_.count()));
+        log_.write(
+            Severity::info,
+            fmt::format("verdict to kernel ack: {} edits, p50 {} us, p99 {} us, max {} us",
+                        verdict_to_ack_.total, verdict_to_ack_.percentile(50).count(),
+                        verdict_to_ack_.percentile(99).count(), verdict_to_ack_max_.count()));
     runner_.stop();
     tick_.cancel();
     watchdog_.cancel();

@@ -67,12 +67,12 @@ address = "10.0.0.3:80"
 name = "api"
 vip = "192.0.2.2"
 port = 443
+panic_threshold = 60
 check = { type = "tcp", interval = "3s" }
 [[service.real]]
 address = "10.0.0.2:443"
 [[service.real]]
 address = "10.0.0.3:443"
-panic_threshold = 60
 [[service]]
 name = "web"
 vip = "192.0.2.1"
@@ -83,7 +83,7 @@ address = "10.0.0.1:80"
 )",
 };
 
-model::DirectorConfig config(size_t i) {
+model::DirectorConfig config_variant(size_t i) {
     auto r = config::load_string(kConfigs[i % 3], "fuzz.toml");
     if (!r.ok()) throw std::logic_error(config::format(r.diagnostics.front()));
     return *r.config;
@@ -123,8 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Store store;
     daemon::SteadyTime t{std::chrono::hours(1)};
     auto now = [&] { return daemon::Now{t, daemon::WallTime(t.time_since_epoch())}; };
-    auto director = std::make_unique<daemon::Director>(config(0), daemon::Ports{ipvs, nft, sysctl},
-                                                       store);
+    auto director = std::make_unique<daemon::Director>(config_variant(0),
+                                                       daemon::Ports{ipvs, nft, sysctl}, store);
     (void)director->start(ipvs.dump(), now());
 
     size_t i = 0;
@@ -139,9 +139,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (checks.empty()) break;
                 auto it = checks.begin();
                 std::advance(it, arg % checks.size());
-                health::HealthEvent ev{it->first, (arg & 0x80) ? health::State::up
-                                                               : health::State::down,
-                                       true, "fuzz", t, std::nullopt, std::nullopt};
+                health::HealthEvent ev{
+                    it->first,   (arg & 0x80) ? health::State::up : health::State::down,
+                    true,        "fuzz",
+                    t,           std::nullopt,
+                    std::nullopt};
                 if (arg & 0x40) ev.recovered_at = t;
                 if (it->first.spec.type == model::CheckType::agent && (arg & 0x20)) {
                     health::AgentReply reply;
@@ -152,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 3:
-                director->reload(config(arg), now());
+                director->reload(config_variant(arg), now());
                 break;
             case 4: {  // drift: someone else changes an owned service
                 auto table = ipvs.table();
@@ -207,7 +209,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         key,
                         policy::Override{(arg & 0x40) ? policy::Override::Kind::weight
                                                       : policy::Override::Kind::drain,
-                                         static_cast<model::Weight>(arg), "fuzz", {}},
+                                         static_cast<model::Weight>(arg),
+                                         "fuzz",
+                                         {}},
                         now());
                 break;
             }
@@ -220,7 +224,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 9:  // a restart: a new director over the same kernel and store
                 director = std::make_unique<daemon::Director>(
-                    config(arg), daemon::Ports{ipvs, nft, sysctl}, store);
+                    config_variant(arg), daemon::Ports{ipvs, nft, sysctl}, store);
                 (void)director->start(ipvs.dump(), now());
                 break;
         }
