@@ -30,6 +30,20 @@ Farm::~Farm() {
     for (int fd : fds_) ::close(fd);
 }
 
+NoFreeDescriptors::NoFreeDescriptors() {
+    if (::getrlimit(RLIMIT_NOFILE, &saved_) != 0) throw std::runtime_error("getrlimit");
+    const int lowest_free = ::dup(0);
+    if (lowest_free < 0) throw std::runtime_error("dup");
+    ::close(lowest_free);
+    rlimit starved = saved_;
+    starved.rlim_cur = static_cast<rlim_t>(lowest_free);
+    if (::setrlimit(RLIMIT_NOFILE, &starved) != 0) throw std::runtime_error("setrlimit");
+}
+
+NoFreeDescriptors::~NoFreeDescriptors() {
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+}
+
 void Farm::track(int fd) {
     std::lock_guard lk(mu_);
     fds_.push_back(fd);

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <openssl/ssl.h>
 
 namespace ballast::health::testing {
@@ -62,6 +64,21 @@ private:
     std::vector<std::thread> listeners_;
     std::vector<std::thread> workers_;
     std::vector<std::pair<uint16_t, std::shared_ptr<std::atomic<uint64_t>>>> counters_;
+};
+
+// While it lives, this process can make no new descriptor (every socket(), pipe(),
+// epoll_create1() fails with EMFILE), as on a director that ran out of them: the
+// soft RLIMIT_NOFILE is lowered to the lowest free descriptor number, and restored
+// when it goes away.
+class NoFreeDescriptors {
+public:
+    NoFreeDescriptors();
+    ~NoFreeDescriptors();
+    NoFreeDescriptors(const NoFreeDescriptors&) = delete;
+    NoFreeDescriptors& operator=(const NoFreeDescriptors&) = delete;
+
+private:
+    rlimit saved_{};
 };
 
 // A test PKI made with OpenSSL APIs at run time: a CA and leaf certificates.

@@ -106,6 +106,23 @@ TEST_F(ProbeTest, TcpConnectOverIpv6) {
     EXPECT_EQ(refused.result.reason, "connect refused");
 }
 
+// The connect checks' shared epoll set is made on first use: when that first use
+// falls in a moment without free descriptors, later checks must not keep failing.
+TEST_F(ProbeTest, TcpConnectRecoversWhenDescriptorsRanOutAtFirstUse) {
+    const auto port = farm.listen_only("127.0.0.1");
+    const auto k = key(model::CheckType::tcp, "127.0.0.1", port);
+    // The loop's own descriptors exist already (made by a first run of another kind).
+    EXPECT_TRUE(run(key(model::CheckType::none, "127.0.0.1", port)).result.up);
+    {
+        testing::NoFreeDescriptors starved;
+        auto r = run(k);
+        EXPECT_FALSE(r.result.up);
+    }
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_EQ(r.result.reason, "connected");
+}
+
 TEST_F(ProbeTest, TcpConnectTimesOutWhenSynsAreDropped) {
     auto port = farm.syn_dropping("127.0.0.3");
     auto r = run(key(model::CheckType::tcp, "127.0.0.3", port, 300ms));
