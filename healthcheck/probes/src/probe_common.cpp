@@ -112,6 +112,29 @@ asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k) {
     return {to_asio(k.target.addr), k.target.port};
 }
 
+bool is_checker_fault(int err) {
+    switch (err) {
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+        case ENOBUFS:
+        case EADDRNOTAVAIL:
+        case EAGAIN:
+        case ENOSPC:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool is_checker_fault(const error_code& ec) {
+    return ec.category() == boost::system::system_category() && is_checker_fault(ec.value());
+}
+
+std::string checker_fault_reason(const error_code& ec, const char* phase) {
+    return std::string("checker: ") + (phase ? phase : "probe") + ": " + ec.message();
+}
+
 std::string describe_error(const error_code& ec, const char* phase) {
     namespace e = asio::error;
     const bool connecting = phase && std::string_view(phase) == "connecting";

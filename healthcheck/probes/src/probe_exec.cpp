@@ -55,7 +55,7 @@ private:
 
         int fds[2];
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-            return finish_later(std::string("exec: pipe: ") + strerror(errno));
+            return finish_later(std::string("checker: exec: pipe: ") + strerror(errno), true);
         }
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -76,12 +76,19 @@ private:
         ::close(fds[1]);
         if (rc != 0) {
             ::close(fds[0]);
+            // A fork the system refused (EAGAIN, ENOMEM) is the director's fault; a
+            // program that cannot be run (ENOENT, EACCES) is a bad check: down.
+            if (is_checker_fault(rc))
+                return finish_later("checker: exec: cannot start " + args[0] + ": " + strerror(rc),
+                                    true);
             return finish_later("exec: cannot run " + args[0] + ": " + strerror(rc));
         }
         pid_ = pid;
         out_.assign(fds[0]);
         const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-        if (pidfd < 0) return finish_later(std::string("exec: pidfd_open: ") + strerror(errno));
+        if (pidfd < 0) {
+            return finish_later(std::string("checker: exec: pidfd_open: ") + strerror(errno), true);
+        }
         pidfd_.assign(pidfd);
         read_output();
         pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,

@@ -65,6 +65,16 @@ private:
         auto& runner = *runner_;
         ++runner.stats_.runs_finished;
         const auto now = SteadyClock::now();
+        if (r.inconclusive) {
+            // Neither a success nor a failure: the server's state stays as it was.
+            ++runner.stats_.inconclusive;
+            runner.sink_.on_inconclusive_run(
+                InconclusiveRun{key_, std::move(r.reason), now, tracker_.state()});
+            if (stopped_) return;  // the sink reloaded the runner from inside the callback
+            schedule_.advance(tracker_.state(), now, runner.rng_);
+            arm();
+            return;
+        }
         auto transition = tracker_.record(r.up, r.reason, now);
         const bool agent_changed = r.agent != last_agent_;
         last_agent_ = r.agent;

@@ -117,10 +117,42 @@ TEST_F(ProbeTest, TcpConnectRecoversWhenDescriptorsRanOutAtFirstUse) {
         testing::NoFreeDescriptors starved;
         auto r = run(k);
         EXPECT_FALSE(r.result.up);
+        EXPECT_TRUE(r.result.inconclusive);
+        EXPECT_EQ(r.result.reason, "checker: connecting: Too many open files");
     }
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_FALSE(r.result.inconclusive);
     EXPECT_EQ(r.result.reason, "connected");
+}
+
+// Every probe that cannot get a descriptor says so as the checker's fault
+// (inconclusive), never as the server being down.
+TEST_F(ProbeTest, OutOfDescriptorsIsInconclusiveForEveryKind) {
+    const auto port = farm.listen_only("127.0.0.1");
+    EXPECT_TRUE(run(key(model::CheckType::none, "127.0.0.1", port)).result.up);
+    auto tcp_expect = key(model::CheckType::tcp, "127.0.0.1", port);
+    tcp_expect.spec.expect = "x";
+    auto udp = key(model::CheckType::udp, "127.0.0.1", port);
+    udp.spec.send = "ping";
+    auto exec = key(model::CheckType::exec, "127.0.0.1", port);
+    exec.spec.command = {"/bin/true"};
+    const std::vector<std::pair<CheckKey, std::string>> cases = {
+        {tcp_expect, "checker: connecting: Too many open files"},
+        {key(model::CheckType::http, "127.0.0.1", port),
+         "checker: connecting: Too many open files"},
+        {key(model::CheckType::agent, "127.0.0.1", port),
+         "checker: connecting: Too many open files"},
+        {udp, "checker: connecting: Too many open files"},
+        {exec, "checker: exec: pipe: Too many open files"},
+    };
+    testing::NoFreeDescriptors starved;
+    for (const auto& [k, reason] : cases) {
+        auto r = run(k);
+        EXPECT_FALSE(r.result.up) << k.to_string();
+        EXPECT_TRUE(r.result.inconclusive) << k.to_string();
+        EXPECT_EQ(r.result.reason, reason) << k.to_string();
+    }
 }
 
 TEST_F(ProbeTest, TcpConnectTimesOutWhenSynsAreDropped) {

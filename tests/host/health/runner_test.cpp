@@ -1,5 +1,7 @@
 // The runner over a misbehaving farm: every bad server is classified down with
 // its reason, while healthy checks keep running on schedule on the same loop.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -31,6 +33,8 @@ struct RecordingSink : HealthSink {
         events.push_back(e);
         if (on_event) on_event(e);
     }
+    void on_inconclusive_run(const InconclusiveRun& r) override { inconclusive.push_back(r); }
+    std::vector<InconclusiveRun> inconclusive;
     std::vector<HealthEvent> for_key(const CheckKey& k) const {
         std::vector<HealthEvent> out;
         for (const auto& e : events) {
@@ -45,6 +49,19 @@ struct RecordingSink : HealthSink {
 void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
     io.restart();
     io.run_for(d);
+}
+
+// Runs the loop until `done` holds; false when it still does not after `guard` (a
+// guard against a hang, not a measurement: the assertions are on what happened).
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
+               std::chrono::milliseconds guard = 20s) {
+    const auto give_up = std::chrono::steady_clock::now() + guard;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        io.restart();
+        io.run_for(10ms);
+    }
+    return true;
 }
 
 TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
@@ -156,6 +173,46 @@ TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
     EXPECT_LT(runner.stats().lateness.percentile(99), std::chrono::microseconds(50000));
     runner.stop();
     run_for(io, 100ms);
+}
+
+// Out of descriptors, the checker cannot open a socket or a pipe: that is the
+// director's fault and says nothing about the servers, which stay as they were.
+TEST(HealthRunner, CheckerOutOfDescriptorsLeavesServersAsTheyWere) {
+    Farm farm;
+    boost::asio::io_context io;
+    RecordingSink sink;
+    HealthRunner runner(io, sink);
+    auto tcp = key(model::CheckType::tcp, farm.listen_only("127.0.0.1"), 50ms, 500ms);
+    auto exec = key(model::CheckType::exec, 0, 50ms, 500ms);
+    exec.spec.command = {"/bin/true"};
+    runner.reload({tcp, exec});
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.state(tcp) == State::up && runner.state(exec) == State::up; }));
+    const auto events_before = sink.events.size();
+    {
+        testing::NoFreeDescriptors starved;
+        const auto runs = runner.stats().runs_finished;
+        ASSERT_TRUE(run_until(io, [&] { return runner.stats().runs_finished >= runs + 6; }));
+    }
+    EXPECT_EQ(runner.state(tcp), State::up) << runner.reason(tcp).value_or("");
+    EXPECT_EQ(runner.state(exec), State::up) << runner.reason(exec).value_or("");
+    EXPECT_EQ(sink.events.size(), events_before) << sink.events.back().reason;
+    // Counted and reported as the checker's own trouble.
+    EXPECT_GE(runner.stats().inconclusive, 6u);
+    ASSERT_GE(sink.inconclusive.size(), 6u);
+    std::set<std::string> reasons;
+    for (const auto& r : sink.inconclusive) {
+        EXPECT_EQ(r.state, State::up);
+        reasons.insert(r.reason);
+    }
+    EXPECT_EQ(reasons, (std::set<std::string>{"checker: connecting: Too many open files",
+                                              "checker: exec: pipe: Too many open files"}));
+    // Descriptors back: the checks go on where they stood, without an event.
+    const auto runs = runner.stats().runs_finished;
+    ASSERT_TRUE(run_until(io, [&] { return runner.stats().runs_finished >= runs + 4; }));
+    EXPECT_EQ(runner.state(tcp), State::up);
+    EXPECT_EQ(runner.state(exec), State::up);
+    EXPECT_EQ(sink.events.size(), events_before);
 }
 
 TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {

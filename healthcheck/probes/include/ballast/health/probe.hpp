@@ -31,6 +31,10 @@ struct ProbeResult {
     bool up = false;
     std::string reason;               // "connect refused", "HTTP 503", "agent: drain", ...
     std::optional<AgentReply> agent;  // agent replies; exec output with weight_from_output
+    // The run told nothing about the server: the checker itself failed (out of
+    // descriptors, memory, buffers or local ports; a fork that failed). `up` is false
+    // and `reason` starts with "checker: "; the runner leaves the check's state alone.
+    bool inconclusive = false;
 };
 
 using ProbeCallback = std::function<void(ProbeResult)>;

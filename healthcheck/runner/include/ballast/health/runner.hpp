@@ -32,10 +32,26 @@ struct HealthEvent {
     std::optional<AgentReply> agent;        // agent reply / exec weight of this result
 };
 
+// A run that told nothing about the server because the checker itself failed
+// (ProbeResult::inconclusive: out of descriptors, memory, buffers, local ports;
+// a fork refused). The director's problem, not the server's.
+struct InconclusiveRun {
+    CheckKey check;
+    std::string reason;  // "checker: connecting: Too many open files"
+    TimePoint at{};
+    State state = State::unknown;  // the check's state, left as it was
+};
+
 class HealthSink {
 public:
     virtual ~HealthSink() = default;
+    // The check's state changed, or its agent reply / exec weight did.
     virtual void on_health_event(const HealthEvent& event) = 0;
+    // Every inconclusive run (there is no HealthEvent for it: the tracker, its
+    // counts of successes and failures in a row and the agent reply are left as
+    // they were, so rise/fall resume where they stood). Meant to be logged as
+    // the director's own fault, rate-limited, and counted. Default: ignored.
+    virtual void on_inconclusive_run(const InconclusiveRun& /*run*/) {}
 };
 
 // How late timers fired (actual start - due), in 50 us buckets up to 100 ms.
@@ -50,7 +66,8 @@ struct LatenessHistogram {
 
 struct RunnerStats {
     uint64_t runs_started = 0;
-    uint64_t runs_finished = 0;
+    uint64_t runs_finished = 0;  // inconclusive runs included
+    uint64_t inconclusive = 0;   // runs that failed on the checker's side
     uint64_t events = 0;
     LatenessHistogram lateness;
 };
