@@ -1,6 +1,7 @@
 // Every probe against well-behaved and misbehaving servers on loopback: each
 // verdict arrives with the right reason, and within the check's timeout.
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -520,6 +521,70 @@ TEST_F(ProbeTest, ExecTimeoutKillsAndReaps) {
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "timeout after 300ms (running)");
+    EXPECT_TRUE(no_children_left());
+}
+
+// The child sees none of the daemon's descriptors (Asio's sockets are not
+// close-on-exec) and none of its environment: PATH, HOME and LANG only.
+TEST_F(ProbeTest, ExecChildGetsNoDescriptorsAndAMinimalEnvironment) {
+    ASSERT_EQ(::setenv("BALLAST_TEST_SECRET", "leaked", 1), 0);
+    const int sock = ::socket(AF_INET, SOCK_STREAM, 0);  // not close-on-exec
+    ASSERT_GE(sock, 0);
+    ASSERT_EQ(::dup2(sock, 250), 250);
+    auto k = key(model::CheckType::exec, "127.0.0.1", 1);
+    k.spec.command = {"/bin/sh", "-c",
+                      "echo ${BALLAST_TEST_SECRET:-unset} $(test -e /proc/self/fd/250 && echo "
+                      "fd-inherited || echo fd-closed) $PATH $HOME $(env | wc -l)"};
+    auto r = run(k);
+    ::close(250);
+    ::close(sock);
+    ::unsetenv("BALLAST_TEST_SECRET");
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    // env also lists what sh adds itself (PWD; dash: nothing else).
+    EXPECT_EQ(r.result.reason,
+              "exec: exit 0: unset fd-closed "
+              "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin / 4");
+}
+
+TEST_F(ProbeTest, ExecRunsAsTheConfiguredUser) {
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    const std::string want = std::to_string(nobody->pw_uid) + " " + std::to_string(nobody->pw_gid) +
+                             " " + nobody->pw_dir;
+    auto k = key(model::CheckType::exec, "127.0.0.1", 1);
+    k.spec.command = {"/bin/sh", "-c", "echo $(id -u) $(id -g) $HOME"};
+    k.spec.user = "nobody";
+    auto r = run(k);
+    EXPECT_TRUE(r.result.up) << r.result.reason;
+    EXPECT_EQ(r.result.reason, "exec: exit 0: " + want);
+
+    k.spec.user = "ballast-no-such-user";
+    r = run(k);
+    EXPECT_FALSE(r.result.up);
+    EXPECT_TRUE(r.result.inconclusive);
+    EXPECT_EQ(r.result.reason, "checker: exec: no user ballast-no-such-user");
+}
+
+// Killing a child does not wait for it on the spot (a child in uninterruptible
+// sleep would freeze the loop): its pidfd reaps it once it has gone.
+TEST_F(ProbeTest, ExecCancelReapsThroughThePidfdNotOnTheSpot) {
+    auto k = key(model::CheckType::exec, "127.0.0.1", 1, 5000ms);
+    k.spec.command = {"sleep", "30"};
+    bool called = false;
+    auto run = start_probe(ctx, k, [&](ProbeResult) { called = true; });
+    bool child_there_after_cancel = false;
+    boost::asio::steady_timer t(io, 100ms);
+    t.async_wait([&](auto) {
+        run->cancel();
+        run.reset();
+        siginfo_t info{};
+        // Not reaped yet (alive or a zombie): waitid sees a child.
+        child_there_after_cancel = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+    });
+    io.restart();
+    io.run();
+    EXPECT_FALSE(called);
+    EXPECT_TRUE(child_there_after_cancel);
     EXPECT_TRUE(no_children_left());
 }
 

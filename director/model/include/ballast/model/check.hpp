@@ -47,6 +47,7 @@ struct CheckSpec {
     // exec: argv; "%ip" and "%port" are replaced by the target's
     std::vector<std::string> command;
     bool weight_from_output = false;
+    std::string user;  // exec: run as this user (empty: as the daemon)
 
     Millis effective_down_interval() const {
         return down_interval.count() ? down_interval : interval;
