@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <re2/re2.h>
+
 namespace ballast::health {
 namespace {
 
@@ -262,8 +264,27 @@ HttpResponseParser::Progress HttpResponseParser::step() {
     }
 }
 
+std::shared_ptr<const BodyRegex> BodyRegex::compile(const std::string& pattern,
+                                                    std::string* error) {
+    RE2::Options options;
+    options.set_log_errors(false);  // the error is returned, not printed to stderr
+    auto re = std::make_unique<RE2>(pattern, options);
+    if (!re->ok()) {
+        if (error) *error = re->error();
+        return nullptr;
+    }
+    return std::make_shared<const BodyRegex>(std::move(re));
+}
+
+BodyRegex::BodyRegex(std::unique_ptr<re2::RE2> re) : re_(std::move(re)) {}
+BodyRegex::~BodyRegex() = default;
+
+bool BodyRegex::search(std::string_view text) const {
+    return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re_);
+}
+
 HttpVerdict classify_http(int status, std::string_view body, const model::CheckSpec& spec,
-                          const std::regex* body_regex) {
+                          const BodyRegex* body_regex) {
     const std::string code = "HTTP " + std::to_string(status);
     const bool status_ok = spec.expect_status.empty()
                                ? (status >= 200 && status < 400)
@@ -274,8 +295,7 @@ HttpVerdict classify_http(int status, std::string_view body, const model::CheckS
         return {false, code + ": body lacks \"" + spec.expect_body + "\""};
     }
     if (body_regex) {
-        const auto head = body.substr(0, std::min<size_t>(body.size(), 64 * 1024));
-        if (!std::regex_search(head.begin(), head.end(), *body_regex)) {
+        if (!body_regex->search(body.substr(0, std::min(body.size(), kBodyRegexWindow)))) {
             return {false, code + ": body does not match /" + spec.expect_body_regex + "/"};
         }
     }

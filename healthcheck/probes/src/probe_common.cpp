@@ -32,6 +32,15 @@ std::shared_ptr<detail::ConnectMux> ProbeContext::connects() {
     return connects_;
 }
 
+std::shared_ptr<const BodyRegex> ProbeContext::body_regex(const std::string& pattern,
+                                                          std::string& error) {
+    auto it = body_regexes_.find(pattern);
+    if (it != body_regexes_.end()) return it->second;
+    auto re = BodyRegex::compile(pattern, &error);
+    if (re) body_regexes_.emplace(pattern, re);
+    return re;
+}
+
 asio::ssl::context& ProbeContext::tls(bool verify) {
     return verify ? tls_verify_ : tls_any_;
 }

@@ -4,12 +4,16 @@
 // against a check. No sockets: bytes are fed in by the probe (or a fuzzer).
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 
 #include "ballast/model/check.hpp"
+
+namespace re2 {
+class RE2;
+}
 
 namespace ballast::health {
 
@@ -71,15 +75,34 @@ private:
     std::string error_;
 };
 
+// A compiled expect_body_regex (RE2 syntax: linear time in the body's length,
+// whatever the pattern). Made once per check, shared by its runs.
+class BodyRegex {
+public:
+    // nullptr and `error` (RE2's words) when `pattern` is not a valid RE2 expression.
+    static std::shared_ptr<const BodyRegex> compile(const std::string& pattern,
+                                                    std::string* error = nullptr);
+    explicit BodyRegex(std::unique_ptr<re2::RE2> re);
+    ~BodyRegex();
+    // Whether the pattern matches anywhere in `text`.
+    bool search(std::string_view text) const;
+
+private:
+    std::unique_ptr<re2::RE2> re_;
+};
+
+// The part of the body the regex is searched in.
+inline constexpr size_t kBodyRegexWindow = 64 * 1024;
+
 struct HttpVerdict {
     bool up = false;
     std::string reason;  // "HTTP 200", "HTTP 503", "HTTP 200: body lacks \"ok\""
 };
 
 // Decides a complete response against the check: status among expect_status
-// (empty = any 2xx/3xx), body substring, body regex (ECMAScript; searched in the
-// first 64 KiB). `body_regex` is the compiled spec.expect_body_regex, if any.
+// (empty = any 2xx/3xx), body substring, body regex (searched in the first
+// kBodyRegexWindow bytes). `body_regex` is the compiled spec.expect_body_regex, if any.
 HttpVerdict classify_http(int status, std::string_view body, const model::CheckSpec& spec,
-                          const std::regex* body_regex);
+                          const BodyRegex* body_regex);
 
 }  // namespace ballast::health

@@ -8,6 +8,7 @@
 // touch nothing outside it (they keep only the run itself alive).
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,9 @@ public:
     uint16_t next_dns_id() { return static_cast<uint16_t>(rng_.next()); }
     // Shared by every plain connect check of this context (made on first use).
     std::shared_ptr<detail::ConnectMux> connects();
+    // expect_body_regex compiled once per distinct pattern, kept for the runs that
+    // follow; nullptr and `error` when RE2 rejects it.
+    std::shared_ptr<const BodyRegex> body_regex(const std::string& pattern, std::string& error);
 
 private:
     boost::asio::io_context& io_;
@@ -72,6 +76,7 @@ private:
     boost::asio::ssl::context tls_verify_;
     boost::asio::ssl::context tls_any_;
     std::shared_ptr<detail::ConnectMux> connects_;
+    std::map<std::string, std::shared_ptr<const BodyRegex>, std::less<>> body_regexes_;
 };
 
 class ProbeRun {
