@@ -116,6 +116,18 @@ std::string describe(const beast::error_code& ec, const HttpLimits& limits,
     return "malformed HTTP response: " + ec.message();
 }
 
+// The Content-Length the header declared, if any and well-formed (read from the
+// fields: Beast's own content_length() is only there once the header is accepted).
+std::optional<uint64_t> declared_length(const http::response<http::string_body>& message) {
+    const auto it = message.find(http::field::content_length);
+    if (it == message.end()) return std::nullopt;
+    const std::string_view v = it->value();
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    return n;
+}
+
 }  // namespace
 
 HttpResponseParser::Progress HttpResponseParser::step() {
@@ -132,10 +144,7 @@ HttpResponseParser::Progress HttpResponseParser::step() {
         const size_t used = parser.put(asio::buffer(buf_.data(), buf_.size()), ec);
         buf_.erase(0, used);
         if (ec == http::error::need_more) return Progress::need_more;
-        if (ec) {
-            const auto declared = parser.content_length();
-            return fail(describe(ec, limits_, declared ? std::optional(*declared) : std::nullopt));
-        }
+        if (ec) return fail(describe(ec, limits_, declared_length(parser.get())));
         if (!parser.is_done()) {
             if (buf_.empty()) return Progress::need_more;
             continue;
