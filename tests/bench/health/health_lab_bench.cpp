@@ -108,7 +108,8 @@ int runner_main(size_t n) {
     }
     boost::asio::io_context io;
     NullSink sink;
-    RunnerOptions options{1, {}};
+    RunnerOptions options;
+    options.seed = 1;
     // BALLAST_WAKE_US: the runner's wake-up granularity (default 1000 us; 0 = every check on time).
     if (const char* w = std::getenv("BALLAST_WAKE_US"))
         options.wake_granularity = std::chrono::microseconds(std::stol(w));

@@ -35,7 +35,6 @@ CheckKey key(model::CheckType type, const std::string& addr, uint16_t port,
 
 struct Outcome {
     ProbeResult result;
-    std::chrono::milliseconds took{};
 };
 
 class ProbeTest : public ::testing::Test {
@@ -43,7 +42,6 @@ protected:
     Outcome run(const CheckKey& k) {
         std::optional<ProbeResult> got;
         int calls = 0;
-        const auto start = std::chrono::steady_clock::now();
         auto handle = start_probe(ctx, k, [&](ProbeResult r) {
             ++calls;
             got = std::move(r);
@@ -51,11 +49,8 @@ protected:
         io.restart();
         io.run();  // returns once the run and all its handlers are done
         EXPECT_EQ(calls, 1);
-        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - start);
-        // Each verdict arrives within the check's timeout (plus scheduling slack).
-        EXPECT_LE(took, k.spec.timeout + 500ms) << k.to_string();
-        return {got.value_or(ProbeResult{false, "no result", std::nullopt}), took};
+        // How soon verdicts arrive is measured by probe_latency_bench, not asserted here.
+        return {got.value_or(ProbeResult{false, "no result", std::nullopt})};
     }
 
     boost::asio::io_context io;
@@ -161,7 +156,6 @@ TEST_F(ProbeTest, TcpConnectTimesOutWhenSynsAreDropped) {
     auto r = run(key(model::CheckType::tcp, "127.0.0.3", port, 300ms));
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "timeout after 300ms (connecting)");
-    EXPECT_GE(r.took, 290ms);
 }
 
 // Many plain connect checks in flight at once, and more started from inside
@@ -231,7 +225,6 @@ TEST_F(ProbeTest, TcpExpectAgainstSilentServerTimesOut) {
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "timeout after 300ms (reading reply)");
-    EXPECT_GE(r.took, 290ms);
 }
 
 // ---------- http ----------
@@ -415,8 +408,7 @@ TEST_F(ProbeTest, UdpNothingListeningFailsFast) {
     k.spec.send = "ping";
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
-    EXPECT_EQ(r.result.reason, "ICMP port unreachable");
-    EXPECT_LT(r.took, 1000ms);  // not a timeout
+    EXPECT_EQ(r.result.reason, "ICMP port unreachable");  // not "timeout after 2s ..."
 }
 
 TEST_F(ProbeTest, UdpEchoExpect) {
@@ -626,12 +618,9 @@ TEST_F(ProbeTest, CancelledConnectCheckNeverCallsBack) {
         a.reset();
         b.reset();
     });
-    const auto start = std::chrono::steady_clock::now();
     io.restart();
     io.run();  // returns: nothing is left waiting once both are cancelled
     EXPECT_FALSE(called);
-    // Well before the 5 s deadline: cancelling released the connects, no timer kept the loop.
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // kernel; the director's policy consumes the events.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,6 +80,10 @@ struct RunnerOptions {
     // a check starts at most this late, and ten thousand checks a second cost a
     // thousand wake-ups, not ten thousand. Zero: wake for every check on time.
     std::chrono::microseconds wake_granularity{1000};
+    // The runner's one time seam: every "now" it uses (due times, results, events,
+    // lateness) and the wake-up timer's waits (at - now()) come from it. Empty:
+    // SteadyClock::now. Tests pass a manual clock (tests/fakes/health).
+    std::function<TimePoint()> now;
 };
 
 class HealthRunner {
@@ -119,6 +124,7 @@ private:
     void on_wake();
 
     HealthSink& sink_;
+    std::function<TimePoint()> now_;
     ProbeContext probes_;
     Rng rng_;
     RunnerStats stats_;
