@@ -103,6 +103,8 @@ asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k);
 
 // A `tcp` check that only connects (port set, nothing to send or expect).
 std::shared_ptr<ProbeRun> start_connect_check(ProbeContext&, const CheckKey&, ProbeCallback);
+// `tcp_half_open` (port set).
+std::shared_ptr<ProbeRun> start_half_open_check(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_tcp_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_agent_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_http_attempt(ProbeContext&, const CheckKey&, ProbeCallback);

@@ -6,6 +6,7 @@
 
 #include "attempt.hpp"
 #include "connect_mux.hpp"
+#include "half_open.hpp"
 
 namespace ballast::health {
 
@@ -25,6 +26,24 @@ ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t se
 
 ProbeContext::~ProbeContext() {
     if (connects_) connects_->shutdown();
+    if (half_opens_) half_opens_->shutdown();
+}
+
+std::shared_ptr<detail::HalfOpenMux> ProbeContext::half_opens() {
+    if (!half_opens_) half_opens_ = std::make_shared<detail::HalfOpenMux>(io_, rng_.next());
+    return half_opens_;
+}
+
+std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks) {
+    std::vector<std::string> out;
+    std::string why;
+    bool asked = false;
+    for (const auto& k : checks) {
+        if (k.spec.type != model::CheckType::tcp_half_open) continue;
+        if (!asked) why = detail::half_open_privilege_error(), asked = true;
+        if (!why.empty()) out.push_back(k.to_string() + ": " + why);
+    }
+    return out;
 }
 
 std::shared_ptr<detail::ConnectMux> ProbeContext::connects() {
@@ -76,6 +95,11 @@ std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check,
             break;
         case CheckType::agent:
             a = detail::make_agent_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::tcp_half_open:
+            if (check.target.port != 0)
+                return detail::start_half_open_check(ctx, check, std::move(done));
+            a = detail::make_none_attempt(ctx, check, std::move(done));  // config forbids it
             break;
         case CheckType::none:
             a = detail::make_none_attempt(ctx, check, std::move(done));

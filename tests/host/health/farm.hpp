@@ -81,6 +81,28 @@ private:
     rlimit saved_{};
 };
 
+// While it lives, the calling thread works in a network namespace of its own
+// (loopback up): sockets it makes and commands it runs (sh) live there, and the
+// host's namespace is never touched. Throws when that cannot be had (not root).
+class PrivateNetns {
+public:
+    PrivateNetns();
+    ~PrivateNetns();
+    PrivateNetns(const PrivateNetns&) = delete;
+    PrivateNetns& operator=(const PrivateNetns&) = delete;
+    // Runs a shell command inside; throws when it fails.
+    void sh(const std::string& command) const;
+
+private:
+    int host_ns_ = -1;
+};
+
+// Drops `cap` from this process's effective, permitted and inheritable sets.
+void drop_capability(int cap);
+
+// Polls `done` every 10 ms for up to 5 s (for what other threads do).
+void wait_for(const std::function<bool()>& done);
+
 // A test PKI made with OpenSSL APIs at run time: a CA and leaf certificates.
 struct TestPki {
     struct Pem {

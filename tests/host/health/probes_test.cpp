@@ -1,5 +1,6 @@
 // Every probe against well-behaved and misbehaving servers on loopback: each
 // verdict arrives with the right reason, and within the check's timeout.
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -578,6 +579,87 @@ TEST_F(ProbeTest, ExecCancelReapsThroughThePidfdNotOnTheSpot) {
     EXPECT_FALSE(called);
     EXPECT_TRUE(child_there_after_cancel);
     EXPECT_TRUE(no_children_left());
+}
+
+// ---------- tcp_half_open ----------
+
+TEST_F(ProbeTest, HalfOpenUpOnAListenerThatNeverAcceptsAConnection) {
+    const auto port = farm.tcp_accept_close("127.0.0.6");
+    auto k = key(model::CheckType::tcp_half_open, "127.0.0.6", port);
+    for (int i = 0; i < 3; ++i) {
+        auto r = run(k);
+        EXPECT_TRUE(r.result.up) << r.result.reason;
+        EXPECT_EQ(r.result.reason, "SYN-ACK received");
+    }
+    // A connect check on the same listener is accepted: the counter counts, and
+    // the three SYN-ACKs before it were reset by the kernel, never accepted.
+    EXPECT_TRUE(run(key(model::CheckType::tcp, "127.0.0.6", port)).result.up);
+    testing::wait_for([&] { return farm.accepted(port) >= 1; });
+    EXPECT_EQ(farm.accepted(port), 1u);
+}
+
+TEST_F(ProbeTest, HalfOpenDownOnAClosedPort) {
+    auto r =
+        run(key(model::CheckType::tcp_half_open, "127.0.0.1", farm.dead_udp_port("127.0.0.1")));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_FALSE(r.result.inconclusive);
+    EXPECT_EQ(r.result.reason, "connect refused");
+}
+
+// SYNs dropped by nft in a network namespace of the test's own: a timeout.
+TEST_F(ProbeTest, HalfOpenDownWhenSynsAreDropped) {
+    testing::PrivateNetns ns;
+    const auto port = farm.listen_only("127.0.0.1");
+    ns.sh(
+        "nft add table inet ballast_test && nft add chain inet ballast_test in "
+        "'{ type filter hook input priority 0; }' && nft add rule inet ballast_test in tcp "
+        "dport " +
+        std::to_string(port) + " tcp flags syn drop");
+    auto r = run(key(model::CheckType::tcp_half_open, "127.0.0.1", port, 300ms));
+    EXPECT_FALSE(r.result.up);
+    EXPECT_FALSE(r.result.inconclusive);
+    EXPECT_EQ(r.result.reason, "timeout after 300ms (waiting for SYN-ACK)");
+    ns.sh("nft delete table inet ballast_test");
+    auto up = run(key(model::CheckType::tcp_half_open, "127.0.0.1", port, 300ms));
+    EXPECT_TRUE(up.result.up) << up.result.reason;
+}
+
+TEST_F(ProbeTest, HalfOpenManyInFlightTogether) {
+    const auto up_port = farm.listen_only("127.0.0.7");
+    const auto refused_port = farm.dead_udp_port("127.0.0.7");
+    std::vector<std::string> got(200);
+    std::vector<std::shared_ptr<ProbeRun>> runs;
+    for (size_t i = 0; i < got.size(); ++i) {
+        auto k = key(model::CheckType::tcp_half_open, "127.0.0.7", i % 2 ? refused_port : up_port);
+        k.spec.path = std::to_string(i);  // distinct checks of the same target
+        runs.push_back(start_probe(ctx, k, [&got, i](ProbeResult r) { got[i] = r.reason; }));
+    }
+    io.restart();
+    io.run();
+    for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i], i % 2 ? "connect refused" : "SYN-ACK received") << i;
+}
+
+// Without CAP_NET_RAW the check cannot run: missing_privileges says so, naming
+// the check and the capability (the daemon and --check-config report it).
+TEST(HalfOpenPrivileges, MissingCapNetRawIsNamed) {
+    CheckKey k = key(model::CheckType::tcp_half_open, "10.0.0.2", 80);
+    EXPECT_TRUE(missing_privileges({k}).empty());  // this test runs as root
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        testing::drop_capability(CAP_NET_RAW);
+        const auto missing = missing_privileges({k, key(model::CheckType::tcp, "10.0.0.2", 80)});
+        const bool ok = missing.size() == 1 &&
+                        missing[0] ==
+                            "tcp_half_open 10.0.0.2:80: needs CAP_NET_RAW (a raw socket: "
+                            "Operation not permitted)";
+        if (!ok) std::fprintf(stderr, "%s\n", missing.empty() ? "(none)" : missing[0].c_str());
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 // ---------- cancellation ----------

@@ -13,7 +13,8 @@ namespace ballast::model {
 
 using Millis = std::chrono::milliseconds;
 
-enum class CheckType : uint8_t { none, tcp, http, https, udp, dns, exec, agent };
+// tcp_half_open: SYN, then SYN-ACK (up) or RST (down); the kernel resets, nothing is accepted.
+enum class CheckType : uint8_t { none, tcp, http, https, udp, dns, exec, agent, tcp_half_open };
 std::optional<CheckType> parse_check_type(std::string_view);
 std::string_view to_string(CheckType);
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -26,7 +27,8 @@ namespace ballast::health {
 
 namespace detail {
 class ConnectMux;
-}
+class HalfOpenMux;
+}  // namespace detail
 
 struct ProbeResult {
     bool up = false;
@@ -65,6 +67,8 @@ public:
     uint16_t next_dns_id() { return static_cast<uint16_t>(rng_.next()); }
     // Shared by every plain connect check of this context (made on first use).
     std::shared_ptr<detail::ConnectMux> connects();
+    // Shared by every tcp_half_open check of this context (made on first use).
+    std::shared_ptr<detail::HalfOpenMux> half_opens();
     // expect_body_regex compiled once per distinct pattern, kept for the runs that
     // follow; nullptr and `error` when RE2 rejects it.
     std::shared_ptr<const BodyRegex> body_regex(const std::string& pattern, std::string& error);
@@ -76,6 +80,7 @@ private:
     boost::asio::ssl::context tls_verify_;
     boost::asio::ssl::context tls_any_;
     std::shared_ptr<detail::ConnectMux> connects_;
+    std::shared_ptr<detail::HalfOpenMux> half_opens_;
     std::map<std::string, std::shared_ptr<const BodyRegex>, std::less<>> body_regexes_;
 };
 
@@ -88,5 +93,11 @@ public:
 
 // Starts one run of `check.spec` against `check.target` (timeout = spec.timeout).
 std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check, ProbeCallback done);
+
+// The checks among `checks` this process cannot run for want of a privilege, one
+// line each, e.g. "tcp_half_open 10.0.0.2:80: needs CAP_NET_RAW (a raw socket:
+// Operation not permitted)". The daemon calls it at start (and --check-config
+// may): such a check would only ever be inconclusive.
+std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks);
 
 }  // namespace ballast::health
