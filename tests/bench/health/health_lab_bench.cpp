@@ -4,7 +4,8 @@
 //
 //   health_lab_bench [targets=1000] [warmup_s=15] [window_s=30] [order=kbf]
 //
-// order: which checkers to measure, in turn: k keepalived, b ballast, f the floor,
+// order: which checkers to measure, in turn: k keepalived, b ballast, B ballast
+// with a 1 ms wake-up granularity (the default before 2026-12-05), f the floor,
 // h the half-open floor.
 //
 // The process moves into a private network namespace (needs root), so the
@@ -541,7 +542,8 @@ Result measure_keepalived(Farm& farm, size_t n, int warmup_s, int window_s) {
 }
 
 // (b) and (c): this program re-executed in `mode` ("runner" or "floor").
-Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std::string& mode) {
+Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std::string& mode,
+                    const char* wake_us = nullptr) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) die("pipe");
     const pid_t pid = fork();
@@ -549,6 +551,7 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     if (pid == 0) {
         dup2(out[1], 1);
         const std::string nstr = std::to_string(n);
+        if (wake_us) setenv("BALLAST_WAKE_US", wake_us, 1);
         execl("/proc/self/exe", "health_lab_bench", mode.c_str(), nstr.c_str(),
               static_cast<char*>(nullptr));
         std::perror("exec self");
@@ -572,7 +575,10 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     }
     Result r{halfopen ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
              : floor  ? "floor: bare epoll connect loop (no timers, no callbacks)"
-                      : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
+             : wake_us
+                 ? "ballast HealthRunner (tcp, interval 1 s, timeout 3 s, wake-up granularity " +
+                       std::string(wake_us) + " us)"
+                 : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
              0,
              {},
              0,
@@ -622,10 +628,11 @@ int main(int argc, char** argv) {
     const int window_s = argc > 3 ? std::stoi(argv[3]) : 30;
     const std::string order = argc > 4 ? argv[4] : "kbf";
     if (n == 0 || n > 25000 || order.empty() ||
-        order.find_first_not_of("kbfh") != std::string::npos) {
+        order.find_first_not_of("kbBfh") != std::string::npos) {
         std::fprintf(stderr,
                      "usage: health_lab_bench [targets<=25000] [warmup_s] [window_s] [order]\n"
-                     "  order: k keepalived, b ballast, f floor, h half-open floor, in measuring "
+                     "  order: k keepalived, b ballast, B ballast waking every 1 ms, f floor, h "
+                     "half-open floor, in measuring "
                      "order (default kbf)\n");
         return 2;
     }
@@ -641,6 +648,7 @@ int main(int argc, char** argv) {
         farm.accepted = 0;
         results.push_back(who == 'k'   ? measure_keepalived(farm, n, warmup_s, window_s)
                           : who == 'b' ? measure_self(farm, n, warmup_s, window_s, "runner")
+                          : who == 'B' ? measure_self(farm, n, warmup_s, window_s, "runner", "1000")
                           : who == 'h' ? measure_self(farm, n, warmup_s, window_s, "halfopen")
                                        : measure_self(farm, n, warmup_s, window_s, "floor"));
         const auto& r = results.back();
