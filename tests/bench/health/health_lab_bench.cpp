@@ -5,8 +5,8 @@
 //   health_lab_bench [targets=1000] [warmup_s=15] [window_s=30] [order=kbf]
 //
 // order: which checkers to measure, in turn: k keepalived, b ballast, B ballast
-// with a 1 ms wake-up granularity (the default before 2026-12-05), f the floor,
-// h the half-open floor.
+// with a 1 ms wake-up granularity (the default before 2026-12-05), o ballast's
+// tcp_half_open check, f the floor, h the half-open floor.
 //
 // The process moves into a private network namespace (needs root), so the
 // IPVS table keepalived programs and the listeners live and die with it. It
@@ -93,11 +93,12 @@ struct NullSink : ballast::health::HealthSink {
     void on_health_event(const ballast::health::HealthEvent&) override {}
 };
 
-int runner_main(size_t n) {
+int runner_main(size_t n, bool half_open) {
     using namespace ballast::health;
     raise_nofile();
     ballast::model::CheckSpec spec;
-    spec.type = ballast::model::CheckType::tcp;
+    spec.type =
+        half_open ? ballast::model::CheckType::tcp_half_open : ballast::model::CheckType::tcp;
     spec.interval = 1000ms;
     spec.timeout = 3000ms;  // keepalived's connect_timeout 3
     spec.rise = 1;
@@ -565,7 +566,9 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
         std::exit(1);
     }
     const bool floor = mode == "floor";
-    const bool halfopen = mode == "halfopen";
+    // Half-open probes are never accepted: counted by their own verdicts.
+    const bool runner_half = mode == "runner_half";
+    const bool halfopen = mode == "halfopen" || runner_half;
     // A half-open probe is never accepted: wait for the warm-up alone.
     if (halfopen) {
         std::fprintf(stderr, "health_lab_bench: half-open floor: warming up %d s\n", warmup_s);
@@ -573,8 +576,9 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     } else {
         warm_up(farm, pid, warmup_s, floor ? "floor" : "ballast runner");
     }
-    Result r{halfopen ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
-             : floor  ? "floor: bare epoll connect loop (no timers, no callbacks)"
+    Result r{runner_half ? "ballast HealthRunner (tcp_half_open, interval 1 s, timeout 3 s)"
+             : halfopen  ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
+             : floor     ? "floor: bare epoll connect loop (no timers, no callbacks)"
              : wake_us
                  ? "ballast HealthRunner (tcp, interval 1 s, timeout 3 s, wake-up granularity " +
                        std::string(wake_us) + " us)"
@@ -620,7 +624,10 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 2 && std::string(argv[1]) == "runner") return runner_main(std::stoul(argv[2]));
+    if (argc > 2 && std::string(argv[1]) == "runner")
+        return runner_main(std::stoul(argv[2]), false);
+    if (argc > 2 && std::string(argv[1]) == "runner_half")
+        return runner_main(std::stoul(argv[2]), true);
     if (argc > 2 && std::string(argv[1]) == "floor") return floor_main(std::stoul(argv[2]));
     if (argc > 2 && std::string(argv[1]) == "halfopen") return halfopen_main(std::stoul(argv[2]));
     const size_t n = argc > 1 ? std::stoul(argv[1]) : 1000;
@@ -628,11 +635,11 @@ int main(int argc, char** argv) {
     const int window_s = argc > 3 ? std::stoi(argv[3]) : 30;
     const std::string order = argc > 4 ? argv[4] : "kbf";
     if (n == 0 || n > 25000 || order.empty() ||
-        order.find_first_not_of("kbBfh") != std::string::npos) {
+        order.find_first_not_of("kbBofh") != std::string::npos) {
         std::fprintf(stderr,
                      "usage: health_lab_bench [targets<=25000] [warmup_s] [window_s] [order]\n"
-                     "  order: k keepalived, b ballast, B ballast waking every 1 ms, f floor, h "
-                     "half-open floor, in measuring "
+                     "  order: k keepalived, b ballast, B ballast waking every 1 ms, o ballast "
+                     "tcp_half_open, f floor, h half-open floor, in measuring "
                      "order (default kbf)\n");
         return 2;
     }
@@ -649,6 +656,7 @@ int main(int argc, char** argv) {
         results.push_back(who == 'k'   ? measure_keepalived(farm, n, warmup_s, window_s)
                           : who == 'b' ? measure_self(farm, n, warmup_s, window_s, "runner")
                           : who == 'B' ? measure_self(farm, n, warmup_s, window_s, "runner", "1000")
+                          : who == 'o' ? measure_self(farm, n, warmup_s, window_s, "runner_half")
                           : who == 'h' ? measure_self(farm, n, warmup_s, window_s, "halfopen")
                                        : measure_self(farm, n, warmup_s, window_s, "floor"));
         const auto& r = results.back();
