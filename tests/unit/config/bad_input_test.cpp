@@ -447,7 +447,8 @@ port = 80
 type = "icmp"
 )"),
      6, 8, "service[0].check.type",
-     "unknown check type 'icmp' (expected tcp, tcp_half_open, http, https, udp, dns, exec, agent or "
+     "unknown check type 'icmp' (expected tcp, tcp_half_open, http, https, udp, dns, exec, agent "
+     "or "
      "none)"},
     {"check_unknown_key_suggests", svc(R"([service.check]
 intervall = "2s"
@@ -518,7 +519,7 @@ expect_body_regex = "("
 expect_body_regex = "(a{100}){101}"
 )",
      2, 21, "defaults.check.expect_body_regex",
-     "invalid regular expression (RE2 syntax): bad repetition operator: {101}"},
+     "invalid regular expression (RE2 syntax): invalid repetition size: {101}"},
     // ECMAScript's backreferences and lookahead are not RE2's (linear time).
     {"check_regex_backreference", R"(
 [defaults.check]
@@ -526,10 +527,10 @@ expect_body_regex = "(ok)\\1"
 )",
      2, 21, "defaults.check.expect_body_regex",
      "invalid regular expression (RE2 syntax): invalid escape sequence: \\1"},
-    {"check_regex_lookahead", R"(
+    {"check_regex_lookahead", R"toml(
 [defaults.check]
 expect_body_regex = "ok(?=!)"
-)",
+)toml",
      2, 21, "defaults.check.expect_body_regex",
      "invalid regular expression (RE2 syntax): invalid perl operator: (?="},
     {"check_exec_unknown_user", R"(
@@ -546,7 +547,7 @@ check = { type = "tcp_half_open" }
 [[service.real]]
 address = "2001:db8::10"
 )",
-     8, 11, "service[0].real[0].address",
+     7, 11, "service[0].real[0].address",
      "a tcp_half_open check probes IPv4 real servers only (2001:db8::10 is IPv6: use type = "
      "\"tcp\")"},
     {"check_user_only_for_exec", svc(R"([service.check]
