@@ -1,6 +1,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstring>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 
@@ -165,7 +167,9 @@ bool is_checker_fault(const error_code& ec) {
 }
 
 std::string checker_fault_reason(const error_code& ec, const char* phase) {
-    return std::string("checker: ") + (phase ? phase : "probe") + ": " + ec.message();
+    // strerror, not ec.message(): no virtual call on a path taken when the process
+    // has no descriptor left (UBSan's vptr check itself needs one).
+    return std::string("checker: ") + (phase ? phase : "probe") + ": " + std::strerror(ec.value());
 }
 
 std::string describe_error(const error_code& ec, const char* phase) {

@@ -69,7 +69,9 @@ private:
 // While it lives, this process can make no new descriptor (every socket(), pipe(),
 // epoll_create1() fails with EMFILE), as on a director that ran out of them: the
 // soft RLIMIT_NOFILE is lowered to the lowest free descriptor number, and restored
-// when it goes away.
+// when it goes away. (In the sanitizer build, UBSan's vptr check needs a pipe
+// the first time it meets a dynamic type: run the code paths once before, as the
+// tests do, so it has met them.)
 class NoFreeDescriptors {
 public:
     NoFreeDescriptors();

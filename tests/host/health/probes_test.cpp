@@ -134,7 +134,7 @@ TEST_F(ProbeTest, OutOfDescriptorsIsInconclusiveForEveryKind) {
     udp.spec.send = "ping";
     auto exec = key(model::CheckType::exec, "127.0.0.1", port);
     exec.spec.command = {"/bin/true"};
-    const std::vector<std::pair<CheckKey, std::string>> cases = {
+    std::vector<std::pair<CheckKey, std::string>> cases = {
         {tcp_expect, "checker: connecting: Too many open files"},
         {key(model::CheckType::http, "127.0.0.1", port),
          "checker: connecting: Too many open files"},
@@ -143,6 +143,10 @@ TEST_F(ProbeTest, OutOfDescriptorsIsInconclusiveForEveryKind) {
         {udp, "checker: connecting: Too many open files"},
         {exec, "checker: exec: pipe: Too many open files"},
     };
+    for (auto& [k, reason] : cases) {
+        k.spec.timeout = 200ms;
+        run(k);  // once with descriptors (see NoFreeDescriptors)
+    }
     testing::NoFreeDescriptors starved;
     for (const auto& [k, reason] : cases) {
         auto r = run(k);
