@@ -164,7 +164,7 @@ Status Director::start(const Result<kernel::IpvsSnapshot>& observed, Now now) {
         if (!service_index_.count(key) && !owned_.count(key)) continue;
         for (const auto& [real, spec] : svc.reals) adopted_[{key, real}] = spec.weight;
     }
-    full_reconcile(*observed, now);
+    full_reconcile(*observed, now, true);
     emit(Severity::info, EventKind::lifecycle,
          "started: " + std::to_string(config_.services.size()) + " services, " +
              std::to_string(desired_.real_count()) + " real servers, " +
@@ -268,11 +268,11 @@ void Director::run_plan(const reconcile::PlanResult& result, Now now, bool full,
     }
 }
 
-void Director::full_reconcile(const kernel::IpvsSnapshot& observed, Now now) {
-    for (const auto& s : config_.services) redecide(s.key, now);
-    std::erase_if(decisions_, [&](const auto& kv) { return !service_index_.count(kv.first); });
-    std::erase_if(desired_.services,
-                  [&](const auto& kv) { return !service_index_.count(kv.first); });
+void Director::full_reconcile(const kernel::IpvsSnapshot& observed, Now now, bool redecide_all) {
+    // Decisions change only with an input (verdict, override, reload) or a slow-start step,
+    // each of which re-decides its services: a resync reuses them.
+    if (redecide_all)
+        for (const auto& s : config_.services) redecide(s.key, now);
     programmed_ = observed.table;
     service_stats_ = observed.service_stats;
     dest_counters_ = observed.dest_counters;
@@ -458,7 +458,7 @@ void Director::finish_resync(const Result<kernel::IpvsSnapshot>& observed, Now n
                  "), repairing: " + join_some(drift),
              now);
     }
-    full_reconcile(snapshot, now);
+    full_reconcile(snapshot, now, false);
 }
 
 ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {

@@ -11,6 +11,8 @@
 
 #include "ballast/config/config.hpp"
 #include "ballast/daemon/director.hpp"
+#include "ballast/health/check_plan.hpp"
+#include "ballast/health/probe.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
 #include "ballast/nft/netlink_nft_client.hpp"
 #include "ballast/state/overrides.hpp"
@@ -52,7 +54,18 @@ int check_config(const std::string& path) {
                    loaded.diagnostics.size() == 1 ? "" : "s");
         return 1;
     }
-    fmt::print("{}: OK: {}\n", path, config::summary(*loaded.config));
+    // A config this process could not run (a tcp_half_open check without CAP_NET_RAW) fails
+    // here too, so `ExecReload=` refuses it before the daemon sees it.
+    const auto& cfg = *loaded.config;
+    const auto missing =
+        health::missing_privileges(health::plan_checks(cfg.services, cfg.default_check).keys());
+    if (!missing.empty()) {
+        for (const auto& m : missing) fmt::print(stderr, "{}: {}\n", path, m);
+        fmt::print(stderr, "{}: {} check{} this process cannot run\n", path, missing.size(),
+                   missing.size() == 1 ? "" : "s");
+        return 1;
+    }
+    fmt::print("{}: OK: {}\n", path, config::summary(cfg));
     return 0;
 }
 
@@ -137,6 +150,14 @@ int main(int argc, char** argv) {
                                 loaded.diagnostics.size() == 1 ? "" : "s"));
     }
     auto cfg = std::move(*loaded.config);
+    const auto missing =
+        health::missing_privileges(health::plan_checks(cfg.services, cfg.default_check).keys());
+    if (!missing.empty()) {
+        for (const auto& m : missing) fmt::print(stderr, "{}: {}\n", config_path, m);
+        return fail(
+            "some checks cannot run in this process (add the capability to the unit's "
+            "CapabilityBoundingSet= and AmbientCapabilities=); nothing was changed");
+    }
     if (state_dir.empty()) state_dir = cfg.director.state_directory;
     if (auto st = ensure_directory(state_dir); !st)
         return fail("state directory: " + st.error().describe());

@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 
 #include "ballast/config/config.hpp"
+#include "ballast/health/probe.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
 
 namespace ballast::daemon {
@@ -167,6 +168,21 @@ void Shell::on_health_event(const health::HealthEvent& event) {
     settle();
 }
 
+void Shell::on_inconclusive_run(const health::InconclusiveRun& run) {
+    // The checker's own fault (no descriptors, no memory...): no server changes state. Said
+    // at most every 10 s, with how many there were, since it can happen thousands of times a
+    // second.
+    ++inconclusive_;
+    const auto t = std::chrono::steady_clock::now();
+    if (inconclusive_logged_ && t - *inconclusive_logged_ < std::chrono::seconds(10)) return;
+    log_.write(Severity::warning,
+               fmt::format("the director's own fault, not the server's: {}: {}; its state stays "
+                           "{} ({} such results so far)",
+                           run.check.to_string(), run.reason, health::to_string(run.state),
+                           inconclusive_));
+    inconclusive_logged_ = t;
+}
+
 void Shell::settle() {
     for (const auto& e : director_.take_events()) log_.event(e);
     const auto& st = director_.reconcile_status();
@@ -250,6 +266,11 @@ void Shell::reload() {
                                "stays, nothing was changed",
                                loaded.diagnostics.size(), loaded.diagnostics.size() == 1 ? "" : "s",
                                config_path_));
+    } else if (auto missing = health::missing_privileges(
+                   health::plan_checks(loaded.config->services, loaded.config->default_check)
+                       .keys());
+               !missing.empty()) {
+        director_.reject_reload(config_path_, missing, now());
     } else {
         director_.reload(std::move(*loaded.config), now());
         runner_.reload(director_.checks().keys());

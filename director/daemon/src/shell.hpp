@@ -64,6 +64,7 @@ public:
     // Starts the checks, timers and signal handling; io.run() then runs until SIGTERM/SIGINT.
     void start();
     void on_health_event(const health::HealthEvent& event) override;
+    void on_inconclusive_run(const health::InconclusiveRun& run) override;
 
 private:
     Now now() const;
@@ -90,6 +91,8 @@ private:
     // From a check's verdict to the kernel's ack of the edit it caused (events that wrote).
     health::LatenessHistogram verdict_to_ack_;
     std::chrono::microseconds verdict_to_ack_max_{0};
+    uint64_t inconclusive_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> inconclusive_logged_;
     uint64_t watchdog_usec_ = 0;
     bool ready_ = false;
     std::string last_status_;

@@ -67,8 +67,12 @@ double since(Clock::time_point t0) {
 std::string vip(size_t s) {
     return "10.100." + std::to_string(s / 250) + "." + std::to_string(s % 250 + 1);
 }
-std::string real_addr(size_t i) { return "10.60.0." + std::to_string(i + 1); }
-uint16_t port_of(size_t s) { return static_cast<uint16_t>(10000 + s); }
+std::string real_addr(size_t i) {
+    return "10.60.0." + std::to_string(i + 1);
+}
+uint16_t port_of(size_t s) {
+    return static_cast<uint16_t>(10000 + s);
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path);
@@ -83,8 +87,8 @@ class Farm {
 public:
     Farm(size_t services, size_t reals) : services_(services) {
         const std::string tid = std::to_string(ns_.tid());
-        testing::check_argv({"ip", "link", "add", "vf", "type", "veth", "peer", "name", "vp",
-                             "netns", tid});
+        testing::check_argv(
+            {"ip", "link", "add", "vf", "type", "veth", "peer", "name", "vp", "netns", tid});
         testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "vf"});
         testing::check_argv({"ip", "link", "set", "vf", "up"});
         std::string batch = "link set vp up\nlink set lo up\n";
@@ -229,7 +233,8 @@ public:
     void write_config(const Params& p, uint32_t reload_weight) override {
         std::string c = "[director]\nstate_directory = \"" + dir + "/state\"\ncontrol_socket = \"" +
                         dir + "/ballastd.sock\"\n[defaults.check]\ntype = \"tcp\"\ninterval = \"" +
-                        std::to_string(p.interval_s) + "s\"\ntimeout = \"3s\"\nrise = 1\nfall = 2\n";
+                        std::to_string(p.interval_s) +
+                        "s\"\ntimeout = \"3s\"\nrise = 1\nfall = 2\n";
         for (size_t s = 0; s < p.services; ++s) {
             c += "[[service]]\nname = \"s" + std::to_string(s) + "\"\nvip = \"" + vip(s) +
                  "\"\nport = 80\nscheduler = \"wrr\"\n";
@@ -251,8 +256,8 @@ bool fully_programmed(kernel::IpvsNetlinkClient& ipvs, const Params& p) {
     auto list = ipvs.list_services();
     if (!list || list->size() < p.services) return false;
     for (size_t s : {size_t{0}, p.services / 2, p.services - 1}) {
-        auto key = model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)),
-                                           80);
+        auto key =
+            model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)), 80);
         auto dests = ipvs.list_dests(key);
         if (!dests || dests->size() < p.reals) return false;
     }
@@ -310,8 +315,8 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     auto t0 = Clock::now();
     pid_t pid = d.start();
     row.cold = wait_programmed(**ipvs, p, t0, pid, d.name());
-    std::fprintf(stderr, "%s: programmed %zu x %zu in %.2f s; warming up %d s\n",
-                 d.name().c_str(), p.services, p.reals, row.cold, p.interval_s + 10);
+    std::fprintf(stderr, "%s: programmed %zu x %zu in %.2f s; warming up %d s\n", d.name().c_str(),
+                 p.services, p.reals, row.cold, p.interval_s + 10);
 
     std::this_thread::sleep_for(std::chrono::seconds(p.interval_s + 10));
     const auto cpu0 = bench::cpu_of_tree(pid);
@@ -319,15 +324,16 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     const auto w0 = Clock::now();
     std::this_thread::sleep_for(30s);
     row.cpu_per_s = (bench::cpu_of_tree(pid) - cpu0).total() / since(w0);
-    row.checks_per_s = static_cast<uint64_t>(static_cast<double>(farm.accepted() - acc0) / since(w0));
+    row.checks_per_s =
+        static_cast<uint64_t>(static_cast<double>(farm.accepted() - acc0) / since(w0));
     std::tie(row.rss_kib, row.procs) = bench::rss_of_tree(pid);
 
     // Reload: one real server's weight.
     d.write_config(p, 5);
-    const auto key = model::ServiceKey::inet(
-        model::Protocol::tcp, *model::IpAddress::parse(vip(p.reload_service())), 80);
-    const auto first_real = model::RealKey{*model::IpAddress::parse(real_addr(0)),
-                                           port_of(p.reload_service())};
+    const auto key = model::ServiceKey::inet(model::Protocol::tcp,
+                                             *model::IpAddress::parse(vip(p.reload_service())), 80);
+    const auto first_real =
+        model::RealKey{*model::IpAddress::parse(real_addr(0)), port_of(p.reload_service())};
     t0 = Clock::now();
     d.reload(pid);
     for (;;) {
@@ -408,15 +414,16 @@ int main(int argc, char** argv) {
     std::printf("\n%zu services x %zu real servers, TCP checks every %d s (%zu checks/s)\n\n",
                 p.services, p.reals, p.interval_s,
                 p.services * p.reals / static_cast<size_t>(p.interval_s));
-    std::printf("| daemon | cold start to fully programmed | restart | restart IPVS writes | "
-                "reload of one weight until the kernel shows it | reload IPVS writes | CPU "
-                "(cores, steady) | checks/s seen | RSS (processes) | verdict -> kernel ack |\n"
-                "|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| daemon | cold start to fully programmed | restart | restart IPVS writes | "
+        "reload of one weight until the kernel shows it | reload IPVS writes | CPU "
+        "(cores, steady) | checks/s seen | RSS (processes) | verdict -> kernel ack |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : rows)
-        std::printf("| %s | %.2f s | %.2f s | %s | %.3f s | %s | %.3f | %llu | %.1f MiB (%zu) | %s |\n",
-                    r.name.c_str(), r.cold, r.restart, r.restart_writes.c_str(), r.reload,
-                    r.reload_writes.c_str(), r.cpu_per_s,
-                    static_cast<unsigned long long>(r.checks_per_s),
-                    static_cast<double>(r.rss_kib) / 1024.0, r.procs, r.verdicts.c_str());
+        std::printf(
+            "| %s | %.2f s | %.2f s | %s | %.3f s | %s | %.3f | %llu | %.1f MiB (%zu) | %s |\n",
+            r.name.c_str(), r.cold, r.restart, r.restart_writes.c_str(), r.reload,
+            r.reload_writes.c_str(), r.cpu_per_s, static_cast<unsigned long long>(r.checks_per_s),
+            static_cast<double>(r.rss_kib) / 1024.0, r.procs, r.verdicts.c_str());
     return 0;
 }

@@ -191,7 +191,7 @@ private:
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
                   std::vector<model::ServiceKey> scope);
-    void full_reconcile(const kernel::IpvsSnapshot& observed, Now now);
+    void full_reconcile(const kernel::IpvsSnapshot& observed, Now now, bool redecide_all);
     void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
     reconcile::PlanOptions plan_options() const;
     // Weights to hold until a first check result after a reload to `next`: reals still
