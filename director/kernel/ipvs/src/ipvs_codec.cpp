@@ -532,13 +532,14 @@ bool decode_dest_fast(const nl::Message& m, const ServiceKey& svc, DestEntry& ou
 ServiceDests collect_dests(std::vector<DestEntry>& dests) {
     sort_by_key_first_wins(dests, [](const DestEntry& d) -> const RealKey& { return d.key; });
     ServiceDests out;
-    std::vector<CountersByReal::value_type> counters;
+    CountersByReal::sequence_type counters;
     counters.reserve(dests.size());
     for (const auto& d : dests) {
         out.reals.emplace_hint(out.reals.end(), d.key, d.spec);
         counters.emplace_back(d.key, d.counters);
     }
-    out.counters = CountersByReal::from_unsorted(std::move(counters));
+    // Already in key order without repeats: adopted as it is.
+    out.counters.adopt_sequence(boost::container::ordered_unique_range, std::move(counters));
     return out;
 }
 

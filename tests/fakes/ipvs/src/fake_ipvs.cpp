@@ -36,7 +36,7 @@ Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
             }
             counters.emplace_back(real, c);
         }
-        snap.dest_counters[key] = kernel::CountersByReal::from_unsorted(std::move(counters));
+        snap.dest_counters[key] = kernel::counters_from_unsorted(std::move(counters));
     }
     return snap;
 }
