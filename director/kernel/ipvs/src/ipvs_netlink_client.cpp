@@ -794,7 +794,6 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     Status failure;          // the first dest failure, reported after the stream is drained
     size_t cur = 0;          // the service whose dests arrive now
     std::vector<ipvs::DestEntry> dests;  // cur's, as they arrive
-    ipvs::DestEntry entry;
 
     auto on_service = [&](const nl::Message& m) -> Status {
         // Control messages and errors of the service list are the receiver's to report.
@@ -837,12 +836,9 @@ Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
             finish_service(*err == 0);
             return {};
         }
-        if (!ipvs::decode_dest_fast(m, services[cur].key, entry)) {
-            auto e = ipvs::decode_dest(m, services[cur].key);
-            if (!e) return e.error();
-            entry = std::move(*e);
-        }
-        dests.push_back(entry);
+        auto e = ipvs::decode_dest(m, services[cur].key);
+        if (!e) return e.error();
+        dests.push_back(std::move(*e));
         return {};
     };
 

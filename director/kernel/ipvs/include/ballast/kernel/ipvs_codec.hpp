@@ -93,10 +93,6 @@ Result<ServiceEntry> decode_service(const nl::Message& m);
 Result<model::ServiceKey> decode_service_key(const nl::Message& m);
 // Dest replies do not repeat the service; svc supplies the default address family.
 Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc);
-// The dump's hot path: for a well-formed reply, fills out with exactly what decode_dest returns,
-// in one pass, without an attribute table or a Result. Returns false (out unspecified) for
-// anything it does not take, every malformed reply among them; decode_dest then decides.
-bool decode_dest_fast(const nl::Message& m, const model::ServiceKey& svc, DestEntry& out);
 // One service's decoded dests as a snapshot holds them: in key order, the first of a repeated
 // key kept (dests is sorted in place; the kernel lists a service's dests newest first).
 struct ServiceDests {
