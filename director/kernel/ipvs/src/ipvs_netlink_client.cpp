@@ -20,6 +20,8 @@
 #include <thread>
 #include <utility>
 
+#include "ballast/kernel/ipvs_errors.hpp"
+
 namespace ballast::kernel {
 
 using model::IpvsOp;

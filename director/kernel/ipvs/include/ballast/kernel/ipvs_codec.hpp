@@ -104,15 +104,4 @@ Result<SyncDaemon> decode_daemon(const nl::Message& m);
 Result<Info> decode_info(const nl::Message& m);
 Result<Timeouts> decode_timeouts(const nl::Message& m);
 
-// ---- pure policy around ops ----
-// Catches what the kernel would reject with a bare EINVAL, before sending (e.g. a masquerade
-// IPv6 real server in an IPv4 service).
-Status validate_op(const model::IpvsOp& op);
-// Absent delete is success: ESRCH/ENOENT on a delete.
-bool is_idempotent_success(const model::IpvsOp& op, int err);
-// The operator-facing error for a kernel errno (positive) on op.
-Error describe_failure(const model::IpvsOp& op, int err);
-// "IPVS is not available in this kernel: load ip_vs" and friends, for family resolution.
-Error family_unavailable(int err);
-
 }  // namespace ballast::kernel::ipvs
