@@ -19,6 +19,7 @@
 
 #include "ballast/kernel/ipvs_codec.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
+#include "ballast/kernel/netlink_socket.hpp"
 #include "ballast/reconcile/plan.hpp"
 #include "lab_support.hpp"
 
@@ -121,7 +122,7 @@ struct RawSocket {
         size_t msgs = 0;
         for (;;) {
             // The client's per-datagram length, so the kernel builds the same dump skbs.
-            ssize_t n = ::recv(fd, rx.data(), IpvsNetlinkClient::receive_slot_bytes(), 0);
+            ssize_t n = ::recv(fd, rx.data(), nl::receive_slot_bytes(), 0);
             if (n < 0) die("recv");
             for (size_t off = 0; off + sizeof(nlmsghdr) <= size_t(n);) {
                 auto* h = reinterpret_cast<nlmsghdr*>(rx.data() + off);

@@ -19,6 +19,10 @@
 
 namespace ballast::kernel {
 
+namespace nl {
+class ReceiveSlots;
+}
+
 class IpvsNetlinkClient final : public IpvsClient {
 public:
     struct Options {
@@ -77,10 +81,6 @@ public:
     Result<ipvs::Info> info();
 
     uint16_t family_id() const { return family_; }
-    // The length passed to the kernel per received datagram. The kernel sizes dump skbs by the
-    // largest length a socket ever passed to recvmsg (never below one page minus overhead), so
-    // one page keeps dump skbs in the slab allocator yet always fits a whole datagram.
-    static size_t receive_slot_bytes();
     // How many sendmsg calls the last apply() made (pipelining is observable in tests).
     size_t last_apply_batches() const { return last_batches_; }
 
@@ -91,19 +91,6 @@ private:
     // the slot count); returns how many. datagram(i) is the i-th of them.
     Result<size_t> receive(const char* op);
     std::span<const uint8_t> datagram(size_t i) const;
-    class DumpStream;
-    class ReceiveSlots;
-    // dump()'s receiving side, run on its own thread while dump() decodes: the GET_SERVICE dump
-    // (seq svc_seq) on svc_fd, read in large datagrams, then one GET_DEST dump per service it
-    // listed, seqs from svc_seq + 1 on, in chunks of consecutive services claimed by whichever
-    // socket is free: this one once the list is in, and up to Options::dump_sockets - 1
-    // short-lived ones, each on a thread of its own, as soon as the list has a chunk for them.
-    // Every reply datagram goes to stream undecoded.
-    void receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& stream);
-    // Claims chunks from stream and dumps their dests on fd, one after another (one dump at a
-    // time per socket), until no chunk is left or one fails.
-    void receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t first_dest_seq,
-                            DumpStream& stream) const;
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
@@ -122,7 +109,7 @@ private:
     uint32_t seq_ = 0;
     size_t window_ = 0;
     size_t last_batches_ = 0;
-    std::unique_ptr<ReceiveSlots> rx_;  // this socket's recvmmsg slots
+    std::unique_ptr<nl::ReceiveSlots> rx_;  // this socket's recvmmsg slots
 };
 
 }  // namespace ballast::kernel
