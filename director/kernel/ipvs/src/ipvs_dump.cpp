@@ -64,12 +64,12 @@ public:
         }
         cv_.notify_all();
     }
-    // The list is complete, or ended early (failure).
-    void end_list(Status failure) {
+    // The list is complete (outcome ok), or ended early (outcome the error).
+    void end_list(Status outcome) {
         {
             std::lock_guard lock(mu_);
             list_ended_ = true;
-            list_failure_ = std::move(failure);
+            if (!outcome.ok()) list_failure_ = outcome.error();
         }
         cv_.notify_all();
     }
@@ -89,7 +89,7 @@ public:
     std::optional<Claim> claim() {
         std::unique_lock lock(mu_);
         for (;;) {
-            if (aborted_ || (list_ended_ && !list_failure_)) return std::nullopt;
+            if (aborted_ || list_failure_) return std::nullopt;
             const size_t first = chunks_.size() * kChunkServices;
             const size_t end = std::min(first + kChunkServices, keys_.size());
             if (end == first + kChunkServices || (list_ended_ && end > first)) {
@@ -108,24 +108,26 @@ public:
         }
         cv_.notify_all();
     }
-    // Every dest dump of the chunk ended, or one failed (failure): then no chunk is claimed any
-    // more and the stream ends after this one.
-    void end_chunk(size_t chunk, Status failure) {
+    // Every dest dump of the chunk ended (outcome ok), or one failed (outcome the error): then no
+    // chunk is claimed any more and the stream ends after this one.
+    void end_chunk(size_t chunk, Status outcome) {
         {
             std::lock_guard lock(mu_);
             chunks_[chunk].ended = true;
-            if (!failure) aborted_ = true;
-            chunks_[chunk].failure = std::move(failure);
+            if (!outcome.ok()) {
+                aborted_ = true;
+                chunks_[chunk].failure = outcome.error();
+            }
         }
         cv_.notify_all();
     }
 
     // A socket's thread could not go on (out of memory) outside a chunk: no more claims.
-    void fail(Status failure) {
+    void fail(Error why) {
         {
             std::lock_guard lock(mu_);
             aborted_ = true;
-            if (other_failure_) other_failure_ = std::move(failure);
+            if (!other_failure_) other_failure_ = std::move(why);
         }
         cv_.notify_all();
     }
@@ -139,7 +141,7 @@ public:
                 list_.pop_front();
                 return true;
             }
-            if (list_ended_ && !list_failure_) return false;
+            if (list_failure_) return false;
             if (next_ < chunks_.size()) {
                 Chunk& c = chunks_[next_];
                 if (!c.batches.empty()) {
@@ -149,8 +151,8 @@ public:
                 }
                 // After a failed chunk, the rest of the list is still decoded (a service that
                 // cannot be decoded is reported before a failed dest dump).
-                if (c.ended && !c.failure && list_ended_) return false;
-                if (c.ended && c.failure) {
+                if (c.ended && c.failure && list_ended_) return false;
+                if (c.ended && !c.failure) {
                     ++next_;
                     continue;
                 }
@@ -162,14 +164,14 @@ public:
     }
 
     // After every thread ended: why the list ended early, and the first chunk that failed.
-    Status list_failure() {
+    std::optional<Error> list_failure() {
         std::lock_guard lock(mu_);
         return list_failure_;
     }
-    Status chunk_failure() {
+    std::optional<Error> chunk_failure() {
         std::lock_guard lock(mu_);
         for (const auto& c : chunks_)
-            if (!c.failure) return c.failure;
+            if (c.failure) return c.failure;
         return other_failure_;
     }
 
@@ -177,18 +179,18 @@ private:
     struct Chunk {
         std::deque<std::vector<uint8_t>> batches;
         bool ended = false;
-        Status failure;
+        std::optional<Error> failure;
     };
     std::mutex mu_;
     std::condition_variable cv_;  // one for both sides: each waits rarely
     std::deque<std::vector<uint8_t>> list_;
     std::vector<ServiceKey> keys_;
     bool list_ended_ = false;
-    Status list_failure_;
-    std::deque<Chunk> chunks_;  // index = chunk number, appended as claimed
-    bool aborted_ = false;      // a chunk failed, or a socket's thread
-    Status other_failure_;      // why a socket's thread failed outside a chunk
-    size_t next_ = 0;           // the chunk pop() hands out from
+    std::optional<Error> list_failure_;
+    std::deque<Chunk> chunks_;            // index = chunk number, appended as claimed
+    bool aborted_ = false;                // a chunk failed, or a socket's thread
+    std::optional<Error> other_failure_;  // why a socket's thread failed outside a chunk
+    size_t next_ = 0;                     // the chunk pop() hands out from
 };
 
 // dump_table()'s receiving side, run on its own thread while the caller decodes: the
@@ -288,14 +290,14 @@ void Receiver::run() {
     };
     // Whatever happens, the list ends (end_list below) before helpers is destroyed: a helper
     // waits in claim() for it.
-    Status list;
+    Status list_outcome;
     try {
-        list = read_list();
+        list_outcome = read_list();
     } catch (const std::bad_alloc&) {
-        list = out_of_memory(svc_op);
+        list_outcome = out_of_memory(svc_op);
     }
-    stream.end_list(list);
-    if (list) dest_dumps(s_.dest_fd, *s_.dest_rx);
+    stream.end_list(list_outcome);
+    if (list_outcome.ok()) dest_dumps(s_.dest_fd, *s_.dest_rx);
 }
 
 void Receiver::dest_dumps(int fd, nl::ReceiveSlots& rx) const {
@@ -333,13 +335,13 @@ void Receiver::dest_dumps(int fd, nl::ReceiveSlots& rx) const {
             return stream.fail(out_of_memory(op));
         }
         if (!claim) return;
-        Status failure;
+        Status outcome;  // of the chunk: ok until a dest dump fails
         try {
             std::vector<uint8_t> batch;
             batch.reserve(kHandoffBytes + rx.slot_bytes());
-            for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
+            for (size_t i = 0; i < claim->keys.size() && outcome.ok(); ++i) {
                 const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
-                failure = dump_one(seq, claim->keys[i], batch);
+                outcome = dump_one(seq, claim->keys[i], batch);
                 if (batch.size() >= kHandoffBytes) {
                     stream.push(claim->chunk, std::move(batch));
                     batch = {};
@@ -348,10 +350,10 @@ void Receiver::dest_dumps(int fd, nl::ReceiveSlots& rx) const {
             }
             if (!batch.empty()) stream.push(claim->chunk, std::move(batch));
         } catch (const std::bad_alloc&) {
-            failure = out_of_memory(op);
+            outcome = out_of_memory(op);
         }
-        const bool ok = static_cast<bool>(failure);
-        stream.end_chunk(claim->chunk, std::move(failure));
+        const bool ok = outcome.ok();
+        stream.end_chunk(claim->chunk, std::move(outcome));
         if (!ok) return;
     }
 }
@@ -375,17 +377,17 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
     // Filled as each service's dests are complete, while later ones are still being received
     // (the kernel lists services in hash order; the first of a repeated one is kept).
     IpvsSnapshot snap;
-    Status service_failure;        // the first service decode failure
-    Status failure;                // the first dest failure, reported after the stream is drained
-    size_t cur = 0;                // the service whose dests arrive now
-    std::vector<DestEntry> dests;  // cur's, as they arrive
+    std::optional<Error> service_error;  // the first service that could not be decoded
+    std::optional<Error> dest_error;     // the first dest failure, reported once all is drained
+    size_t cur = 0;                      // the service whose dests arrive now
+    std::vector<DestEntry> dests;        // cur's, as they arrive
 
     auto on_service = [&](const nl::Message& m) -> Status {
         // Control messages and errors of the service list are the receiver's to report.
         if (m.seq != svc_seq || m.type == NLMSG_ERROR || m.type == NLMSG_DONE) return {};
         auto e = decode_service(m);
         if (!e) {
-            if (service_failure) service_failure = e.error();
+            if (!service_error) service_error = e.error();
             return {};
         }
         services.push_back(std::move(*e));
@@ -393,7 +395,7 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
     };
     auto fail = [&](Error e) {
         e.key = services[cur].key.to_string();
-        if (failure) failure = std::move(e);
+        if (!dest_error) dest_error = std::move(e);
     };
     // keep: false if the service was gone before its dest dump (or that failed).
     auto finish_service = [&](bool keep) {
@@ -452,10 +454,8 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
 
     // What failed first in list order (the list, then each service's dests) is what is reported.
     auto outcome = [&](Result<IpvsSnapshot> r) { return DumpOutcome{std::move(r), seqs_used}; };
-    if (Status st = stream.list_failure(); !st) return outcome(st.error());
-    if (!service_failure) return outcome(service_failure.error());
-    if (Status st = stream.chunk_failure(); !st) return outcome(st.error());
-    if (!failure) return outcome(failure.error());
+    for (auto first : {stream.list_failure(), service_error, stream.chunk_failure(), dest_error})
+        if (first) return outcome(std::move(*first));
     if (cur != dest_dumps || services.size() != dest_dumps)
         return outcome(make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early"));
     return outcome(std::move(snap));

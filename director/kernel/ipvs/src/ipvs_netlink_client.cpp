@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "ballast/kernel/ipvs_dump.hpp"
@@ -127,7 +128,7 @@ Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t se
                                    const char* op, const std::string& key,
                                    const std::function<Status(const nl::Message&)>& on_msg) {
     if (auto st = send_bytes(request, op); !st) return st;
-    Status result;
+    Status result;  // of on_msg: ok until it fails once
     bool done = false;
     auto on_reply = [&](const nl::Message& m) -> Status {
         if (m.seq != seq) return {};  // a stale reply of an earlier, failed exchange
@@ -139,10 +140,7 @@ Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t se
             return {};
         }
         if (mode == Mode::write) return {};
-        if (result) {
-            Status st = on_msg(m);
-            if (!st) result = st;  // keep draining the dump so the socket stays in sync
-        }
+        if (result.ok()) result = on_msg(m);  // after a failure, drain: the socket stays in sync
         if (mode == Mode::get) done = true;
         return {};
     };
@@ -186,11 +184,14 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
         const char* op = "IPVS batch";
         std::vector<bool> answered(index.size(), false);
         size_t pending = index.size();
-        Status failure = send_bytes(batch, op);
-        while (failure && pending > 0) {
+        // Why the acks still missing will never come (a failed send or receive); none while
+        // all is well.
+        std::optional<Error> lost;
+        if (Status sent = send_bytes(batch, op); !sent.ok()) lost = sent.error();
+        while (!lost && pending > 0) {
             auto n = receive(op);
             if (!n) {
-                failure = n.error();
+                lost = n.error();
                 break;
             }
             // Each ack is its own datagram; one recvmmsg takes all that are queued.
@@ -214,7 +215,7 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
         for (size_t s = 0; s < index.size(); ++s) {
             size_t k = index[s];
             if (!answered[s]) {
-                Error e = failure.error();
+                Error e = *lost;
                 e.op = ops[k].command_name();
                 e.key = ops[k].key_string();
                 e.message = "outcome unknown: " + e.message;
