@@ -499,7 +499,9 @@ TEST(NftHost, ABatchPlannedOnAStaleDumpIsRefused) {
     ASSERT_TRUE(client->apply(d).ok());
     auto table = client->dump_table();
     ASSERT_TRUE(table.ok() && table->has_value());
-    const uint32_t seen = client->generation();
+    auto generation = client->read_generation();  // the ruleset the dump saw
+    ASSERT_TRUE(generation.ok()) << generation.error().describe();
+    const uint32_t seen = *generation;
 
     // Someone changes nftables between our dump and our batch.
     ns.exec("nft add table ip someone_else");
@@ -515,7 +517,9 @@ TEST(NftHost, ABatchPlannedOnAStaleDumpIsRefused) {
     auto r = client->apply(d);
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_NE(listing(ns).find("10.0.0.2"), std::string::npos);
-    EXPECT_GT(client->generation(), seen);
+    auto now = client->read_generation();
+    ASSERT_TRUE(now.ok()) << now.error().describe();
+    EXPECT_GT(*now, seen);
 }
 
 TEST(NftHost, Ipv6RealServerTrafficLeavesWithTheDirectorAddress) {

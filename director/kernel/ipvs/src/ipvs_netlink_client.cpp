@@ -161,7 +161,6 @@ Status IpvsNetlinkClient::simple_write(std::vector<uint8_t> request, uint32_t se
 std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
     std::vector<Status> results(ops.size());
     std::vector<int> errnos(ops.size(), 0);
-    last_batches_ = 0;
     std::vector<uint8_t> batch;
     batch.reserve(opt_.max_batch_bytes + 1024);
 
@@ -180,7 +179,6 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
             index.push_back(i++);
         }
         if (index.empty()) continue;
-        ++last_batches_;
         const char* op = "IPVS batch";
         std::vector<bool> answered(index.size(), false);
         size_t pending = index.size();

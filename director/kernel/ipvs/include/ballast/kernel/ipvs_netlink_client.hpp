@@ -81,8 +81,6 @@ public:
     Result<ipvs::Info> info();
 
     uint16_t family_id() const { return family_; }
-    // How many sendmsg calls the last apply() made (pipelining is observable in tests).
-    size_t last_apply_batches() const { return last_batches_; }
 
 private:
     IpvsNetlinkClient(int fd, Options o);
@@ -108,7 +106,6 @@ private:
     uint16_t family_ = 0;
     uint32_t seq_ = 0;
     size_t window_ = 0;
-    size_t last_batches_ = 0;
     std::unique_ptr<nl::ReceiveSlots> rx_;  // this socket's recvmmsg slots
 };
 
