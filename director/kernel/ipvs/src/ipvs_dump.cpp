@@ -219,32 +219,29 @@ private:
 void Receiver::run() {
     DumpStream& stream = stream_;
     const uint32_t svc_seq = svc_seq_;
-    // Further sockets, each with a thread that claims chunks from the stream, opened while the
-    // list arrives as soon as it has a chunk for them; one that cannot be opened is done without.
-    const size_t sockets = std::max<size_t>(o_.sockets, 1);
-    std::vector<nl::FdCloser> fds;
-    std::vector<std::jthread> helpers;  // declared after fds: joined before those are closed
-    bool no_more_sockets = false;
+    // The sockets outlive each dump: whatever a failed one left queued goes first.
+    nl::drain(s_.list_fd);
+    nl::drain(s_.dest_fd);
+    for (int fd : s_.further) nl::drain(fd);
+    // Further sockets, each with a thread that claims chunks from the stream, started while the
+    // list arrives as soon as it has a chunk for them.
+    const size_t sockets = std::min(std::max<size_t>(o_.sockets, 1), 1 + s_.further.size());
+    std::vector<std::jthread> helpers;
+    bool no_more_threads = false;
     auto add_helpers = [&](size_t listed) {
-        while (!no_more_sockets && 1 + helpers.size() < sockets &&
+        while (!no_more_threads && 1 + helpers.size() < sockets &&
                listed >= (helpers.size() + 1) * kChunkServices) {
-            nl::FdCloser fd{s_.open_further ? s_.open_further() : -1};
-            if (fd.get() < 0) {
-                no_more_sockets = true;
-                return;
-            }
-            fds.push_back(std::move(fd));
             try {
-                helpers.emplace_back([this, &stream, s = fds.back().get()] {
+                helpers.emplace_back([this, &stream, fd = s_.further[helpers.size()]] {
                     try {
                         nl::ReceiveSlots rx(kRxSlotsPerRun);
-                        dest_dumps(s, rx);
+                        dest_dumps(fd, rx);
                     } catch (const std::bad_alloc&) {
                         stream.fail(out_of_memory("IPVS_CMD_GET_DEST"));
                     }
                 });
             } catch (const std::system_error&) {  // no thread to be had: do without it
-                no_more_sockets = true;
+                no_more_threads = true;
             }
         }
     };
@@ -252,7 +249,6 @@ void Receiver::run() {
     // The service list, on list_fd; this thread then dumps dests on dest_fd.
     const char* svc_op = "IPVS_CMD_GET_SERVICE";
     auto read_list = [&]() -> Status {
-        fds.reserve(sockets);
         helpers.reserve(sockets);
         std::vector<uint8_t> req;
         encode_dump_services(req, {o_.family_id, svc_seq});

@@ -100,6 +100,19 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
         return nl::sys_error(errno, "bind", "cannot bind the generic netlink socket");
 
+    // dump()'s other sockets, opened now so that they are in this namespace whichever thread
+    // dumps: the service list's own (its 32 KiB reads never enlarge the dest dumps' skbs on fd),
+    // and the further ones its dest dumps go out on.
+    c->list_fd_ = nl::open_generic_socket();
+    if (c->list_fd_ < 0)
+        return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
+    for (size_t i = 1; i < options.dump_sockets; ++i) {
+        const int further = nl::open_generic_socket();
+        if (further < 0)
+            return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
+        c->further_fds_.push_back(further);
+    }
+
     Result<uint16_t> id = resolve_ipvs_family();
     if (!id) return id.error();
     c->family_ = *id;
@@ -110,6 +123,8 @@ IpvsNetlinkClient::IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o), seq_
 
 IpvsNetlinkClient::~IpvsNetlinkClient() {
     if (fd_ >= 0) ::close(fd_);
+    if (list_fd_ >= 0) ::close(list_fd_);
+    for (int fd : further_fds_) ::close(fd);
 }
 
 Status IpvsNetlinkClient::send_bytes(std::span<const uint8_t> bytes, const char* op) {
@@ -342,12 +357,7 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
 }
 
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
-    // The service list goes over a socket of its own, closed after this dump, so its 32 KiB reads
-    // never enlarge the dest dumps' skbs on fd_ (and no late reply of it can outlive the dump).
-    nl::FdCloser list{nl::open_generic_socket()};
-    if (list.get() < 0)
-        return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
-    ipvs::DumpSockets sockets{list.get(), fd_, rx_.get(), nl::open_generic_socket};
+    ipvs::DumpSockets sockets{list_fd_, fd_, rx_.get(), further_fds_};
     ipvs::DumpOptions options{family_, opt_.dump_sockets, opt_.overlap_dump_decoding};
     ipvs::DumpOutcome out = ipvs::dump_table(sockets, options, seq_ + 1);
     seq_ += out.seqs_used;

@@ -41,6 +41,13 @@ Error truncated_reply(const char* op) {
     return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
 }
 
+void drain(int fd) {
+    uint8_t byte;
+    // MSG_TRUNC: each datagram is dropped whole whatever its length, without copying it.
+    while (::recv(fd, &byte, sizeof byte, MSG_DONTWAIT | MSG_TRUNC) >= 0 || errno == EINTR) {
+    }
+}
+
 Status send_request(int fd, Bytes bytes, const char* op) {
     for (;;) {
         // No address: a netlink socket sends to the kernel (its default destination).

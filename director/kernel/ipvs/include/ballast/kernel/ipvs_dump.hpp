@@ -6,7 +6,7 @@
 // tests run it against a fake kernel over socketpairs.
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <vector>
 
 #include "ballast/kernel/ipvs_client.hpp"
 #include "ballast/kernel/netlink_socket.hpp"
@@ -20,9 +20,10 @@ struct DumpSockets {
     // The caller's socket and its recvmmsg slots: dest dumps on it once the list is in.
     int dest_fd = -1;
     nl::ReceiveSlots* dest_rx = nullptr;
-    // Opens one further socket for dest dumps (closed by the dump when it ends); -1 when none can
-    // be had, and the dump goes on with the sockets it has.
-    std::function<int()> open_further;
+    // Further sockets for dest dumps, each used by a thread of its own once the list has a chunk
+    // for it (up to DumpOptions::sockets - 1 of them). All are the caller's: opened in the network
+    // namespace to dump, kept open. A reply a failed dump left behind is told apart by its seq.
+    std::vector<int> further;
 };
 
 struct DumpOptions {

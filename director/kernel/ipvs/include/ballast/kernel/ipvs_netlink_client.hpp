@@ -43,7 +43,8 @@ public:
         uint32_t initial_seq = 0;
     };
 
-    // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
+    // Opens its sockets (1 + Options::dump_sockets) in the caller's network namespace, which is
+    // then the one every call works on, from any thread; resolves the "IPVS" family.
     // ENOENT -> "IPVS is not available in this kernel: load ip_vs".
     static Result<std::unique_ptr<IpvsNetlinkClient>> open();
     static Result<std::unique_ptr<IpvsNetlinkClient>> open(Options options);
@@ -51,9 +52,9 @@ public:
     IpvsNetlinkClient(const IpvsNetlinkClient&) = delete;
     IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
 
-    // IpvsClient: one GET_SERVICE dump (on a second, short-lived socket read 32 KiB at a time),
-    // then one GET_DEST dump per service: on this socket, and for a large table also on up to
-    // Options::dump_sockets - 1 short-lived ones, started while the service list arrives.
+    // IpvsClient: one GET_SERVICE dump (on a second socket, read 32 KiB at a time), then one
+    // GET_DEST dump per service: on this socket, and for a large table also on up to
+    // Options::dump_sockets - 1 further ones, each on a thread started while the list arrives.
     Result<IpvsSnapshot> dump() override;
     // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
     // each ack matched to its op. Identical add and absent delete succeed.
@@ -102,6 +103,8 @@ private:
     uint32_t next_seq() { return ++seq_; }
 
     int fd_ = -1;
+    int list_fd_ = -1;              // dump()'s service list
+    std::vector<int> further_fds_;  // dump()'s further dest-dump sockets
     Options opt_;
     uint16_t family_ = 0;
     uint32_t seq_ = 0;

@@ -39,6 +39,9 @@ Error sys_error(int err, const char* op, std::string what);
 Error receive_failure(int err, const char* op);
 Error truncated_reply(const char* op);
 
+// Discards every datagram already queued on fd (replies an earlier, failed exchange left).
+void drain(int fd);
+
 // Sends one buffer of requests in one call (to the kernel, on a netlink socket).
 Status send_request(int fd, Bytes bytes, const char* op);
 
