@@ -364,6 +364,32 @@ TEST(IpvsDump, WhatAFailedDumpLeftOnItsSocketsDoesNotFailTheNext) {
     expect_snapshot_of(*second.snapshot, fake);
 }
 
+// A kernel that never answers (a hung IPVS) ends the dump with ETIMEDOUT once the sockets'
+// receive timeout passes, instead of blocking the caller for ever: on the service list, on the
+// caller's socket, and on a further socket.
+TEST(IpvsDump, ASocketThatNeverAnswersEndsTheDumpWithATimeout) {
+    const auto fake = services(2000);  // enough chunks that the further socket surely takes one
+    const auto timeout = std::chrono::milliseconds(200);
+    enum class Mute { list, dests, further };
+    for (Mute mute : {Mute::list, Mute::dests, Mute::further}) {
+        SCOPED_TRACE(int(mute));
+        FakeKernel kernel(fake);
+        nl::FdCloser list{kernel.open_socket(mute == Mute::list)};
+        nl::FdCloser main{kernel.open_socket(mute == Mute::dests)};
+        nl::FdCloser further{kernel.open_socket(mute == Mute::further)};
+        for (int fd : {list.get(), main.get(), further.get()})
+            ASSERT_TRUE(nl::set_receive_timeout(fd, timeout));
+        nl::ReceiveSlots rx(64);
+        const DumpSockets s{list.get(), main.get(), &rx, {further.get()}};
+        DumpOutcome out = dump_table(s, DumpOptions{kFamily, 2, true}, 100);
+        ASSERT_FALSE(out.snapshot.ok());
+        EXPECT_EQ(out.snapshot.error().code, ETIMEDOUT) << out.snapshot.error().describe();
+        EXPECT_EQ(out.snapshot.error().op,
+                  mute == Mute::list ? "IPVS_CMD_GET_SERVICE" : "IPVS_CMD_GET_DEST");
+        EXPECT_EQ(out.snapshot.error().message, "no reply from the kernel within 200 ms");
+    }
+}
+
 TEST(IpvsDump, AFailedServiceListFailsTheDump) {
     FakeKernel kernel(services(30));
     kernel.list_errno = EPERM;

@@ -70,7 +70,7 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open() {
 }
 
 Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options options) {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+    int fd = nl::open_generic_socket(options.receive_timeout);
     if (fd < 0) return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
     std::unique_ptr<IpvsNetlinkClient> c(new IpvsNetlinkClient(fd, options));
     c->rx_ = std::make_unique<nl::ReceiveSlots>(kRxSlots);
@@ -95,19 +95,14 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     c->opt_.max_batch_bytes =
         std::clamp<size_t>(static_cast<size_t>(actual_snd) / 2, 4096, options.max_batch_bytes);
 
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
-        return nl::sys_error(errno, "bind", "cannot bind the generic netlink socket");
-
     // dump()'s other sockets, opened now so that they are in this namespace whichever thread
     // dumps: the service list's own (its 32 KiB reads never enlarge the dest dumps' skbs on fd),
     // and the further ones its dest dumps go out on.
-    c->list_fd_ = nl::open_generic_socket();
+    c->list_fd_ = nl::open_generic_socket(options.receive_timeout);
     if (c->list_fd_ < 0)
         return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
     for (size_t i = 1; i < options.dump_sockets; ++i) {
-        const int further = nl::open_generic_socket();
+        const int further = nl::open_generic_socket(options.receive_timeout);
         if (further < 0)
             return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
         c->further_fds_.push_back(further);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace ballast::kernel::nl {
 
@@ -13,12 +14,19 @@ FdCloser::~FdCloser() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-int open_generic_socket() {
+bool set_receive_timeout(int fd, std::chrono::milliseconds timeout) {
+    const auto ms = std::max<int64_t>(timeout.count(), 0);
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+    return ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+}
+
+int open_generic_socket(std::chrono::milliseconds receive_timeout) {
     int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     if (fd < 0) return -1;
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    if (!set_receive_timeout(fd, receive_timeout) ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
         const int err = errno;
         ::close(fd);
         errno = err;
@@ -31,7 +39,17 @@ Error sys_error(int err, const char* op, std::string what) {
     return make_error(err, op, {}, std::move(what) + ": " + std::strerror(err));
 }
 
-Error receive_failure(int err, const char* op) {
+Error receive_failure(int fd, int err, const char* op) {
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+        timeval tv{};
+        socklen_t len = sizeof tv;
+        (void)::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+        const long long ms = static_cast<long long>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+        return make_error(
+            ETIMEDOUT, op, {},
+            "no reply from the kernel within " +
+                (ms % 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s"));
+    }
     return sys_error(
         err, op,
         err == ENOBUFS ? "netlink receive buffer overrun, replies lost" : "netlink receive failed");
@@ -90,7 +108,7 @@ Result<size_t> ReceiveSlots::receive(int fd, const char* op) {
         int n = ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(msgs_.size()), MSG_WAITFORONE,
                            nullptr);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return receive_failure(errno, op);
+        if (n < 0) return receive_failure(fd, errno, op);
         for (int i = 0; i < n; ++i)
             if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
         return static_cast<size_t>(n);
@@ -105,7 +123,7 @@ Result<size_t> receive_datagram(int fd, std::span<uint8_t> buf, const char* op) 
         mh.msg_iovlen = 1;
         ssize_t n = ::recvmsg(fd, &mh, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return receive_failure(errno, op);
+        if (n < 0) return receive_failure(fd, errno, op);
         if (mh.msg_flags & MSG_TRUNC) return truncated_reply(op);
         return static_cast<size_t>(n);
     }

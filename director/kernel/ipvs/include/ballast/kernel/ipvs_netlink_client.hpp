@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +38,10 @@ public:
         // system calls and the copying around it run in parallel on several CPUs. 1: every
         // dest dump on this socket, one after another, once the service list is in.
         size_t dump_sockets = 2;
+        // A kernel that does not answer within this time ends the call with ETIMEDOUT ("no reply
+        // from the kernel within 10 s") instead of blocking its thread for ever; 0: wait for ever.
+        // The kernel answers a request as it takes it, so only a hung kernel reaches it.
+        std::chrono::milliseconds receive_timeout{10000};
         // The sequence number before the first request's. Requests number on from it and wrap
         // at 2^32 (a daemon dumping 5,000 services a second wraps in about ten days); tests
         // start just below the wrap.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,12 +32,17 @@ private:
     int fd_ = -1;
 };
 
-// A bound generic-netlink socket (close-on-exec); -1 and errno if none can be had.
-int open_generic_socket();
+// A bound generic-netlink socket (close-on-exec) whose blocking receives give up after
+// receive_timeout (see set_receive_timeout); -1 and errno if none can be had.
+int open_generic_socket(std::chrono::milliseconds receive_timeout);
+// Blocking receives on fd give up after timeout (SO_RCVTIMEO): a kernel that never answers
+// ends in an ETIMEDOUT error instead of a hung caller. 0: wait for ever. False on failure.
+bool set_receive_timeout(int fd, std::chrono::milliseconds timeout);
 
 Error sys_error(int err, const char* op, std::string what);
-// A failed receive (errno err) on fd, and a reply that did not fit the buffer.
-Error receive_failure(int err, const char* op);
+// A failed receive (errno err) on fd: EAGAIN from a blocking socket is its receive timeout
+// ("no reply from the kernel within 10 s", ETIMEDOUT). And a reply that did not fit the buffer.
+Error receive_failure(int fd, int err, const char* op);
 Error truncated_reply(const char* op);
 
 // Discards every datagram already queued on fd (replies an earlier, failed exchange left).
