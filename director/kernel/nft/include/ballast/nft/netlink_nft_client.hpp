@@ -38,6 +38,8 @@ private:
     Status run_dump(std::vector<char> request, int (*cb)(const ::nlmsghdr*, void*), void* data,
                     const char* op);
     uint32_t next_seq() { return seq_++; }
+    // Discards whatever is queued on the socket (replies of an exchange that ended early).
+    void drain();
 
     mnl_socket* sock_;
     uint32_t portid_;
