@@ -1,13 +1,12 @@
 // The user-space half of a dump, without a kernel: S services x 10 destinations of GET_DEST
 // replies as a 6.1 kernel sends them (both stats nests, tunnel fields; newest first), decoded
 // into the snapshot's containers two ways, in the same run:
-//   full:  decode_dest (attribute tables, a Result per reply) into two std::maps per service,
-//          as dump() did before;
-//   fast:  decode_dest_fast into a vector, sorted once, then the reals map and CountersByReal,
-//          as dump() does now.
+//   maps:    decode_dest into two std::maps per service, as dump() did before 2026-12-01;
+//   vector:  decode_dest into a reused vector, sorted once, then the reals map and
+//            CountersByReal (ipvs::collect_dests), as dump() does now.
 // Prints seconds per way (best of 5). Usage: dump_decode_bench [S]   (default 5000)
-// full() and fast() stay out of line so a profiler can count each: valgrind --tool=callgrind
-//   --toggle-collect='*::fast(*' build/gcc/tests/bench/ipvs/dump_decode_bench   (5 passes)
+// Each way stays out of line so a profiler can count it: valgrind --tool=callgrind
+//   --toggle-collect='*::vector_way(*' build/gcc/tests/bench/ipvs/dump_decode_bench   (5 passes)
 // In the kernel lab (TCG, where decoding competes with the kernel's work for the guest's CPUs):
 //   scripts/lab-vm build/gcc/tests/bench/ipvs/dump_decode_bench
 #include <linux/genetlink.h>
@@ -86,8 +85,8 @@ struct Built {
 };
 
 // Before: decode_dest, then a map node per destination in each of two maps.
-[[gnu::noinline]] size_t full(const std::vector<ServiceKey>& keys,
-                              const std::vector<std::vector<uint8_t>>& replies) {
+[[gnu::noinline]] size_t maps_way(const std::vector<ServiceKey>& keys,
+                                  const std::vector<std::vector<uint8_t>>& replies) {
     Built out;
     std::map<ServiceKey, std::map<RealKey, DestCounters>> counters;
     for (size_t s = 0; s < keys.size(); ++s) {
@@ -102,7 +101,7 @@ struct Built {
             ch = c.emplace_hint(ch, e->key, e->counters);
             return {};
         });
-        if (!st) die("full decode failed");
+        if (!st) die("maps decode failed");
         out.count += reals.size();
         out.reals.emplace_hint(out.reals.end(), keys[s], std::move(reals));
         counters.emplace_hint(counters.end(), keys[s], std::move(c));
@@ -110,22 +109,22 @@ struct Built {
     return out.count;
 }
 
-// Now: decode_dest_fast into a reused vector, sorted once per service.
-[[gnu::noinline]] size_t fast(const std::vector<ServiceKey>& keys,
-                              const std::vector<std::vector<uint8_t>>& replies) {
+// Now: decode_dest into a reused vector, sorted once per service (as dump() does).
+[[gnu::noinline]] size_t vector_way(const std::vector<ServiceKey>& keys,
+                                    const std::vector<std::vector<uint8_t>>& replies) {
     Built out;
     std::map<ServiceKey, CountersByReal> counters;
     std::vector<ipvs::DestEntry> dests;
-    ipvs::DestEntry e;
     for (size_t s = 0; s < keys.size(); ++s) {
         dests.clear();
         Status st = nl::for_each_message(replies[s], [&](const nl::Message& m) -> Status {
-            if (!ipvs::decode_dest_fast(m, keys[s], e)) die("fast path declined a kernel reply");
-            dests.push_back(e);
+            auto e = ipvs::decode_dest(m, keys[s]);
+            if (!e) return e.error();
+            dests.push_back(std::move(*e));
             return {};
         });
-        if (!st) die("fast decode failed");
-        ipvs::ServiceDests d = ipvs::collect_dests(dests);  // as dump() does
+        if (!st) die("vector decode failed");
+        ipvs::ServiceDests d = ipvs::collect_dests(dests);
         out.count += d.reals.size();
         out.reals.emplace_hint(out.reals.end(), keys[s], std::move(d.reals));
         counters.emplace_hint(counters.end(), keys[s], std::move(d.counters));
@@ -157,12 +156,12 @@ int main(int argc, char** argv) {
         replies.push_back(dest_reply(s));
     }
     const size_t n = services * kDests;
-    double t_full = best_of_5([&] { return full(keys, replies); }, n);
-    double t_fast = best_of_5([&] { return fast(keys, replies); }, n);
+    double t_maps = best_of_5([&] { return maps_way(keys, replies); }, n);
+    double t_vector = best_of_5([&] { return vector_way(keys, replies); }, n);
     std::printf("| way | table | seconds (best of 5) | us per destination |\n|---|---|---|---|\n");
-    std::printf("| full: decode_dest + two std::maps (before) | %zu x %u | %.3f | %.2f |\n",
-                services, kDests, t_full, 1e6 * t_full / double(n));
-    std::printf("| fast: decode_dest_fast + vector, sorted once (now) | %zu x %u | %.3f | %.2f |\n",
-                services, kDests, t_fast, 1e6 * t_fast / double(n));
+    std::printf("| maps: decode_dest + two std::maps (before) | %zu x %u | %.3f | %.2f |\n",
+                services, kDests, t_maps, 1e6 * t_maps / double(n));
+    std::printf("| vector: decode_dest + vector, sorted once (now) | %zu x %u | %.3f | %.2f |\n",
+                services, kDests, t_vector, 1e6 * t_vector / double(n));
     return 0;
 }

@@ -1,5 +1,6 @@
-// CountersByReal: the snapshot's per-service destination counters, a sorted vector that must
-// behave like the std::map it replaced for every operation its users make.
+// CountersByReal: the snapshot's per-service destination counters, a flat_map over a sorted
+// vector that must behave like a std::map for every operation its users make, and
+// counters_from_unsorted, which builds one from a dump's entries in any order.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "ballast/kernel/ipvs_client.hpp"
+#include "ballast/kernel/ipvs_counters.hpp"
 
 namespace ballast::kernel {
 namespace {
@@ -32,28 +33,28 @@ std::vector<RealKey> keys_of(const CountersByReal& c) {
 
 TEST(CountersByReal, FromUnsortedSortsAnyOrderAndKeepsTheFirstOfARepeatedReal) {
     // Newest first, as the kernel lists them.
-    auto desc = CountersByReal::from_unsorted(
-        {{real(3), conns(3)}, {real(2), conns(2)}, {real(1), conns(1)}});
+    auto desc =
+        counters_from_unsorted({{real(3), conns(3)}, {real(2), conns(2)}, {real(1), conns(1)}});
     EXPECT_EQ(keys_of(desc), (std::vector{real(1), real(2), real(3)}));
     EXPECT_EQ(desc.at(real(2)).active_conns, 2u);
 
-    auto asc = CountersByReal::from_unsorted({{real(1), conns(1)}, {real(2), conns(2)}});
+    auto asc = counters_from_unsorted({{real(1), conns(1)}, {real(2), conns(2)}});
     EXPECT_EQ(keys_of(asc), (std::vector{real(1), real(2)}));
 
-    auto mixed = CountersByReal::from_unsorted(
+    auto mixed = counters_from_unsorted(
         {{real(2), conns(20)}, {real(1), conns(1)}, {real(2), conns(21)}, {real(2, 81), conns(5)}});
     EXPECT_EQ(keys_of(mixed), (std::vector{real(1), real(2), real(2, 81)}));
     EXPECT_EQ(mixed.at(real(2)).active_conns, 20u) << "the first of a repeated real counts";
 
     // A repeat inside an otherwise descending run is not mistaken for a sorted one.
-    auto repeat = CountersByReal::from_unsorted({{real(2), conns(7)}, {real(2), conns(8)}});
+    auto repeat = counters_from_unsorted({{real(2), conns(7)}, {real(2), conns(8)}});
     EXPECT_EQ(repeat.size(), 1u);
     EXPECT_EQ(repeat.at(real(2)).active_conns, 7u);
-    EXPECT_TRUE(CountersByReal::from_unsorted({}).empty());
+    EXPECT_TRUE(counters_from_unsorted({}).empty());
 }
 
 TEST(CountersByReal, LookupsOfPresentAndAbsentReals) {
-    const auto c = CountersByReal::from_unsorted({{real(1), conns(1, 2)}, {real(5), conns(5)}});
+    const auto c = counters_from_unsorted({{real(1), conns(1, 2)}, {real(5), conns(5)}});
     EXPECT_EQ(c.size(), 2u);
     ASSERT_NE(c.find(real(5)), c.end());
     EXPECT_EQ(c.find(real(5))->second.active_conns, 5u);
@@ -88,7 +89,7 @@ TEST(CountersByReal, IndexingInsertsInOrderAndEraseRemoves) {
 }
 
 TEST(CountersByReal, EqualityIsByContent) {
-    auto a = CountersByReal::from_unsorted({{real(2), conns(2)}, {real(1), conns(1)}});
+    auto a = counters_from_unsorted({{real(2), conns(2)}, {real(1), conns(1)}});
     CountersByReal b;
     b[real(1)] = conns(1);
     b[real(2)] = conns(2);
@@ -132,7 +133,7 @@ TEST(CountersByReal, BehavesLikeAMapUnderRandomOperations) {
         }
         // Built at once from the map's entries in reverse: the same container.
         std::vector<CountersByReal::value_type> rev(m.rbegin(), m.rend());
-        EXPECT_EQ(CountersByReal::from_unsorted(rev), c);
+        EXPECT_EQ(counters_from_unsorted(rev), c);
     }
 }
 

@@ -371,46 +371,32 @@ std::vector<uint8_t> kernel_dest_reply() {
     return w.b;
 }
 
-// The fast path either agrees with decode_dest or declines; it never accepts what decode_dest
-// rejects, nor reads a reply differently.
-void expect_fast_agrees(const nl::Message& m, const ServiceKey& svc, size_t& taken) {
-    DestEntry fast;
-    const bool took = decode_dest_fast(m, svc, fast);
-    auto full = decode_dest(m, svc);
-    if (!took) return;
-    ++taken;
-    ASSERT_TRUE(full.ok()) << "fast path accepted a reply decode_dest rejects: "
-                           << full.error().describe();
-    EXPECT_EQ(fast.key, full->key);
-    EXPECT_EQ(fast.spec, full->spec);
-    EXPECT_EQ(fast.counters, full->counters);
-}
-
-TEST(IpvsDecode, DestFastPathReadsAKernelReplyLikeDecodeDest) {
+TEST(IpvsDecode, DestReadsAKernelReply) {
     const auto bytes = kernel_dest_reply();
     auto m = one_message(bytes);
-    DestEntry fast;
-    ASSERT_TRUE(decode_dest_fast(m, vip80(), fast));
-    EXPECT_EQ(fast.key, (RealKey{ip("10.0.0.7"), 8080}));
-    EXPECT_EQ(fast.spec, (RealSpec{ForwardMethod::masquerade, 3, 0, 0}));
-    EXPECT_EQ(fast.counters.active_conns, 2u);
-    EXPECT_EQ(fast.counters.inactive_conns, 1u);
-    EXPECT_EQ(fast.counters.stats.conns, 0x100000001ull);  // STATS64 wins over STATS
-    EXPECT_EQ(fast.counters.stats.outbps, 10u);
-    size_t taken = 0;
-    expect_fast_agrees(m, vip80(), taken);
-    EXPECT_EQ(taken, 1u);
+    auto e = decode_dest(m, vip80());
+    ASSERT_TRUE(e.ok()) << e.error().describe();
+    EXPECT_EQ(e->key, (RealKey{ip("10.0.0.7"), 8080}));
+    EXPECT_EQ(e->spec, (RealSpec{ForwardMethod::masquerade, 3, 0, 0}));
+    EXPECT_EQ(e->counters.active_conns, 2u);
+    EXPECT_EQ(e->counters.inactive_conns, 1u);
+    EXPECT_EQ(e->counters.stats.conns, 0x100000001ull);  // STATS64 wins over STATS
+    EXPECT_EQ(e->counters.stats.outbps, 10u);
 }
 
-TEST(IpvsDecode, DestFastPathDeclinesWhatDecodeDestRejects) {
+// Every truncation and many single-byte corruptions of a kernel reply: decode_dest rejects or
+// reads each (never past its bounds: the sanitizer build runs this), and reads the harmless
+// changes (counter values) as the kernel reply with that value.
+TEST(IpvsDecode, DestSurvivesTruncatedAndCorruptedReplies) {
     const auto full = kernel_dest_reply();
     const auto v6 = ServiceKey::mark(1, AF_INET6);
-    size_t taken = 0, tried = 0;
+    size_t read = 0, tried = 0;
     for_each_truncation(full, [&](const nl::Message& m, size_t) {
         ++tried;
-        expect_fast_agrees(m, vip80(), taken);
-        expect_fast_agrees(m, v6, taken);
+        read += decode_dest(m, vip80()).ok();
+        read += decode_dest(m, v6).ok();
     });
+    EXPECT_EQ(read, 0u) << "a truncated reply lacks the address or port, or breaks a nest";
     // Every byte after the netlink header set to a few telling values: lengths, types,
     // families, forwarding methods and counter widths all go wrong somewhere.
     for (size_t at = 16; at < full.size(); ++at) {
@@ -421,13 +407,13 @@ TEST(IpvsDecode, DestFastPathDeclinesWhatDecodeDestRejects) {
             auto msgs = nl::split_messages(bad);
             if (!msgs.ok() || msgs->empty()) continue;
             ++tried;
-            expect_fast_agrees(msgs->front(), vip80(), taken);
-            expect_fast_agrees(msgs->front(), v6, taken);
+            read += decode_dest(msgs->front(), vip80()).ok();
+            read += decode_dest(msgs->front(), v6).ok();
         }
     }
     EXPECT_GT(tried, 1000u);
-    EXPECT_GT(taken, 0u);         // it takes the harmless changes (counter values)...
-    EXPECT_LT(taken, tried * 2);  // ...and declines others
+    EXPECT_GT(read, 0u);         // it reads the harmless changes (counter values)...
+    EXPECT_LT(read, tried * 2);  // ...and rejects others
 }
 
 TEST(IpvsDecode, ServiceKeyAloneIsDecodeServicesKey) {
@@ -529,55 +515,6 @@ TEST(IpvsDecode, EveryTruncationOfAValidReplyIsHandled) {
             EXPECT_EQ(e->key, vip80());  // only cuts after the key can succeed
         }
     });
-}
-
-// ---- policy ----
-
-TEST(IpvsPolicy, OperatorMessagesNameTheObject) {
-    ServiceSpec mh;
-    mh.scheduler = "mh";
-    auto add = IpvsOp::add_service(vip80(), mh);
-    EXPECT_EQ(describe_failure(add, ENOENT).message,
-              "scheduler 'mh' is not available: load ip_vs_mh");
-    auto dest = IpvsOp::add_dest(vip80(), RealKey{ip("10.0.0.2"), 80}, RealSpec{});
-    Error e = describe_failure(dest, ESRCH);
-    EXPECT_EQ(e.message, "service 192.0.2.1:80/tcp does not exist");
-    EXPECT_EQ(e.op, "IPVS_CMD_NEW_DEST");
-    EXPECT_EQ(e.key, "192.0.2.1:80/tcp -> 10.0.0.2:80");
-    EXPECT_EQ(e.code, ESRCH);
-    EXPECT_EQ(family_unavailable(ENOENT).message,
-              "IPVS is not available in this kernel: load ip_vs");
-    auto edit = IpvsOp::edit_dest(vip80(), RealKey{ip("10.0.0.9"), 80}, RealSpec{});
-    EXPECT_EQ(describe_failure(edit, ENOENT).message,
-              "real server 10.0.0.9:80 of service 192.0.2.1:80/tcp does not exist");
-}
-
-TEST(IpvsPolicy, AbsentDeleteIsSuccessButAbsentEditIsNot) {
-    auto del_svc = IpvsOp::del_service(vip80());
-    auto del_dest = IpvsOp::del_dest(vip80(), RealKey{ip("10.0.0.2"), 80});
-    auto edit = IpvsOp::edit_service(vip80(), ServiceSpec{});
-    EXPECT_TRUE(is_idempotent_success(del_svc, ESRCH));
-    EXPECT_TRUE(is_idempotent_success(del_dest, ENOENT));
-    EXPECT_TRUE(is_idempotent_success(del_dest, ESRCH));
-    EXPECT_FALSE(is_idempotent_success(edit, ESRCH));
-    EXPECT_FALSE(is_idempotent_success(del_svc, EPERM));
-}
-
-TEST(IpvsPolicy, AddressFamilyMismatchIsRejectedBeforeSending) {
-    auto op = IpvsOp::add_dest(vip80(), RealKey{ip("2001:db8::2"), 80}, RealSpec{});
-    Status st = validate_op(op);
-    ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, EINVAL);
-    EXPECT_NE(st.error().message.find("address family mismatch"), std::string::npos);
-    EXPECT_NE(st.error().message.find("IPv6"), std::string::npos);
-    // Tunnel forwarding may mix families (the kernel allows it).
-    auto tun = IpvsOp::add_dest(vip80(), RealKey{ip("2001:db8::2"), 80},
-                                RealSpec{ForwardMethod::tunnel, 1, 0, 0});
-    EXPECT_TRUE(validate_op(tun).ok());
-    EXPECT_TRUE(validate_op(IpvsOp::add_service(vip80(), ServiceSpec{})).ok());
-    ServiceSpec bad;
-    bad.scheduler = "";
-    EXPECT_FALSE(validate_op(IpvsOp::add_service(vip80(), bad)).ok());
 }
 
 }  // namespace

@@ -48,13 +48,13 @@ TEST(FakeIpvs, StoresServicesAsAKernelDumpShowsThem) {
     EXPECT_TRUE(stored.spec.same_attributes(spec));
 }
 
-TEST(FakeIpvs, MissingItemsGiveEnoentAndAbsentDeletesSucceed) {
+TEST(FakeIpvs, MissingServicesGiveEsrchMissingRealsEnoentAndAbsentDeletesSucceed) {
     FakeIpvs fake;
     EXPECT_EQ(apply(fake, {IpvsOp::add_dest(tcp(1), real(1), weight(1)),
                            IpvsOp::edit_dest(tcp(1), real(1), weight(1)),
                            IpvsOp::edit_service(tcp(1), ServiceSpec{}),
                            IpvsOp::del_dest(tcp(1), real(1)), IpvsOp::del_service(tcp(1))}),
-              (std::vector{ENOENT, ENOENT, ENOENT, 0, 0}));
+              (std::vector{ESRCH, ESRCH, ESRCH, 0, 0}));
     EXPECT_EQ(apply(fake, {IpvsOp::add_service(tcp(1), ServiceSpec{}),
                            IpvsOp::edit_dest(tcp(1), real(1), weight(1)),
                            IpvsOp::del_dest(tcp(1), real(1))}),
@@ -70,12 +70,15 @@ TEST(FakeIpvs, DeletingAServiceDeletesItsDestinations) {
     EXPECT_EQ(apply(fake, {IpvsOp::del_service(tcp(1))}), std::vector{0});
     EXPECT_TRUE(fake.table().services.empty());
     EXPECT_FALSE(fake.dest_counters(tcp(1), real(2)));
-    // Re-adding starts from nothing: no destinations, zero counters.
+    // Re-adding starts without destinations; one added again that still had connections comes
+    // back with them (as the kernel takes it back from its trash), another with none.
     EXPECT_EQ(apply(fake, {IpvsOp::add_service(tcp(1), ServiceSpec{}),
-                           IpvsOp::add_dest(tcp(1), real(2), weight(1))}),
-              (std::vector{0, 0}));
-    EXPECT_EQ(fake.table().services.at(tcp(1)).reals.size(), 1u);
-    EXPECT_EQ(fake.dest_counters(tcp(1), real(2)), kernel::DestCounters{});
+                           IpvsOp::add_dest(tcp(1), real(2), weight(1)),
+                           IpvsOp::add_dest(tcp(1), real(3), weight(1))}),
+              (std::vector{0, 0, 0}));
+    EXPECT_EQ(fake.table().services.at(tcp(1)).reals.size(), 2u);
+    EXPECT_EQ(fake.dest_counters(tcp(1), real(2)), conns(5));
+    EXPECT_EQ(fake.dest_counters(tcp(1), real(3)), kernel::DestCounters{});
 }
 
 TEST(FakeIpvs, EditsChangeAttributes) {
@@ -113,7 +116,7 @@ TEST(FakeIpvs, RecordsEveryOpWithItsOutcome) {
     (void)fake.apply(ops);
     ASSERT_EQ(fake.op_count(), 2u);
     EXPECT_EQ(fake.records()[0].op, ops[0]);
-    EXPECT_EQ(fake.records()[0].error, ENOENT);
+    EXPECT_EQ(fake.records()[0].error, ESRCH);
     EXPECT_EQ(fake.records()[1].op, ops[1]);
     EXPECT_EQ(fake.records()[1].error, 0);
     EXPECT_EQ(fake.apply_calls(), 1u);

@@ -408,137 +408,17 @@ Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
     return e;
 }
 
-namespace {
-
-// One run of attributes, every one in bounds (else false); fn(type, payload) for each.
-template <typename Fn>
-bool scan_attrs(nl::Bytes data, Fn&& fn) {
-    const uint8_t* p = data.data();
-    size_t left = data.size();
-    while (left >= nl::kAttrHdrLen) {
-        uint16_t len, type;
-        std::memcpy(&len, p, 2);
-        std::memcpy(&type, p + 2, 2);
-        if (len < nl::kAttrHdrLen || len > left) return false;
-        fn(static_cast<uint16_t>(type & 0x3fff), p + nl::kAttrHdrLen, len - nl::kAttrHdrLen);
-        const size_t step = nl::align(len);
-        if (step >= left) break;
-        p += step;
-        left -= step;
-    }
-    return true;
-}
-
-uint32_t load_u32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// decode_stats for a well-formed nest only: every counter 4 or 8 bytes.
-bool stats_fast(const uint8_t* data, size_t len, IpvsStats& s) {
-    uint64_t v[IPVS_STATS_ATTR_OUTBPS + 1] = {};
-    bool ok = true;
-    bool framed = scan_attrs({data, len}, [&](uint16_t type, const uint8_t* p, size_t n) {
-        if (type < IPVS_STATS_ATTR_CONNS || type > IPVS_STATS_ATTR_OUTBPS) return;
-        if (n == sizeof(uint64_t))
-            std::memcpy(&v[type], p, sizeof(uint64_t));
-        else if (n == sizeof(uint32_t))
-            v[type] = load_u32(p);
-        else
-            ok = false;
-    });
-    s = IpvsStats{v[IPVS_STATS_ATTR_CONNS],    v[IPVS_STATS_ATTR_INPKTS],
-                  v[IPVS_STATS_ATTR_OUTPKTS],  v[IPVS_STATS_ATTR_INBYTES],
-                  v[IPVS_STATS_ATTR_OUTBYTES], v[IPVS_STATS_ATTR_CPS],
-                  v[IPVS_STATS_ATTR_INPPS],    v[IPVS_STATS_ATTR_OUTPPS],
-                  v[IPVS_STATS_ATTR_INBPS],    v[IPVS_STATS_ATTR_OUTBPS]};
-    return framed && ok;
-}
-
-}  // namespace
-
-bool decode_dest_fast(const nl::Message& m, const ServiceKey& svc, DestEntry& out) {
-    if (m.type < NLMSG_MIN_TYPE || m.payload.size() < nl::kGenlHdrLen ||
-        m.payload[0] != IPVS_CMD_NEW_DEST)
-        return false;
-    // The last IPVS_CMD_ATTR_DEST counts, as in an attribute table.
-    const uint8_t* nest = nullptr;
-    size_t nest_len = 0;
-    if (!scan_attrs(m.payload.subspan(nl::kGenlHdrLen),
-                    [&](uint16_t type, const uint8_t* p, size_t n) {
-                        if (type == IPVS_CMD_ATTR_DEST) nest = p, nest_len = n;
-                    }) ||
-        !nest)
-        return false;
-    constexpr size_t kN = IPVS_DEST_ATTR_MAX + 1;
-    const uint8_t* at[kN];
-    uint16_t size[kN];
-    uint32_t seen = 0;
-    static_assert(kN <= 32);
-    if (!scan_attrs({nest, nest_len}, [&](uint16_t type, const uint8_t* p, size_t n) {
-            if (type >= kN) return;
-            at[type] = p;
-            size[type] = static_cast<uint16_t>(n);
-            seen |= 1u << type;
-        }))
-        return false;
-    auto has = [&](uint16_t t) { return (seen >> t) & 1u; };
-    auto u32 = [&](uint16_t t, uint32_t& v) {
-        if (!has(t)) return true;
-        if (size[t] != sizeof(uint32_t)) return false;
-        v = load_u32(at[t]);
-        return true;
-    };
-
-    uint16_t af = svc.family;
-    if (has(IPVS_DEST_ATTR_ADDR_FAMILY)) {
-        if (size[IPVS_DEST_ATTR_ADDR_FAMILY] != sizeof(uint16_t)) return false;
-        std::memcpy(&af, at[IPVS_DEST_ATTR_ADDR_FAMILY], sizeof af);
-        if (af != AF_INET && af != AF_INET6) return false;
-    }
-    if (!has(IPVS_DEST_ATTR_ADDR) || !has(IPVS_DEST_ATTR_PORT)) return false;
-    const size_t need = af == AF_INET ? 4 : 16;
-    if (size[IPVS_DEST_ATTR_ADDR] < need || size[IPVS_DEST_ATTR_ADDR] > 16) return false;
-    if (size[IPVS_DEST_ATTR_PORT] != sizeof(uint16_t)) return false;
-    out = DestEntry{};
-    out.key.addr.family = static_cast<uint8_t>(af);
-    std::memcpy(out.key.addr.bytes.data(), at[IPVS_DEST_ATTR_ADDR], need);
-    uint16_t port;
-    std::memcpy(&port, at[IPVS_DEST_ATTR_PORT], sizeof port);
-    out.key.port = ntohs(port);
-    if (has(IPVS_DEST_ATTR_FWD_METHOD)) {
-        uint32_t fwd = 0;
-        if (!u32(IPVS_DEST_ATTR_FWD_METHOD, fwd)) return false;
-        fwd &= IP_VS_CONN_F_FWD_MASK;
-        if (fwd > IP_VS_CONN_F_BYPASS) return false;
-        out.spec.forward = static_cast<model::ForwardMethod>(fwd);
-    }
-    if (!u32(IPVS_DEST_ATTR_WEIGHT, out.spec.weight) ||
-        !u32(IPVS_DEST_ATTR_U_THRESH, out.spec.upper_threshold) ||
-        !u32(IPVS_DEST_ATTR_L_THRESH, out.spec.lower_threshold) ||
-        !u32(IPVS_DEST_ATTR_ACTIVE_CONNS, out.counters.active_conns) ||
-        !u32(IPVS_DEST_ATTR_INACT_CONNS, out.counters.inactive_conns) ||
-        !u32(IPVS_DEST_ATTR_PERSIST_CONNS, out.counters.persist_conns))
-        return false;
-    if (has(IPVS_DEST_ATTR_STATS64))
-        return stats_fast(at[IPVS_DEST_ATTR_STATS64], size[IPVS_DEST_ATTR_STATS64],
-                          out.counters.stats);
-    if (has(IPVS_DEST_ATTR_STATS))
-        return stats_fast(at[IPVS_DEST_ATTR_STATS], size[IPVS_DEST_ATTR_STATS], out.counters.stats);
-    return true;
-}
-
 ServiceDests collect_dests(std::vector<DestEntry>& dests) {
     sort_by_key_first_wins(dests, [](const DestEntry& d) -> const RealKey& { return d.key; });
     ServiceDests out;
-    std::vector<CountersByReal::value_type> counters;
+    CountersByReal::sequence_type counters;
     counters.reserve(dests.size());
     for (const auto& d : dests) {
         out.reals.emplace_hint(out.reals.end(), d.key, d.spec);
         counters.emplace_back(d.key, d.counters);
     }
-    out.counters = CountersByReal::from_unsorted(std::move(counters));
+    // Already in key order without repeats: adopted as it is.
+    out.counters.adopt_sequence(boost::container::ordered_unique_range, std::move(counters));
     return out;
 }
 
@@ -620,99 +500,6 @@ Result<Timeouts> decode_timeouts(const nl::Message& m) {
 std::string Info::version_string() const {
     return std::to_string((version >> 16) & 0xff) + "." + std::to_string((version >> 8) & 0xff) +
            "." + std::to_string(version & 0xff);
-}
-
-// ---------------------------------------------------------------- policy
-
-namespace {
-std::string family_name(uint8_t af) {
-    return af == AF_INET6 ? "IPv6" : "IPv4";
-}
-}  // namespace
-
-Status validate_op(const IpvsOp& op) {
-    const ServiceKey& k = op.service;
-    if (k.family != AF_INET && k.family != AF_INET6)
-        return make_error(EAFNOSUPPORT, op.command_name(), op.key_string(),
-                          "unknown address family");
-    if (!k.is_fwmark() && k.addr.family != k.family)
-        return make_error(EINVAL, op.command_name(), op.key_string(),
-                          "address family mismatch: service family is " + family_name(k.family) +
-                              " but its address is " + family_name(k.addr.family));
-    if (op.kind == IpvsOp::Kind::add_service || op.kind == IpvsOp::Kind::edit_service) {
-        const auto& s = op.service_spec.scheduler;
-        if (s.empty() || s.size() >= IP_VS_SCHEDNAME_MAXLEN)
-            return make_error(EINVAL, op.command_name(), op.key_string(),
-                              "scheduler name '" + s + "' is empty or too long");
-        if (op.service_spec.pe_name.size() >= IP_VS_PENAME_MAXLEN)
-            return make_error(EINVAL, op.command_name(), op.key_string(),
-                              "persistence engine name too long");
-        if (k.family == AF_INET6 && op.service_spec.persistence &&
-            (op.service_spec.netmask < 1 || op.service_spec.netmask > 128))
-            return make_error(EINVAL, op.command_name(), op.key_string(),
-                              "IPv6 persistence netmask must be a prefix length 1..128");
-    }
-    if (op.kind == IpvsOp::Kind::add_dest || op.kind == IpvsOp::Kind::edit_dest) {
-        // The kernel mixes families only for tunnel forwarding, and then only as a bare EINVAL.
-        if (op.real.addr.family != k.family && op.real_spec.forward != model::ForwardMethod::tunnel)
-            return make_error(EINVAL, op.command_name(), op.key_string(),
-                              "address family mismatch: service " + k.to_string() + " is " +
-                                  family_name(k.family) + " but real server " +
-                                  op.real.to_string() + " is " + family_name(op.real.addr.family) +
-                                  " (only tunnel forwarding may mix families)");
-        if (op.real_spec.weight > 0x7fffffffu)
-            return make_error(ERANGE, op.command_name(), op.key_string(), "weight out of range");
-    }
-    return {};
-}
-
-bool is_idempotent_success(const IpvsOp& op, int err) {
-    if (op.kind == IpvsOp::Kind::del_service) return err == ESRCH || err == ENOENT;
-    if (op.kind == IpvsOp::Kind::del_dest) return err == ESRCH || err == ENOENT;
-    return false;
-}
-
-Error describe_failure(const IpvsOp& op, int err) {
-    std::string msg;
-    const std::string svc = op.service.to_string();
-    const bool service_write =
-        op.kind == IpvsOp::Kind::add_service || op.kind == IpvsOp::Kind::edit_service;
-    if (err == ESRCH) {
-        msg = "service " + svc + " does not exist";
-    } else if (err == ENOENT && service_write) {
-        const auto& s = op.service_spec;
-        msg = "scheduler '" + s.scheduler + "' is not available: load ip_vs_" + s.scheduler;
-        if (!s.pe_name.empty())
-            msg = "scheduler '" + s.scheduler + "' or persistence engine '" + s.pe_name +
-                  "' is not available: load ip_vs_" + s.scheduler + " / ip_vs_pe_" + s.pe_name;
-    } else if (err == ENOENT && op.is_dest_op()) {
-        msg = "real server " + op.real.to_string() + " of service " + svc + " does not exist";
-    } else if (err == EEXIST && op.kind == IpvsOp::Kind::add_service) {
-        msg = "service " + svc + " already exists with different attributes";
-    } else if (err == EEXIST && op.kind == IpvsOp::Kind::add_dest) {
-        msg = "real server " + op.real.to_string() + " of service " + svc +
-              " already exists with different attributes";
-    } else if (err == EPERM) {
-        msg = "permission denied: changing IPVS needs CAP_NET_ADMIN";
-    } else if (err == EAFNOSUPPORT) {
-        msg = "address family not supported by this kernel's IPVS";
-    } else if (err == EINVAL && op.is_dest_op()) {
-        msg = "the kernel rejected real server " + op.real.to_string() + " of service " + svc +
-              " as invalid (address family, forwarding method, or no local route: is lo up?)";
-    } else if (err == EINVAL) {
-        msg = "the kernel rejected service " + svc + " as invalid";
-    } else {
-        msg = std::string(std::strerror(err));
-    }
-    return make_error(err, op.command_name(), op.key_string(), msg);
-}
-
-Error family_unavailable(int err) {
-    if (err == ENOENT)
-        return make_error(err, "CTRL_CMD_GETFAMILY", "IPVS",
-                          "IPVS is not available in this kernel: load ip_vs");
-    return make_error(err, "CTRL_CMD_GETFAMILY", "IPVS",
-                      std::string("cannot resolve the IPVS netlink family: ") + std::strerror(err));
 }
 
 }  // namespace ballast::kernel::ipvs

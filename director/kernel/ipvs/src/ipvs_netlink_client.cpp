@@ -10,15 +10,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
-#include <new>
 #include <optional>
-#include <system_error>
-#include <thread>
 #include <utility>
+
+#include "ballast/kernel/ipvs_dump.hpp"
+#include "ballast/kernel/ipvs_errors.hpp"
+#include "ballast/kernel/netlink_socket.hpp"
 
 namespace ballast::kernel {
 
@@ -35,47 +33,6 @@ constexpr size_t kAckTruesize = 1024;
 // Datagrams one recvmmsg can take: a window of acks, or a dest dump and its NLMSG_DONE
 // (queued by the kernel while the first is copied out), in one system call.
 constexpr size_t kRxSlots = 64;
-
-Error sys_error(int err, const char* op, std::string what) {
-    return make_error(err, op, {}, std::move(what) + ": " + std::strerror(err));
-}
-
-Status send_to_kernel(int fd, std::span<const uint8_t> bytes, const char* op) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    for (;;) {
-        ssize_t n = ::sendto(fd, bytes.data(), bytes.size(), 0,
-                             reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-        if (n >= 0) return {};
-        if (errno == EINTR) continue;
-        return sys_error(errno, op, "netlink send failed");
-    }
-}
-
-// A failed netlink receive (errno err), and a reply that did not fit the receive buffer.
-Error receive_failure(int err, const char* op) {
-    return sys_error(
-        err, op,
-        err == ENOBUFS ? "netlink receive buffer overrun, replies lost" : "netlink receive failed");
-}
-Error out_of_memory(const char* op) {
-    return make_error(ENOMEM, op, {}, "out of memory while dumping");
-}
-Error truncated_reply(const char* op) {
-    return make_error(EMSGSIZE, op, {}, "netlink reply larger than the receive buffer");
-}
-
-// The errno a dump's NLMSG_DONE (0 if none) or an NLMSG_ERROR ack carries (an Error if malformed).
-Result<int> end_of_dump_errno(const nl::Message& m) {
-    if (m.type == NLMSG_ERROR) {
-        auto ack = nl::decode_ack(m);
-        if (!ack) return ack.error();
-        return -ack->error;
-    }
-    int32_t v = 0;
-    if (m.payload.size() >= sizeof v) std::memcpy(&v, m.payload.data(), sizeof v);
-    return v < 0 ? -v : 0;
-}
 
 // libnl reports its own negative NLE_* codes; our errors carry errno.
 int errno_of_nl(int nl_err) {
@@ -108,51 +65,15 @@ Result<uint16_t> resolve_ipvs_family() {
 }
 }  // namespace
 
-// recvmmsg slots of receive_slot_bytes() each, for one socket at a time.
-class IpvsNetlinkClient::ReceiveSlots {
-public:
-    explicit ReceiveSlots(size_t slots)
-        : slot_bytes_(receive_slot_bytes()), buf_(slots * slot_bytes_), msgs_(slots), iov_(slots) {
-        for (size_t i = 0; i < slots; ++i) {
-            iov_[i] = iovec{buf_.data() + i * slot_bytes_, slot_bytes_};
-            msgs_[i].msg_hdr = msghdr{};
-            msgs_[i].msg_hdr.msg_iov = &iov_[i];
-            msgs_[i].msg_hdr.msg_iovlen = 1;
-        }
-    }
-    // Waits for a datagram on fd, then takes every further one already queued; returns how many.
-    Result<size_t> receive(int fd, const char* op) {
-        for (;;) {
-            int n = ::recvmmsg(fd, msgs_.data(), static_cast<unsigned>(msgs_.size()),
-                               MSG_WAITFORONE, nullptr);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return receive_failure(errno, op);
-            for (int i = 0; i < n; ++i)
-                if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
-            return static_cast<size_t>(n);
-        }
-    }
-    std::span<const uint8_t> datagram(size_t i) const {
-        return {buf_.data() + i * slot_bytes_, msgs_[i].msg_len};
-    }
-    size_t slot_bytes() const { return slot_bytes_; }
-
-private:
-    size_t slot_bytes_;
-    std::vector<uint8_t> buf_;
-    std::vector<mmsghdr> msgs_;
-    std::vector<iovec> iov_;
-};
-
 Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open() {
     return open(Options{});
 }
 
 Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options options) {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-    if (fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
+    int fd = nl::open_generic_socket(options.receive_timeout);
+    if (fd < 0) return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
     std::unique_ptr<IpvsNetlinkClient> c(new IpvsNetlinkClient(fd, options));
-    c->rx_ = std::make_unique<ReceiveSlots>(kRxSlots);
+    c->rx_ = std::make_unique<nl::ReceiveSlots>(kRxSlots);
 
     int one = 1;
     // Error acks carry only the request header, not the whole request.
@@ -174,10 +95,18 @@ Result<std::unique_ptr<IpvsNetlinkClient>> IpvsNetlinkClient::open(Options optio
     c->opt_.max_batch_bytes =
         std::clamp<size_t>(static_cast<size_t>(actual_snd) / 2, 4096, options.max_batch_bytes);
 
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
-        return sys_error(errno, "bind", "cannot bind the generic netlink socket");
+    // dump()'s other sockets, opened now so that they are in this namespace whichever thread
+    // dumps: the service list's own (its 32 KiB reads never enlarge the dest dumps' skbs on fd),
+    // and the further ones its dest dumps go out on.
+    c->list_fd_ = nl::open_generic_socket(options.receive_timeout);
+    if (c->list_fd_ < 0)
+        return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
+    for (size_t i = 1; i < options.dump_sockets; ++i) {
+        const int further = nl::open_generic_socket(options.receive_timeout);
+        if (further < 0)
+            return nl::sys_error(errno, "socket", "cannot open a generic netlink socket");
+        c->further_fds_.push_back(further);
+    }
 
     Result<uint16_t> id = resolve_ipvs_family();
     if (!id) return id.error();
@@ -189,16 +118,12 @@ IpvsNetlinkClient::IpvsNetlinkClient(int fd, Options o) : fd_(fd), opt_(o), seq_
 
 IpvsNetlinkClient::~IpvsNetlinkClient() {
     if (fd_ >= 0) ::close(fd_);
+    if (list_fd_ >= 0) ::close(list_fd_);
+    for (int fd : further_fds_) ::close(fd);
 }
 
 Status IpvsNetlinkClient::send_bytes(std::span<const uint8_t> bytes, const char* op) {
-    return send_to_kernel(fd_, bytes, op);
-}
-
-size_t IpvsNetlinkClient::receive_slot_bytes() {
-    long page = ::sysconf(_SC_PAGESIZE);
-    // The kernel's NLMSG_GOODSIZE is below min(page, 8 KiB); never pass less than it.
-    return std::clamp<size_t>(page > 0 ? static_cast<size_t>(page) : 4096, 4096, 8192);
+    return nl::send_request(fd_, bytes, op);
 }
 
 Result<size_t> IpvsNetlinkClient::receive(const char* op) {
@@ -213,22 +138,19 @@ Status IpvsNetlinkClient::exchange(std::span<const uint8_t> request, uint32_t se
                                    const char* op, const std::string& key,
                                    const std::function<Status(const nl::Message&)>& on_msg) {
     if (auto st = send_bytes(request, op); !st) return st;
-    Status result;
+    Status result;  // of on_msg: ok until it fails once
     bool done = false;
     auto on_reply = [&](const nl::Message& m) -> Status {
         if (m.seq != seq) return {};  // a stale reply of an earlier, failed exchange
         if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
-            auto err = end_of_dump_errno(m);
+            auto err = nl::end_of_dump_errno(m);
             if (!err) return err.error();
             if (*err != 0) return make_error(*err, op, key);
             done = true;
             return {};
         }
         if (mode == Mode::write) return {};
-        if (result) {
-            Status st = on_msg(m);
-            if (!st) result = st;  // keep draining the dump so the socket stays in sync
-        }
+        if (result.ok()) result = on_msg(m);  // after a failure, drain: the socket stays in sync
         if (mode == Mode::get) done = true;
         return {};
     };
@@ -249,7 +171,6 @@ Status IpvsNetlinkClient::simple_write(std::vector<uint8_t> request, uint32_t se
 std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
     std::vector<Status> results(ops.size());
     std::vector<int> errnos(ops.size(), 0);
-    last_batches_ = 0;
     std::vector<uint8_t> batch;
     batch.reserve(opt_.max_batch_bytes + 1024);
 
@@ -268,15 +189,17 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
             index.push_back(i++);
         }
         if (index.empty()) continue;
-        ++last_batches_;
         const char* op = "IPVS batch";
         std::vector<bool> answered(index.size(), false);
         size_t pending = index.size();
-        Status failure = send_bytes(batch, op);
-        while (failure && pending > 0) {
+        // Why the acks still missing will never come (a failed send or receive); none while
+        // all is well.
+        std::optional<Error> lost;
+        if (Status sent = send_bytes(batch, op); !sent.ok()) lost = sent.error();
+        while (!lost && pending > 0) {
             auto n = receive(op);
             if (!n) {
-                failure = n.error();
+                lost = n.error();
                 break;
             }
             // Each ack is its own datagram; one recvmmsg takes all that are queued.
@@ -300,7 +223,7 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
         for (size_t s = 0; s < index.size(); ++s) {
             size_t k = index[s];
             if (!answered[s]) {
-                Error e = failure.error();
+                Error e = *lost;
                 e.op = ops[k].command_name();
                 e.key = ops[k].key_string();
                 e.message = "outcome unknown: " + e.message;
@@ -428,456 +351,12 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
     return out;
 }
 
-namespace {
-// Handing datagrams over in batches of about this size keeps locking rare.
-constexpr size_t kHandoffBytes = 64 * 1024;
-// The service list is read in datagrams of this size on a socket of its own: the kernel then
-// fills each with ~100 services (one page holds ~13), so the list takes few system calls, and
-// the dest dumps keep their page-sized skbs on the main socket (see receive_slot_bytes()).
-constexpr size_t kServiceReadBytes = 32 * 1024;
-// Marks a record of the service list in a batch (datagrams are far below 2 GiB).
-constexpr uint32_t kServiceRecord = 0x80000000u;
-// The dest dumps go out in chunks of this many services, each claimed by whichever socket is
-// free; a further socket (and thread) is only opened once the list has a chunk for it.
-constexpr size_t kChunkServices = 64;
-// recvmmsg slots of a further socket: a dest dump and its NLMSG_DONE, with room to spare.
-constexpr size_t kRxSlotsPerRun = 8;
-
-struct FdCloser {
-    int fd = -1;
-    explicit FdCloser(int f) : fd(f) {}
-    FdCloser(FdCloser&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-    FdCloser& operator=(FdCloser&&) = delete;
-    ~FdCloser() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-// A bound generic-netlink socket for one dump()'s service list or further dest dumps (-1 and
-// errno if none can be had).
-int open_dump_socket() {
-    int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-    if (fd < 0) return -1;
-    sockaddr_nl local{};
-    local.nl_family = AF_NETLINK;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-        const int err = errno;
-        ::close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
-}
-
-void append_datagram(std::vector<uint8_t>& batch, std::span<const uint8_t> d, uint32_t tag = 0) {
-    const auto len = static_cast<uint32_t>(d.size()) | tag;
-    const size_t at = batch.size();
-    batch.resize(at + sizeof len + d.size());
-    std::memcpy(batch.data() + at, &len, sizeof len);
-    std::memcpy(batch.data() + at + sizeof len, d.data(), d.size());
-}
-
-}  // namespace
-
-// Reply datagrams of one dump(), each stored as [u32 length | kServiceRecord][bytes], passed
-// undecoded from the threads that talk to the kernel to the one that decodes them, in the order
-// it needs them. The service list arrives datagram by datagram; the dest dumps are made in chunks
-// of kChunkServices consecutive listed services, each claimed (in list order) by whichever socket
-// is free once all its services are listed. pop() hands out every list batch as soon as it is in
-// and chunk c's batches after chunk c - 1's, so each service is decoded before its dests.
-class IpvsNetlinkClient::DumpStream {
-public:
-    // The lister: one list datagram (as a batch) and the keys of the services it names.
-    void push_list(std::vector<uint8_t> batch, std::span<const ServiceKey> keys) {
-        {
-            std::lock_guard lock(mu_);
-            list_.push_back(std::move(batch));
-            keys_.insert(keys_.end(), keys.begin(), keys.end());
-        }
-        cv_.notify_all();
-    }
-    // The list is complete, or ended early (failure).
-    void end_list(Status failure) {
-        {
-            std::lock_guard lock(mu_);
-            list_ended_ = true;
-            list_failure_ = std::move(failure);
-        }
-        cv_.notify_all();
-    }
-    size_t listed() {
-        std::lock_guard lock(mu_);
-        return keys_.size();
-    }
-
-    // A socket's next chunk: its index, the list position of its first service, and its keys.
-    struct Claim {
-        size_t chunk = 0;
-        size_t first = 0;
-        std::vector<ServiceKey> keys;
-    };
-    // Waits until the next unclaimed chunk is fully listed; nothing once every chunk is claimed,
-    // or the list or another chunk failed.
-    std::optional<Claim> claim() {
-        std::unique_lock lock(mu_);
-        for (;;) {
-            if (aborted_ || (list_ended_ && !list_failure_)) return std::nullopt;
-            const size_t first = chunks_.size() * kChunkServices;
-            const size_t end = std::min(first + kChunkServices, keys_.size());
-            if (end == first + kChunkServices || (list_ended_ && end > first)) {
-                Claim c{chunks_.size(), first, {keys_.begin() + first, keys_.begin() + end}};
-                chunks_.emplace_back();  // after the copy: a claim that threw claimed nothing
-                return c;
-            }
-            if (list_ended_) return std::nullopt;
-            cv_.wait(lock);
-        }
-    }
-    void push(size_t chunk, std::vector<uint8_t> batch) {
-        {
-            std::lock_guard lock(mu_);
-            chunks_[chunk].batches.push_back(std::move(batch));
-        }
-        cv_.notify_all();
-    }
-    // Every dest dump of the chunk ended, or one failed (failure): then no chunk is claimed any
-    // more and the stream ends after this one.
-    void end_chunk(size_t chunk, Status failure) {
-        {
-            std::lock_guard lock(mu_);
-            chunks_[chunk].ended = true;
-            if (!failure) aborted_ = true;
-            chunks_[chunk].failure = std::move(failure);
-        }
-        cv_.notify_all();
-    }
-
-    // A socket's thread could not go on (out of memory) outside a chunk: no more claims.
-    void fail(Status failure) {
-        {
-            std::lock_guard lock(mu_);
-            aborted_ = true;
-            if (other_failure_) other_failure_ = std::move(failure);
-        }
-        cv_.notify_all();
-    }
-
-    // The decoder: the next batch in order; false at the end, or after a failure.
-    bool pop(std::vector<uint8_t>& out) {
-        std::unique_lock lock(mu_);
-        for (;;) {
-            if (!list_.empty()) {
-                out = std::move(list_.front());
-                list_.pop_front();
-                return true;
-            }
-            if (list_ended_ && !list_failure_) return false;
-            if (next_ < chunks_.size()) {
-                Chunk& c = chunks_[next_];
-                if (!c.batches.empty()) {
-                    out = std::move(c.batches.front());
-                    c.batches.pop_front();
-                    return true;
-                }
-                // After a failed chunk, the rest of the list is still decoded (a service that
-                // cannot be decoded is reported before a failed dest dump).
-                if (c.ended && !c.failure && list_ended_) return false;
-                if (c.ended && c.failure) {
-                    ++next_;
-                    continue;
-                }
-            } else if (list_ended_ && (aborted_ || next_ * kChunkServices >= keys_.size())) {
-                return false;
-            }
-            cv_.wait(lock);
-        }
-    }
-
-    // After every thread ended: why the list ended early, and the first chunk that failed.
-    Status list_failure() {
-        std::lock_guard lock(mu_);
-        return list_failure_;
-    }
-    Status chunk_failure() {
-        std::lock_guard lock(mu_);
-        for (const auto& c : chunks_)
-            if (!c.failure) return c.failure;
-        return other_failure_;
-    }
-
-private:
-    struct Chunk {
-        std::deque<std::vector<uint8_t>> batches;
-        bool ended = false;
-        Status failure;
-    };
-    std::mutex mu_;
-    std::condition_variable cv_;  // one for both sides: each waits rarely
-    std::deque<std::vector<uint8_t>> list_;
-    std::vector<ServiceKey> keys_;
-    bool list_ended_ = false;
-    Status list_failure_;
-    std::deque<Chunk> chunks_;  // index = chunk number, appended as claimed
-    bool aborted_ = false;      // a chunk failed, or a socket's thread
-    Status other_failure_;      // why a socket's thread failed outside a chunk
-    size_t next_ = 0;           // the chunk pop() hands out from
-};
-
-void IpvsNetlinkClient::receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& stream) {
-    const uint32_t first_dest_seq = svc_seq + 1;
-    // Further sockets, each with a thread that claims chunks from the stream, opened while the
-    // list arrives as soon as it has a chunk for them; one that cannot be opened is done without.
-    const size_t sockets = std::max<size_t>(opt_.dump_sockets, 1);
-    std::vector<FdCloser> fds;
-    std::vector<std::jthread> helpers;  // declared after fds: joined before those are closed
-    bool no_more_sockets = false;
-    auto add_helpers = [&](size_t listed) {
-        while (!no_more_sockets && 1 + helpers.size() < sockets &&
-               listed >= (helpers.size() + 1) * kChunkServices) {
-            FdCloser fd{open_dump_socket()};
-            if (fd.fd < 0) {
-                no_more_sockets = true;
-                return;
-            }
-            fds.push_back(std::move(fd));
-            try {
-                helpers.emplace_back([this, &stream, first_dest_seq, s = fds.back().fd] {
-                    try {
-                        ReceiveSlots rx(kRxSlotsPerRun);
-                        receive_dest_dumps(s, rx, first_dest_seq, stream);
-                    } catch (const std::bad_alloc&) {
-                        stream.fail(out_of_memory("IPVS_CMD_GET_DEST"));
-                    }
-                });
-            } catch (const std::system_error&) {  // no thread to be had: do without it
-                no_more_sockets = true;
-            }
-        }
-    };
-
-    // The service list, on svc_fd; this thread then dumps dests on this socket too.
-    const char* svc_op = "IPVS_CMD_GET_SERVICE";
-    auto read_list = [&]() -> Status {
-        fds.reserve(sockets);
-        helpers.reserve(sockets);
-        std::vector<uint8_t> req;
-        ipvs::encode_dump_services(req, {family_, svc_seq});
-        if (Status st = send_to_kernel(svc_fd, req, svc_op); !st) return st;
-        std::vector<uint8_t> buf(kServiceReadBytes);
-        std::vector<ServiceKey> keys;
-        size_t listed = 0;
-        for (bool done = false; !done;) {
-            iovec iov{buf.data(), buf.size()};
-            msghdr mh{};
-            mh.msg_iov = &iov;
-            mh.msg_iovlen = 1;
-            ssize_t n = ::recvmsg(svc_fd, &mh, 0);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return receive_failure(errno, svc_op);
-            if (mh.msg_flags & MSG_TRUNC) return truncated_reply(svc_op);
-            std::span<const uint8_t> d(buf.data(), static_cast<size_t>(n));
-            keys.clear();
-            Status st = nl::for_each_message(d, [&](const nl::Message& m) -> Status {
-                if (m.seq != svc_seq) return {};  // not ours
-                if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
-                    auto err = end_of_dump_errno(m);
-                    if (!err) return err.error();
-                    if (*err != 0) return make_error(*err, svc_op, "dump");
-                    done = true;
-                    return {};
-                }
-                // The caller decodes the same reply in full; a service whose key cannot be read
-                // fails its decode there, which fails the dump, so its dests are not needed.
-                if (auto k = ipvs::decode_service_key(m)) keys.push_back(*k);
-                return {};
-            });
-            if (!st) return st;
-            std::vector<uint8_t> batch;
-            append_datagram(batch, d, kServiceRecord);
-            stream.push_list(std::move(batch), keys);
-            listed += keys.size();
-            add_helpers(listed);
-        }
-        return {};
-    };
-    // Whatever happens, the list ends (end_list below) before helpers is destroyed: a helper
-    // waits in claim() for it.
-    Status list;
-    try {
-        list = read_list();
-    } catch (const std::bad_alloc&) {
-        list = out_of_memory(svc_op);
-    }
-    stream.end_list(list);
-    if (list) receive_dest_dumps(fd_, *rx_, first_dest_seq, stream);
-}
-
-void IpvsNetlinkClient::receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t first_dest_seq,
-                                           DumpStream& stream) const {
-    const char* op = "IPVS_CMD_GET_DEST";
-    std::vector<uint8_t> req;
-    // One service's dest dump (one at a time per socket: to its NLMSG_DONE or error ack), every
-    // reply datagram appended to batch.
-    auto dump_one = [&](uint32_t seq, const ServiceKey& key, std::vector<uint8_t>& batch) {
-        req.clear();
-        ipvs::encode_dump_dests(req, {family_, seq}, key);
-        if (Status st = send_to_kernel(fd, req, op); !st) return st;
-        for (bool done = false; !done;) {
-            auto n = rx.receive(fd, op);
-            if (!n) return Status{n.error()};
-            for (size_t d = 0; d < *n; ++d) {
-                append_datagram(batch, rx.datagram(d));
-                // A malformed datagram ends the chunk: the decoder cannot read past it either.
-                Status st = nl::for_each_message(rx.datagram(d), [&](const nl::Message& m) {
-                    if (m.seq == seq && (m.type == NLMSG_DONE || m.type == NLMSG_ERROR))
-                        done = true;
-                    return Status{};
-                });
-                if (!st) return st;
-            }
-        }
-        return Status{};
-    };
-    for (;;) {
-        std::optional<DumpStream::Claim> claim;
-        try {
-            claim = stream.claim();
-        } catch (const std::bad_alloc&) {
-            return stream.fail(out_of_memory(op));
-        }
-        if (!claim) return;
-        Status failure;
-        try {
-            std::vector<uint8_t> batch;
-            batch.reserve(kHandoffBytes + rx.slot_bytes());
-            for (size_t i = 0; i < claim->keys.size() && failure; ++i) {
-                const uint32_t seq = first_dest_seq + static_cast<uint32_t>(claim->first + i);
-                failure = dump_one(seq, claim->keys[i], batch);
-                if (batch.size() >= kHandoffBytes) {
-                    stream.push(claim->chunk, std::move(batch));
-                    batch = {};
-                    batch.reserve(kHandoffBytes + rx.slot_bytes());
-                }
-            }
-            if (!batch.empty()) stream.push(claim->chunk, std::move(batch));
-        } catch (const std::bad_alloc&) {
-            failure = out_of_memory(op);
-        }
-        const bool ok = static_cast<bool>(failure);
-        stream.end_chunk(claim->chunk, std::move(failure));
-        if (!ok) return;
-    }
-}
-
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
-    // The service list goes over a socket of its own, closed after this dump, so its 32 KiB reads
-    // never enlarge the dest dumps' skbs on fd_ (and no late reply of it can outlive the dump).
-    FdCloser svc{open_dump_socket()};
-    if (svc.fd < 0) return sys_error(errno, "socket", "cannot open a generic netlink socket");
-
-    // Seqs: svc_seq for the service list, then one per service for the dest dumps.
-    const uint32_t svc_seq = next_seq();
-    const uint32_t first_dest_seq = svc_seq + 1;
-    DumpStream stream;
-    std::jthread receiver;  // joined on every way out; it always runs to its end by itself
-    if (opt_.overlap_dump_decoding)
-        receiver = std::jthread([&] { receive_dump(svc.fd, svc_seq, stream); });
-    else
-        receive_dump(svc.fd, svc_seq, stream);  // everything queued before decoding
-
-    // Per service, in the order the kernel listed them (= the order of their dest dumps).
-    std::vector<ipvs::ServiceEntry> services;
-    // Filled as each service's dests are complete, while later ones are still being received
-    // (the kernel lists services in hash order; the first of a repeated one is kept).
-    IpvsSnapshot snap;
-    Status service_failure;  // the first service decode failure
-    Status failure;          // the first dest failure, reported after the stream is drained
-    size_t cur = 0;          // the service whose dests arrive now
-    std::vector<ipvs::DestEntry> dests;  // cur's, as they arrive
-    ipvs::DestEntry entry;
-
-    auto on_service = [&](const nl::Message& m) -> Status {
-        // Control messages and errors of the service list are the receiver's to report.
-        if (m.seq != svc_seq || m.type == NLMSG_ERROR || m.type == NLMSG_DONE) return {};
-        auto e = ipvs::decode_service(m);
-        if (!e) {
-            if (service_failure) service_failure = e.error();
-            return {};
-        }
-        services.push_back(std::move(*e));
-        return {};
-    };
-    auto fail = [&](Error e) {
-        e.key = services[cur].key.to_string();
-        if (failure) failure = std::move(e);
-    };
-    // keep: false if the service was gone before its dest dump (or that failed).
-    auto finish_service = [&](bool keep) {
-        const ServiceKey& k = services[cur].key;
-        if (keep && !snap.table.services.contains(k)) {
-            ipvs::ServiceDests d = ipvs::collect_dests(dests);
-            snap.dest_counters.emplace(k, std::move(d.counters));
-            snap.service_stats.emplace(k, services[cur].stats);
-            snap.table.services.emplace(
-                k, model::IpvsService{k, std::move(services[cur].spec), std::move(d.reals)});
-        }
-        dests.clear();
-        ++cur;
-    };
-    auto on_dest = [&](const nl::Message& m) -> Status {
-        if (cur >= services.size() || m.seq != static_cast<uint32_t>(first_dest_seq + cur))
-            return {};  // not ours
-        if (m.type == NLMSG_ERROR || m.type == NLMSG_DONE) {
-            auto err = end_of_dump_errno(m);
-            if (!err) return err.error();
-            // ESRCH/ENOENT: deleted between the two dumps by someone else, which is not ours to
-            // report as an error; the service is just not in the snapshot.
-            const bool gone = *err == ESRCH || *err == ENOENT;
-            if (*err > 0 && !gone) fail(make_error(*err, "IPVS_CMD_GET_DEST", {}));
-            finish_service(*err == 0);
-            return {};
-        }
-        if (!ipvs::decode_dest_fast(m, services[cur].key, entry)) {
-            auto e = ipvs::decode_dest(m, services[cur].key);
-            if (!e) return e.error();
-            entry = std::move(*e);
-        }
-        dests.push_back(entry);
-        return {};
-    };
-
-    std::vector<uint8_t> batch;
-    while (stream.pop(batch)) {
-        for (size_t off = 0; off + sizeof(uint32_t) <= batch.size();) {
-            uint32_t len;
-            std::memcpy(&len, batch.data() + off, sizeof len);
-            const bool service_record = len & kServiceRecord;
-            len &= ~kServiceRecord;
-            std::span<const uint8_t> d(batch.data() + off + sizeof len, len);
-            off += sizeof len + len;
-            if (service_record) {
-                // A malformed one ended the list in the receiver, which reports it.
-                (void)nl::for_each_message(d, on_service);
-                continue;
-            }
-            // Keep draining after a failure, so the receiver always runs to its end.
-            if (Status st = nl::for_each_message(d, on_dest); !st && cur < services.size())
-                fail(st.error());
-        }
-    }
-    if (receiver.joinable()) receiver.join();
-    const size_t dest_dumps = stream.listed();
-    seq_ = svc_seq + static_cast<uint32_t>(dest_dumps);
-
-    // What failed first in list order (the list, then each service's dests) is what is reported.
-    if (Status st = stream.list_failure(); !st) return st.error();
-    if (!service_failure) return service_failure.error();
-    if (Status st = stream.chunk_failure(); !st) return st.error();
-    if (!failure) return failure.error();
-    if (cur != dest_dumps || services.size() != dest_dumps)
-        return make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early");
-
-    return snap;
+    ipvs::DumpSockets sockets{list_fd_, fd_, rx_.get(), further_fds_};
+    ipvs::DumpOptions options{family_, opt_.dump_sockets, opt_.overlap_dump_decoding};
+    ipvs::DumpOutcome out = ipvs::dump_table(sockets, options, seq_ + 1);
+    seq_ += out.seqs_used;
+    return std::move(out.snapshot);
 }
 
 Result<ipvs::Timeouts> IpvsNetlinkClient::get_timeouts() {

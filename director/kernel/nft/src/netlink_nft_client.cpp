@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -26,6 +27,8 @@ namespace ballast::nft {
 namespace {
 
 constexpr uint16_t kFamily = NFPROTO_INET;
+// How long a dump waits for each reply datagram.
+constexpr std::chrono::seconds kReplyTimeout{10};
 
 // RAII for libnftnl objects.
 template <typename T, void (*Free)(const T*)>
@@ -282,6 +285,9 @@ Result<std::unique_ptr<NetlinkNftClient>> NetlinkNftClient::open() {
     // Errors need not echo whole (possibly large) requests.
     int one = 1;
     mnl_socket_setsockopt(sock, NETLINK_CAP_ACK, &one, sizeof one);
+    // A dump's receive gives up instead of blocking for ever on a kernel that does not answer.
+    timeval limit{kReplyTimeout.count(), 0};
+    ::setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     return std::unique_ptr<NetlinkNftClient>(new NetlinkNftClient(sock));
 }
 
@@ -294,15 +300,28 @@ NetlinkNftClient::~NetlinkNftClient() {
     mnl_socket_close(sock_);
 }
 
+void NetlinkNftClient::drain() {
+    char byte;
+    // MSG_TRUNC: each datagram is dropped whole whatever its length.
+    while (::recv(mnl_socket_get_fd(sock_), &byte, sizeof byte, MSG_DONTWAIT | MSG_TRUNC) >= 0 ||
+           errno == EINTR) {
+    }
+}
+
 Status NetlinkNftClient::run_dump(std::vector<char> request, int (*cb)(const nlmsghdr*, void*),
                                   void* data, const char* op) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(request.data());
     const uint32_t seq = nlh->nlmsg_seq;
+    drain();  // replies an exchange that ended early left would fail the sequence check
     if (mnl_socket_sendto(sock_, request.data(), nlh->nlmsg_len) < 0)
         return make_error(errno, op, kTableName);
     std::vector<char> buf(1 << 16);
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return make_error(
+                ETIMEDOUT, op, kTableName,
+                "no reply from the kernel within " + std::to_string(kReplyTimeout.count()) + " s");
         if (n < 0) return make_error(errno, op, kTableName);
         int ret = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid_, cb, data);
         if (ret < 0) return make_error(errno, op, kTableName);
@@ -522,6 +541,7 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
     }
     append_batch_marker(msgs, false, next_seq());
 
+    drain();  // acks an exchange that ended early left would be counted as this batch's
     // The whole batch goes in one sendmsg: make room for it.
     int sndbuf = static_cast<int>(msgs.size()) + 4096;
     if (sndbuf > 200000)

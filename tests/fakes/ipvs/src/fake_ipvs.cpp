@@ -36,7 +36,7 @@ Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
             }
             counters.emplace_back(real, c);
         }
-        snap.dest_counters[key] = kernel::CountersByReal::from_unsorted(std::move(counters));
+        snap.dest_counters[key] = kernel::counters_from_unsorted(std::move(counters));
     }
     return snap;
 }
@@ -75,29 +75,39 @@ int FakeIpvs::execute(const IpvsOp& op) {
                              model::IpvsService{op.service, as_stored(op.service_spec), {}});
             return 0;
         case IpvsOp::Kind::edit_service:
-            if (svc == services.end()) return ENOENT;
+            if (svc == services.end()) return ESRCH;
             svc->second.spec = as_stored(op.service_spec);
             return 0;
         case IpvsOp::Kind::del_service:
-            if (svc != services.end()) services.erase(svc);
+            if (svc == services.end()) return 0;
+            for (const auto& [real, spec] : svc->second.reals) set_aside(op.service, real);
+            services.erase(svc);
             counters_.erase(op.service);
             return 0;
         case IpvsOp::Kind::add_dest: {
-            if (svc == services.end()) return ENOENT;
+            if (svc == services.end()) return ESRCH;
             auto [it, inserted] = svc->second.reals.emplace(op.real, op.real_spec);
             if (!inserted) return it->second == op.real_spec ? 0 : EEXIST;
-            counters_[op.service].erase(op.real);
+            // Back with its connections if it was set aside with some, else with none.
+            auto kept = set_aside_.find({op.service, op.real});
+            if (kept != set_aside_.end()) {
+                counters_[op.service][op.real] = kept->second;
+                set_aside_.erase(kept);
+            } else {
+                counters_[op.service].erase(op.real);
+            }
             return 0;
         }
         case IpvsOp::Kind::edit_dest: {
-            if (svc == services.end()) return ENOENT;
+            if (svc == services.end()) return ESRCH;
             auto it = svc->second.reals.find(op.real);
             if (it == svc->second.reals.end()) return ENOENT;
             it->second = op.real_spec;
             return 0;
         }
         case IpvsOp::Kind::del_dest:
-            if (svc != services.end()) svc->second.reals.erase(op.real);
+            if (svc == services.end() || !svc->second.reals.erase(op.real)) return 0;
+            set_aside(op.service, op.real);
             if (auto c = counters_.find(op.service); c != counters_.end()) c->second.erase(op.real);
             return 0;
     }
@@ -111,6 +121,16 @@ void FakeIpvs::load(const model::IpvsTable& table) {
         service.spec = as_stored(service.spec);
     }
     counters_.clear();
+    set_aside_.clear();
+}
+
+void FakeIpvs::set_aside(const model::ServiceKey& service, const model::RealKey& real) {
+    auto c = counters_.find(service);
+    if (c == counters_.end()) return;
+    auto it = c->second.find(real);
+    if (it == c->second.end()) return;
+    const kernel::DestCounters& n = it->second;
+    if (n.active_conns + n.inactive_conns + n.persist_conns > 0) set_aside_[{service, real}] = n;
 }
 
 bool FakeIpvs::set_dest_counters(const model::ServiceKey& service, const model::RealKey& real,

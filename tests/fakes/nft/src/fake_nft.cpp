@@ -1,5 +1,8 @@
 #include "ballast/fakes/fake_nft.hpp"
 
+#include <algorithm>
+#include <variant>
+
 namespace ballast::fakes {
 
 Result<kernel::NatObserved> FakeNftClient::dump() {
@@ -27,8 +30,22 @@ Result<kernel::NftApplied> FakeNftClient::apply(const kernel::NatDesired& desire
         records_.push_back(rec);
         return make_error(rec.error, "nfnetlink batch", nft::kTableName, "injected failure");
     }
-    // The kernel now holds the desired table, as a dump would show it.
+    // The kernel now holds the desired table, as a dump would show it, with the sets and chains
+    // an operator added to it: a batch touches only ours, unless it replaces the whole table.
+    const bool replaced = std::any_of(ops.begin(), ops.end(), [](const nft::NftOp& op) {
+        return std::holds_alternative<nft::DeleteTable>(op);
+    });
+    std::vector<nft::SetModel> foreign_sets;
+    std::vector<nft::ChainModel> foreign_chains;
+    if (table_ && !replaced) {
+        for (const auto& set : table_->sets)
+            if (!want->find_set(set.name)) foreign_sets.push_back(set);
+        for (const auto& chain : table_->chains)
+            if (!want->find_chain(chain.name)) foreign_chains.push_back(chain);
+    }
     table_ = *want;
+    table_->sets.insert(table_->sets.end(), foreign_sets.begin(), foreign_sets.end());
+    table_->chains.insert(table_->chains.end(), foreign_chains.begin(), foreign_chains.end());
     for (auto& c : table_->chains)
         for (auto& r : c.rules) r.handle = next_handle_++;
     for (auto& s : table_->sets) s.zero_marker = s.is_interval() && !s.elements.empty();

@@ -93,10 +93,6 @@ Result<ServiceEntry> decode_service(const nl::Message& m);
 Result<model::ServiceKey> decode_service_key(const nl::Message& m);
 // Dest replies do not repeat the service; svc supplies the default address family.
 Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc);
-// The dump's hot path: for a well-formed reply, fills out with exactly what decode_dest returns,
-// in one pass, without an attribute table or a Result. Returns false (out unspecified) for
-// anything it does not take, every malformed reply among them; decode_dest then decides.
-bool decode_dest_fast(const nl::Message& m, const model::ServiceKey& svc, DestEntry& out);
 // One service's decoded dests as a snapshot holds them: in key order, the first of a repeated
 // key kept (dests is sorted in place; the kernel lists a service's dests newest first).
 struct ServiceDests {
@@ -107,16 +103,5 @@ ServiceDests collect_dests(std::vector<DestEntry>& dests);
 Result<SyncDaemon> decode_daemon(const nl::Message& m);
 Result<Info> decode_info(const nl::Message& m);
 Result<Timeouts> decode_timeouts(const nl::Message& m);
-
-// ---- pure policy around ops ----
-// Catches what the kernel would reject with a bare EINVAL, before sending (e.g. a masquerade
-// IPv6 real server in an IPv4 service).
-Status validate_op(const model::IpvsOp& op);
-// Absent delete is success: ESRCH/ENOENT on a delete.
-bool is_idempotent_success(const model::IpvsOp& op, int err);
-// The operator-facing error for a kernel errno (positive) on op.
-Error describe_failure(const model::IpvsOp& op, int err);
-// "IPVS is not available in this kernel: load ip_vs" and friends, for family resolution.
-Error family_unavailable(int err);
 
 }  // namespace ballast::kernel::ipvs

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,6 +19,10 @@
 #include "ballast/kernel/ipvs_codec.hpp"
 
 namespace ballast::kernel {
+
+namespace nl {
+class ReceiveSlots;
+}
 
 class IpvsNetlinkClient final : public IpvsClient {
 public:
@@ -33,13 +38,18 @@ public:
         // system calls and the copying around it run in parallel on several CPUs. 1: every
         // dest dump on this socket, one after another, once the service list is in.
         size_t dump_sockets = 2;
+        // A kernel that does not answer within this time ends the call with ETIMEDOUT ("no reply
+        // from the kernel within 10 s") instead of blocking its thread for ever; 0: wait for ever.
+        // The kernel answers a request as it takes it, so only a hung kernel reaches it.
+        std::chrono::milliseconds receive_timeout{10000};
         // The sequence number before the first request's. Requests number on from it and wrap
         // at 2^32 (a daemon dumping 5,000 services a second wraps in about ten days); tests
         // start just below the wrap.
         uint32_t initial_seq = 0;
     };
 
-    // Opens a socket in the caller's network namespace and resolves the "IPVS" family.
+    // Opens its sockets (1 + Options::dump_sockets) in the caller's network namespace, which is
+    // then the one every call works on, from any thread; resolves the "IPVS" family.
     // ENOENT -> "IPVS is not available in this kernel: load ip_vs".
     static Result<std::unique_ptr<IpvsNetlinkClient>> open();
     static Result<std::unique_ptr<IpvsNetlinkClient>> open(Options options);
@@ -47,9 +57,9 @@ public:
     IpvsNetlinkClient(const IpvsNetlinkClient&) = delete;
     IpvsNetlinkClient& operator=(const IpvsNetlinkClient&) = delete;
 
-    // IpvsClient: one GET_SERVICE dump (on a second, short-lived socket read 32 KiB at a time),
-    // then one GET_DEST dump per service: on this socket, and for a large table also on up to
-    // Options::dump_sockets - 1 short-lived ones, started while the service list arrives.
+    // IpvsClient: one GET_SERVICE dump (on a second socket, read 32 KiB at a time), then one
+    // GET_DEST dump per service: on this socket, and for a large table also on up to
+    // Options::dump_sockets - 1 further ones, each on a thread started while the list arrives.
     Result<IpvsSnapshot> dump() override;
     // Pipelined: many requests per sendmsg with NLM_F_ACK and distinct sequence numbers,
     // each ack matched to its op. Identical add and absent delete succeed.
@@ -77,12 +87,6 @@ public:
     Result<ipvs::Info> info();
 
     uint16_t family_id() const { return family_; }
-    // The length passed to the kernel per received datagram. The kernel sizes dump skbs by the
-    // largest length a socket ever passed to recvmsg (never below one page minus overhead), so
-    // one page keeps dump skbs in the slab allocator yet always fits a whole datagram.
-    static size_t receive_slot_bytes();
-    // How many sendmsg calls the last apply() made (pipelining is observable in tests).
-    size_t last_apply_batches() const { return last_batches_; }
 
 private:
     IpvsNetlinkClient(int fd, Options o);
@@ -91,19 +95,6 @@ private:
     // the slot count); returns how many. datagram(i) is the i-th of them.
     Result<size_t> receive(const char* op);
     std::span<const uint8_t> datagram(size_t i) const;
-    class DumpStream;
-    class ReceiveSlots;
-    // dump()'s receiving side, run on its own thread while dump() decodes: the GET_SERVICE dump
-    // (seq svc_seq) on svc_fd, read in large datagrams, then one GET_DEST dump per service it
-    // listed, seqs from svc_seq + 1 on, in chunks of consecutive services claimed by whichever
-    // socket is free: this one once the list is in, and up to Options::dump_sockets - 1
-    // short-lived ones, each on a thread of its own, as soon as the list has a chunk for them.
-    // Every reply datagram goes to stream undecoded.
-    void receive_dump(int svc_fd, uint32_t svc_seq, DumpStream& stream);
-    // Claims chunks from stream and dumps their dests on fd, one after another (one dump at a
-    // time per socket), until no chunk is left or one fails.
-    void receive_dest_dumps(int fd, ReceiveSlots& rx, uint32_t first_dest_seq,
-                            DumpStream& stream) const;
     // Sends one request and feeds every reply message with its seq to on_msg until the
     // exchange ends: NLMSG_DONE for dumps, the ack for writes, the first reply for gets.
     enum class Mode { write, get, dump };
@@ -117,12 +108,13 @@ private:
     uint32_t next_seq() { return ++seq_; }
 
     int fd_ = -1;
+    int list_fd_ = -1;              // dump()'s service list
+    std::vector<int> further_fds_;  // dump()'s further dest-dump sockets
     Options opt_;
     uint16_t family_ = 0;
     uint32_t seq_ = 0;
     size_t window_ = 0;
-    size_t last_batches_ = 0;
-    std::unique_ptr<ReceiveSlots> rx_;  // this socket's recvmmsg slots
+    std::unique_ptr<nl::ReceiveSlots> rx_;  // this socket's recvmmsg slots
 };
 
 }  // namespace ballast::kernel

@@ -25,13 +25,12 @@ public:
     Result<kernel::NftApplied> apply(const kernel::NatDesired& desired) override;
     Status remove() override;
 
-    // Lower level, for tests and diagnostics: our table as the kernel holds it
-    // (nullopt = no table), and sending prepared ops as one batch. With a generation, the
+    // Lower level, for diagnostics (ballastctl doctor) and tests: our table as the kernel holds
+    // it (nullopt = no table), and sending prepared ops as one batch. With a generation, the
     // kernel refuses the batch (ERESTART) if the ruleset changed since then.
     Result<std::optional<TableModel>> dump_table();
     Status send_batch(const std::vector<NftOp>& ops, std::optional<uint32_t> generation = {});
-    // The nftables ruleset generation the last dump_table() saw.
-    uint32_t generation() const { return generation_; }
+    // The nftables ruleset generation now.
     Result<uint32_t> read_generation();
 
 private:
@@ -39,11 +38,13 @@ private:
     Status run_dump(std::vector<char> request, int (*cb)(const ::nlmsghdr*, void*), void* data,
                     const char* op);
     uint32_t next_seq() { return seq_++; }
+    // Discards whatever is queued on the socket (replies of an exchange that ended early).
+    void drain();
 
     mnl_socket* sock_;
     uint32_t portid_;
     uint32_t seq_;
-    uint32_t generation_ = 0;
+    uint32_t generation_ = 0;  // the ruleset generation the last dump_table() saw
 };
 
 }  // namespace ballast::nft

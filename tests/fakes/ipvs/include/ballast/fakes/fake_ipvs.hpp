@@ -2,10 +2,14 @@
 // FakeIpvs: an in-memory IpvsClient with the semantics our netlink adapter promises, for tests.
 //   - add of an existing item with the same attributes succeeds (idempotent); with different
 //     attributes it fails EEXIST. Service attributes compare with same_attributes().
-//   - a destination op on a missing service fails ENOENT, except del_dest (absent delete);
-//     edit of a missing service or destination fails ENOENT.
+//   - an op on a missing service fails ESRCH, except the deletes (absent delete succeeds);
+//     edit of a missing destination fails ENOENT. (The kernel's codes, as the IpvsClient
+//     contract in tests/contract/ipvs checks against it.)
 //   - delete of an absent service or destination succeeds.
-//   - deleting a service deletes its destinations and their counters.
+//   - deleting a service deletes its destinations. A deleted destination that still has
+//     connections keeps them: added again (to the same service, even re-created), it comes back
+//     with those counters, as the kernel takes it back from its trash; one without comes back
+//     with zero counters.
 //   - stored services carry the kernel-internal `hashed` flag and `persistent` derived from
 //     persistence, as a kernel dump does.
 //   - every op passed to apply() is recorded with its outcome, in order.
@@ -41,7 +45,7 @@ public:
     const model::IpvsTable& table() const { return table_; }
 
     // Connection counters reported by dump() for one destination (must exist: returns false
-    // otherwise). Counters reset to zero when a destination is (re)added.
+    // otherwise). A new destination starts at zero.
     bool set_dest_counters(const model::ServiceKey& service, const model::RealKey& real,
                            kernel::DestCounters counters);
     std::optional<kernel::DestCounters> dest_counters(const model::ServiceKey& service,
@@ -62,9 +66,12 @@ public:
 
 private:
     int execute(const model::IpvsOp& op);  // errno, 0 = success
+    // Keeps a deleted destination's counters while it has connections (the kernel's trash).
+    void set_aside(const model::ServiceKey& service, const model::RealKey& real);
 
     model::IpvsTable table_;
     std::map<model::ServiceKey, std::map<model::RealKey, kernel::DestCounters>> counters_;
+    std::map<std::pair<model::ServiceKey, model::RealKey>, kernel::DestCounters> set_aside_;
     std::vector<Record> records_;
     size_t ops_seen_ = 0;
     size_t apply_calls_ = 0;

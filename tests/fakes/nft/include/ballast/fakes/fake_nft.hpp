@@ -3,7 +3,8 @@
 //   - apply() builds the table with the real builder (same validation errors) and plans
 //     against the stored table with the real planner: an equal state sends no batch
 //     (batch_sent == false); otherwise the stored table becomes the desired one (all or
-//     nothing, as one kernel batch) and the planned changes are reported.
+//     nothing, as one kernel batch) and the planned changes are reported. Sets and chains an
+//     operator added to the table stay, unless the batch replaces the whole table.
 //   - dump() reports the stored table the way the netlink client does.
 //   - flush_ruleset() forgets the table (an operator's `nft flush ruleset`); table() gives
 //     mutable access for other drift (delete an element or a rule).
