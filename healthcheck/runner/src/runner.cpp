@@ -156,7 +156,15 @@ PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
     running.reserve(sessions_.size());
     for (const auto& [k, s] : sessions_) running.push_back(k);
-    auto diff = diff_checks(running, checks);
+    return start_and_stop(diff_checks(running, checks));
+}
+
+PlanDiff HealthRunner::reload(const CheckPlan& plan) {
+    const auto key = [](const auto& entry) -> const CheckKey& { return entry.first; };
+    return start_and_stop(diff_sorted(sessions_, plan.checks, key));
+}
+
+PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     for (const auto& k : diff.removed) {
         auto it = sessions_.find(k);
         it->second->stop();

@@ -100,7 +100,8 @@ public:
     // and schedule; new ones start spread over their interval; removed ones are
     // cancelled (an in-flight run's callback is never called).
     PlanDiff reload(const std::vector<CheckKey>& checks);
-    void stop();  // same as reload({})
+    PlanDiff reload(const CheckPlan& plan);  // the same without copying the plan's keys
+    void stop();                             // same as reload({})
 
     size_t size() const { return sessions_.size(); }
     std::optional<State> state(const CheckKey& check) const;
@@ -114,6 +115,7 @@ public:
     class Session;  // one (target, check); defined in runner.cpp
 
 private:
+    PlanDiff start_and_stop(PlanDiff diff);  // stops what diff removed, starts what it added
     friend class Session;
     // One timer for every session: sessions wait in a queue ordered by due time.
     struct Due {
