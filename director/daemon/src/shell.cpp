@@ -148,7 +148,7 @@ Now Shell::now() const {
 }
 
 void Shell::start() {
-    runner_.reload(director_.checks().keys());
+    runner_.reload(director_.checks());
     wait_signal();
     if (sd_watchdog_enabled(0, &watchdog_usec_) > 0) arm_watchdog();
     settle();
@@ -273,7 +273,7 @@ void Shell::reload() {
         director_.reject_reload(config_path_, missing, now());
     } else {
         director_.reload(std::move(*loaded.config), now());
-        runner_.reload(director_.checks().keys());
+        runner_.reload(director_.checks());
     }
     sd_notify(0, "READY=1");
     settle();

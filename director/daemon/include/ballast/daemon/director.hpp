@@ -187,6 +187,15 @@ private:
     void apply_network(Now now, bool resync);
     // Recomputes the decisions of these services and writes what differs (no dump).
     void update_services(const std::set<model::ServiceKey>& services, Now now);
+    // The plan for just these services: against the programmed table (counters unknown, so
+    // drains finish at a resync), toward want_from's services (absent there: left the config).
+    reconcile::PlanResult plan_scope(const std::vector<model::ServiceKey>& scope,
+                                     const model::IpvsTable& want_from,
+                                     const model::DirectorConfig& config, SteadyTime now) const;
+    // plan_scope() toward desired_, then written; returns the ops.
+    std::vector<model::IpvsOp> write_scope(std::vector<model::ServiceKey> scope, Now now);
+    // The services a reload to `next` must decide and plan again.
+    std::vector<model::ServiceKey> reload_scope(const model::DirectorConfig& next) const;
     void redecide(const model::ServiceKey& key, Now now);
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
@@ -198,7 +207,7 @@ private:
     // waiting since the start, and reals whose check changed (they had a result under the
     // old check), at what the kernel holds now.
     policy::AdoptedWeights adopted_after_reload(const model::DirectorConfig& next,
-                                                const health::HealthBook& next_book) const;
+                                                const std::vector<model::ServiceKey>& scope) const;
 
     model::DirectorConfig config_;
     Ports ports_;
