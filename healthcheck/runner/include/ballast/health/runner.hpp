@@ -32,10 +32,21 @@ struct HealthEvent {
     std::optional<AgentReply> agent;        // agent reply / exec weight of this result
 };
 
+// One completed run, whatever it changed: what status pages show as a check's last result
+// and what the check-duration metrics count.
+struct RunResult {
+    const CheckKey& check;
+    const ProbeResult& result;
+    TimePoint started;
+    TimePoint finished;
+};
+
 class HealthSink {
 public:
     virtual ~HealthSink() = default;
     virtual void on_health_event(const HealthEvent& event) = 0;
+    // Every completed run, before the HealthEvent it may cause. Default: ignored.
+    virtual void on_run_finished(const RunResult& /*run*/) {}
 };
 
 // How late timers fired (actual start - due), in 50 us buckets up to 100 ms.
