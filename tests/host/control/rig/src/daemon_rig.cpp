@@ -129,7 +129,9 @@ control::ReloadResult DaemonRig::reload() {
 }
 
 void DaemonRig::on_health_event(const health::HealthEvent& event) {
+    const auto t0 = std::chrono::steady_clock::now();
     director_->on_health_event(event, now());
+    hub_->observe("health", std::chrono::steady_clock::now() - t0);
     hub_->on_health_event(event);
     settle();
 }
