@@ -4,15 +4,16 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <functional>
 
 #include "ballast/agent/agent.hpp"
 #include "ballast/agent/config.hpp"
 #include "ballast/agent/netlink.hpp"
 #include "ballast/agent/render.hpp"
 #include "ballast/agent/repair.hpp"
+#include "ballast/agent/state_file.hpp"
 #include "ballast/version.hpp"
 
 using namespace ballast::agent;
@@ -34,30 +35,41 @@ Opened open_kernel() {
     return Opened{std::move(*q), system_host_info()};
 }
 
-std::optional<std::vector<RepairOp>> read_state(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto ops = parse_state(ss.str());
-    if (!ops) throw std::runtime_error(path + ": " + ops.error().describe());
-    return *ops;
-}
-
-void write_state(const std::string& path, const std::vector<RepairOp>& ops) {
-    std::filesystem::path p(path);
-    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << serialize_state(ops);
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+// The record for this boot: a record made in an earlier boot describes routes, rules and
+// sysctls that the reboot already took away, so it is set aside (said so, never undone).
+ballast::Result<RepairRecord> record_for_this_boot(const std::string& path, bool& earlier_boot) {
+    earlier_boot = false;
+    auto record = read_record(path);
+    if (!record) return record.error();
+    auto boot = current_boot_id();
+    if (!boot) return boot.error();
+    RepairRecord r;
+    if (*record) {
+        r = std::move(**record);
+        if (!r.boot_id.empty() && r.boot_id != *boot) {
+            earlier_boot = true;
+            r = RepairRecord{};
+        }
     }
-    std::filesystem::rename(tmp, path);  // never a half-written record
+    r.boot_id = *boot;
+    return r;
 }
 
-// Installs what is missing; records (merging with an earlier record) what changed.
+// Installs what is missing. The record gets the intent before anything changes and the
+// result after, so --undo finds every change even after a crash in between. A record that
+// cannot be read stops repair before any change (the write would drop what it holds).
 int do_repair(const AgentSettings& s, bool dry_run) {
+    const std::string& path = s.repair.state_file;
+    bool earlier_boot = false;
+    auto record = record_for_this_boot(path, earlier_boot);
+    if (!record) {
+        fmt::print(stderr, "ballast-agent: repair record {}: {}; not repairing\n", path,
+                   record.error().describe());
+        return kExitError;
+    }
+    if (earlier_boot)
+        fmt::print(stderr, "ballast-agent: {} is from an earlier boot; its changes are gone\n",
+                   path);
     auto k = open_kernel();
     auto in = gather_repair_input(s, *k.routes, *k.host);
     if (!in) throw std::runtime_error(in.error().describe());
@@ -69,31 +81,54 @@ int do_repair(const AgentSettings& s, bool dry_run) {
     if (dry_run || plan.ops.empty()) return plan.problems.empty() ? kExitOk : kExitError;
     auto exec = open_repair_executor();
     if (!exec) throw std::runtime_error(exec.error().describe());
-    std::vector<RepairOp> record =
-        read_state(s.repair.state_file).value_or(std::vector<RepairOp>{});
+    record->pending = plan.ops;
+    if (auto w = write_record(path, *record); !w) {
+        fmt::print(stderr, "ballast-agent: cannot record the repair in {}: {}; nothing changed\n",
+                   path, w.error().describe());
+        return kExitError;
+    }
     std::vector<RepairOp> applied;
     ballast::Status st = (*exec)->apply(plan.ops, applied);
-    record.insert(record.end(), applied.begin(), applied.end());
-    write_state(s.repair.state_file, record);
+    record->applied.insert(record->applied.end(), applied.begin(), applied.end());
+    record->pending.clear();
+    if (auto w = write_record(path, *record); !w) {
+        // The intent is on disk: --undo still finds these changes.
+        fmt::print(stderr, "ballast-agent: cannot record the result in {}: {}\n", path,
+                   w.error().describe());
+        return kExitError;
+    }
     if (!st) {
         fmt::print(stderr, "ballast-agent: repair failed: {}\n", st.error().describe());
         return kExitError;
     }
-    fmt::print("repair: {} change(s) recorded in {}\n", applied.size(), s.repair.state_file);
+    fmt::print("repair: {} change(s) recorded in {}\n", applied.size(), path);
     return plan.problems.empty() ? kExitOk : kExitError;
 }
 
-// Removes exactly what the state file records (what is still there), then the record.
+// Removes exactly what the record holds (applied and pending, what is still there), then
+// the record.
 int do_undo(const AgentSettings& s, bool dry_run) {
-    auto record = read_state(s.repair.state_file);
+    const std::string& path = s.repair.state_file;
+    bool earlier_boot = false;
+    auto record = record_for_this_boot(path, earlier_boot);
     if (!record) {
-        fmt::print("undo: no repair recorded in {}\n", s.repair.state_file);
+        fmt::print(stderr, "ballast-agent: repair record {}: {}\n", path,
+                   record.error().describe());
+        return kExitError;
+    }
+    if (earlier_boot) {
+        fmt::print("undo: {} is from an earlier boot: nothing it recorded is left\n", path);
+        if (!dry_run) std::filesystem::remove(path);
+        return kExitOk;
+    }
+    if (record->changes().empty()) {
+        fmt::print("undo: no repair recorded in {}\n", path);
         return kExitOk;
     }
     auto k = open_kernel();
     auto in = gather_repair_input(s, *k.routes, *k.host);
     if (!in) throw std::runtime_error(in.error().describe());
-    auto ops = plan_undo(*record, *in);
+    auto ops = plan_undo(record->changes(), *in);
     for (const auto& op : ops)
         fmt::print("{}{}\n", dry_run ? "would run: " : "run: ", op.command(true));
     if (dry_run) return kExitOk;
@@ -103,7 +138,7 @@ int do_undo(const AgentSettings& s, bool dry_run) {
         fmt::print(stderr, "ballast-agent: undo failed: {}\n", st.error().describe());
         return kExitError;
     }
-    std::filesystem::remove(s.repair.state_file);
+    std::filesystem::remove(path);
     fmt::print("undo: {} change(s) reverted\n", ops.size());
     return kExitOk;
 }
@@ -128,20 +163,40 @@ int do_doctor(AgentSettings s, const std::vector<std::string>& clients, bool jso
     return r.overall() == Verdict::fail ? kExitChecksFail : kExitOk;
 }
 
-int do_serve(const AgentSettings& s) {
+// Serves until SIGINT/SIGTERM. SIGHUP re-reads the config: a bad one is reported and the
+// running one kept; listen addresses need a restart (said so).
+int do_serve(const AgentSettings& s, const std::string& config) {
     boost::asio::io_context io;
     auto k = open_kernel();
     Agent agent(io, s, std::move(k.routes), std::move(k.host));
     if (auto st = agent.start(); !st) throw std::runtime_error(st.error().describe());
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code, int) {
+    boost::asio::signal_set stop(io, SIGINT, SIGTERM);
+    stop.async_wait([&](boost::system::error_code, int) {
         agent.stop();
         io.stop();
     });
+    boost::asio::signal_set hup(io, SIGHUP);
+    std::function<void()> wait_hup = [&] {
+        hup.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            try {
+                std::string note = agent.reload(load_agent_config(config));
+                fmt::print("ballast-agent: reloaded {}{}; now: {}\n", config,
+                           note.empty() ? "" : " (" + note + ")", agent.reply());
+            } catch (const ConfigError& e) {
+                for (const auto& line : e.errors) fmt::print(stderr, "{}\n", line);
+                fmt::print(stderr, "ballast-agent: reload failed; keeping the running config\n");
+            }
+            std::fflush(stdout);
+            wait_hup();
+        });
+    };
+    wait_hup();
     fmt::print(
         "ballast-agent: agent-check on {}{}; now: {}\n", agent.agent_endpoint().to_string(),
         agent.status_endpoint() ? ", status on http://" + agent.status_endpoint()->to_string() : "",
         agent.reply());
+    std::fflush(stdout);
     io.run();
     return kExitOk;
 }
@@ -154,14 +209,17 @@ int main(int argc, char** argv) {
         "responder"};
     app.set_version_flag("--version", std::string("ballast-agent ") + ballast::kVersion);
     std::string config = "/etc/ballast/agent.toml";
-    bool repair = false, undo = false, dry_run = false, no_serve = false;
+    bool repair = false, undo = false, dry_run = false, no_serve = false, no_repair = false;
     app.add_option("-c,--config", config, "agent config file (TOML)")->capture_default_str();
     app.add_flag("--repair", repair,
                  "install the missing policy routing (and loose rp_filter if configured)");
     app.add_flag("--undo", undo, "remove exactly what an earlier --repair recorded, then exit");
     app.add_flag("--dry-run", dry_run,
                  "with --repair/--undo: print the plan, change nothing, exit");
-    app.add_flag("--no-serve", no_serve, "exit after --repair instead of serving agent-checks");
+    app.add_flag("--no-serve", no_serve,
+                 "repair (with --repair or [repair] enabled) and exit instead of serving");
+    app.add_flag("--no-repair", no_repair,
+                 "serve only, never repair (the unit repairs in a privileged step of its own)");
     auto* doctor = app.add_subcommand("doctor", "print the LVS-NAT checklist of this host");
     std::vector<std::string> clients;
     bool json = false;
@@ -175,7 +233,11 @@ int main(int argc, char** argv) {
         AgentSettings s = load_agent_config(config);
         if (*doctor) return do_doctor(s, clients, json);
         if (undo) return do_undo(s, dry_run);
-        if (repair || s.repair.enabled) {
+        if (repair && no_repair) {
+            fmt::print(stderr, "ballast-agent: --repair and --no-repair contradict\n");
+            return kExitError;
+        }
+        if (repair || (s.repair.enabled && !no_repair)) {
             int rc = do_repair(s, dry_run);
             if (dry_run || no_serve) return rc;
             if (rc != kExitOk)
@@ -184,8 +246,11 @@ int main(int argc, char** argv) {
         } else if (dry_run) {
             fmt::print(stderr, "ballast-agent: --dry-run needs --repair or --undo\n");
             return kExitError;
+        } else if (no_serve) {
+            fmt::print("repair: not run ([repair] enabled = false, or --no-repair)\n");
+            return kExitOk;
         }
-        return do_serve(s);
+        return do_serve(s, config);
     } catch (const ConfigError& e) {
         for (const auto& line : e.errors) fmt::print(stderr, "{}\n", line);
         return kExitError;

@@ -1,6 +1,9 @@
 // [defaults.check] and [service.check]: keys applied over the defaults, then
 // the checks that concern several keys.
-#include <regex>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <re2/re2.h>
 
 #include "reader.hpp"
 #include "sections.hpp"
@@ -10,14 +13,11 @@ namespace ballast::config::detail {
 namespace {
 
 const std::vector<std::string_view> kCheckKeys = {
-    "type",          "interval",    "down_interval",
-    "timeout",       "jitter",      "slow_start",
-    "rise",          "fall",        "start_down",
-    "port",          "send",        "expect",
-    "method",        "path",        "host",
-    "expect_status", "expect_body", "expect_body_regex",
-    "tls_verify",    "sni",         "query_name",
-    "query_type",    "command",     "weight_from_output"};
+    "type",       "interval", "down_interval", "timeout",       "jitter",      "slow_start",
+    "rise",       "fall",     "start_down",    "port",          "send",        "expect",
+    "method",     "path",     "host",          "expect_status", "expect_body", "expect_body_regex",
+    "tls_verify", "sni",      "query_name",    "query_type",    "command",     "weight_from_output",
+    "user"};
 
 // Keys that mean something only for some check types.
 bool applies(std::string_view key, CheckType t) {
@@ -28,34 +28,8 @@ bool applies(std::string_view key, CheckType t) {
         return t == T::http || t == T::https;
     if (key == "tls_verify" || key == "sni") return t == T::https;
     if (key == "query_name" || key == "query_type") return t == T::dns;
-    if (key == "command" || key == "weight_from_output") return t == T::exec;
+    if (key == "command" || key == "weight_from_output" || key == "user") return t == T::exec;
     return true;
-}
-
-// Product of the {n} / {n,m} repetition bounds in a regex (a cheap upper bound
-// on how much std::regex expands it); digits are capped to avoid overflow.
-uint64_t repetition_product(std::string_view re) {
-    uint64_t product = 1;
-    for (size_t i = 0; i < re.size(); ++i) {
-        if (re[i] == '\\') {
-            ++i;
-            continue;
-        }
-        if (re[i] != '{') continue;
-        uint64_t bound = 1, number = 0;  // the larger of {n,m}; {n,} expands n times
-        for (size_t j = i + 1; j < re.size() && re[j] != '}'; ++j) {
-            if (re[j] >= '0' && re[j] <= '9') {
-                number = std::min<uint64_t>(number * 10 + uint64_t(re[j] - '0'), 1'000'000);
-                bound = std::max(bound, number);
-            } else if (re[j] == ',') {
-                number = 0;
-            } else {
-                break;
-            }
-        }
-        product = std::min<uint64_t>(product * bound, 1'000'000'000);
-    }
-    return product;
 }
 
 }  // namespace
@@ -74,8 +48,10 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
         if (auto type = parse_check_type(*v))
             c.type = *type;
         else
-            r.error("type", "unknown check type '" + *v +
-                                "' (expected tcp, http, https, udp, dns, exec, agent or none)");
+            r.error(
+                "type",
+                "unknown check type '" + *v +
+                    "' (expected tcp, tcp_half_open, http, https, udp, dns, exec, agent or none)");
     }
     if (auto v = r.duration("interval")) c.interval = *v;
     if (auto v = r.duration("down_interval")) c.down_interval = *v;
@@ -131,18 +107,18 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
     if (auto v = r.str("expect_body_regex")) {
         if (v->size() > 256) {
             r.error("expect_body_regex", "regular expression is too long (at most 256 characters)");
-        } else if (repetition_product(*v) > 10'000) {
-            // std::regex expands {n} into n copies: nested counts would explode.
-            r.error("expect_body_regex",
-                    "repetition counts are too large (their product must be at most 10000)");
         } else {
-            try {
-                std::regex re(*v, std::regex::ECMAScript);
+            // The checker compiles it with RE2 (linear time; no backreferences or
+            // lookaround; repetition counts up to 1000; bounded program size), with
+            // these same options: what RE2 rejects is rejected here.
+            RE2::Options options;
+            options.set_log_errors(false);
+            RE2 re(*v, options);
+            if (re.ok())
                 c.expect_body_regex = *v;
-            } catch (const std::regex_error& e) {
+            else
                 r.error("expect_body_regex",
-                        std::string("invalid regular expression: ") + e.what());
-            }
+                        "invalid regular expression (RE2 syntax): " + re.error());
         }
     }
     if (auto v = r.boolean("tls_verify")) c.tls_verify = *v;
@@ -164,6 +140,18 @@ void apply_check(Ctx& ctx, const toml::table& t, const std::string& path, CheckD
             c.command = *v;
     }
     if (auto v = r.boolean("weight_from_output")) c.weight_from_output = *v;
+    if (auto v = r.str("user")) {
+        // Looked up now, so a typo is a config error rather than a check that never runs.
+        std::vector<char> buf(16384);
+        passwd pw{};
+        passwd* found = nullptr;
+        if (v->empty())
+            r.error("user", "user must not be empty (leave it out to run as ballastd)");
+        else if (getpwnam_r(v->c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+            r.error("user", "no user '" + *v + "' on this system");
+        else
+            c.user = *v;
+    }
 
     if (is_defaults) return;
     for (auto&& [k, v] : t) {

@@ -52,7 +52,7 @@ void dump_check(std::ostream& o, const CheckSpec& c) {
     o << "] expect_body=" << q(c.expect_body) << " expect_body_regex=" << q(c.expect_body_regex)
       << " tls_verify=" << c.tls_verify << " sni=" << q(c.sni) << " query_name=" << q(c.query_name)
       << " query_type=" << c.query_type << " command=" << list(c.command)
-      << " weight_from_output=" << c.weight_from_output;
+      << " weight_from_output=" << c.weight_from_output << " user=" << q(c.user);
 }
 
 }  // namespace

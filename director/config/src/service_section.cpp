@@ -374,6 +374,11 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
                               "the service's check");
                 // A fwmark real server without a port takes the packet's: probes
                 // that connect somewhere need the check to name the port.
+                if (cfg.check && cfg.check->type == CheckType::tcp_half_open &&
+                    !real->key.addr.is_v4())
+                    ctx.error(address_origin.where, address_origin.path,
+                              "a tcp_half_open check probes IPv4 real servers only (" +
+                                  real->key.addr.to_string() + " is IPv6: use type = \"tcp\")");
                 bool port_probe = cfg.check && cfg.check->type != CheckType::exec &&
                                   cfg.check->type != CheckType::agent;
                 if (port_probe && s.key_ok && !cfg.check->port && real->key.port == 0)

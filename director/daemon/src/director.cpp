@@ -153,6 +153,11 @@ Status Director::start(const Result<kernel::IpvsSnapshot>& observed, Now now) {
             now.steady + reconcile::retry_delay(options_.retry, status_.retry.consecutive_failures);
         return {};
     }
+    emit(Severity::info, EventKind::lifecycle,
+         "found " + std::to_string(observed->table.services.size()) +
+             " IPVS services in the kernel (" + std::to_string(observed->table.real_count()) +
+             " real servers); the ownership record names " + std::to_string(owned_.size()),
+         now);
     // Reals already in the kernel keep their weight until their first check result.
     adopted_.clear();
     for (const auto& [key, svc] : observed->table.services) {

@@ -185,11 +185,19 @@ void Shell::on_run_finished(const health::RunResult& run) {
 // ------------------------------------------------------------------------------------------
 
 void Shell::on_health_event(const health::HealthEvent& event) {
+    const auto writes = director_.reconcile_status().ops_applied;
     const auto t0 = SteadyClock::now();
     director_.on_health_event(event, now());
+    const auto took = SteadyClock::now() - t0;
     if (hub_) {
-        hub_->observe("health", SteadyClock::now() - t0);
+        hub_->observe("health", took);
         hub_->on_health_event(event);
+    }
+    if (director_.reconcile_status().ops_applied != writes) {
+        // apply() returns once the kernel acked every write.
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took);
+        verdict_to_ack_.add(us);
+        verdict_to_ack_max_ = std::max(verdict_to_ack_max_, us);
     }
     settle();
 }
@@ -309,6 +317,12 @@ void Shell::stop(int signal) {
                fmt::format("stopping on {}: checks stop; IPVS, the nft table and the sysctls "
                            "stay as they are, so traffic keeps flowing",
                            signal == SIGINT ? "SIGINT" : "SIGTERM"));
+    if (verdict_to_ack_.total)
+        log_.write(
+            Severity::info,
+            fmt::format("verdict to kernel ack: {} edits, p50 {} us, p99 {} us, max {} us",
+                        verdict_to_ack_.total, verdict_to_ack_.percentile(50).count(),
+                        verdict_to_ack_.percentile(99).count(), verdict_to_ack_max_.count()));
     runner_.stop();
     tick_.cancel();
     watchdog_.cancel();

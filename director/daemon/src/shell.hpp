@@ -107,6 +107,9 @@ private:
     boost::asio::steady_timer tick_;
     boost::asio::steady_timer watchdog_;
     std::optional<SteadyTime> tick_at_;
+    // From a check's verdict to the kernel's ack of the edit it caused (events that wrote).
+    health::LatenessHistogram verdict_to_ack_;
+    std::chrono::microseconds verdict_to_ack_max_{0};
     uint64_t watchdog_usec_ = 0;
     bool ready_ = false;
     std::string last_status_;

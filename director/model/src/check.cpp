@@ -4,9 +4,15 @@ namespace ballast::model {
 
 namespace {
 constexpr std::pair<CheckType, std::string_view> kCheckNames[] = {
-    {CheckType::none, "none"},   {CheckType::tcp, "tcp"},     {CheckType::http, "http"},
-    {CheckType::https, "https"}, {CheckType::udp, "udp"},     {CheckType::dns, "dns"},
-    {CheckType::exec, "exec"},   {CheckType::agent, "agent"},
+    {CheckType::none, "none"},
+    {CheckType::tcp, "tcp"},
+    {CheckType::http, "http"},
+    {CheckType::https, "https"},
+    {CheckType::udp, "udp"},
+    {CheckType::dns, "dns"},
+    {CheckType::exec, "exec"},
+    {CheckType::agent, "agent"},
+    {CheckType::tcp_half_open, "tcp_half_open"},
 };
 }
 

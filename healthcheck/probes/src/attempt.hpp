@@ -17,6 +17,14 @@ using boost::system::error_code;
 // Turns a socket error into the words an operator expects.
 std::string describe_error(const error_code& ec, const char* phase);
 
+// Errors that are the checker's own and say nothing about the server: out of
+// descriptors (EMFILE, ENFILE), memory (ENOMEM), buffers (ENOBUFS), local ports
+// (EADDRNOTAVAIL), processes (EAGAIN from fork), epoll watches (ENOSPC).
+bool is_checker_fault(int err);
+bool is_checker_fault(const error_code& ec);
+// The reason of an inconclusive run: "checker: connecting: Too many open files".
+std::string checker_fault_reason(const error_code& ec, const char* phase);
+
 asio::ip::address to_asio(const model::IpAddress& a);
 
 class Attempt : public ProbeRun, public std::enable_shared_from_this<Attempt> {
@@ -50,21 +58,33 @@ protected:
     virtual void close() = 0;
 
     void finish(bool up, std::string reason, std::optional<AgentReply> agent = std::nullopt) {
+        deliver(ProbeResult{up, std::move(reason), std::move(agent), false});
+    }
+    // The checker failed, not the server (see is_checker_fault()).
+    void finish_inconclusive(std::string reason) {
+        deliver(ProbeResult{false, std::move(reason), std::nullopt, true});
+    }
+    // Reports a failure found before any asynchronous step, never from inside start_probe().
+    void finish_later(std::string reason, bool inconclusive = false) {
+        asio::post(ctx_.io(),
+                   [self = shared_from_this(), r = std::move(reason), inconclusive]() mutable {
+                       self->deliver(ProbeResult{false, std::move(r), std::nullopt, inconclusive});
+                   });
+    }
+    void fail(const error_code& ec) {
+        if (is_checker_fault(ec)) return finish_inconclusive(checker_fault_reason(ec, phase_));
+        finish(false, describe_error(ec, phase_));
+    }
+
+    void deliver(ProbeResult result) {
         if (finished_) return;
         finished_ = true;
         timer_.cancel();
         close();
         auto done = std::move(done_);
         done_ = nullptr;
-        if (done) done(ProbeResult{up, std::move(reason), std::move(agent)});
+        if (done) done(std::move(result));
     }
-    // Reports a failure found before any asynchronous step, never from inside start_probe().
-    void finish_later(std::string reason) {
-        asio::post(ctx_.io(), [self = shared_from_this(), r = std::move(reason)]() mutable {
-            self->finish(false, std::move(r));
-        });
-    }
-    void fail(const error_code& ec) { finish(false, describe_error(ec, phase_)); }
 
     template <class T>
     std::shared_ptr<T> self_as() {
@@ -83,6 +103,8 @@ asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k);
 
 // A `tcp` check that only connects (port set, nothing to send or expect).
 std::shared_ptr<ProbeRun> start_connect_check(ProbeContext&, const CheckKey&, ProbeCallback);
+// `tcp_half_open` (port set).
+std::shared_ptr<ProbeRun> start_half_open_check(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_tcp_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_agent_attempt(ProbeContext&, const CheckKey&, ProbeCallback);
 std::shared_ptr<Attempt> make_http_attempt(ProbeContext&, const CheckKey&, ProbeCallback);

@@ -21,12 +21,19 @@ ConnectMux::Ticket unpack(uint64_t v) {
 }
 }  // namespace
 
-ConnectMux::ConnectMux(asio::io_context& io) : io_(io), epoll_(io), timer_(io) {
+ConnectMux::ConnectMux(asio::io_context& io) : io_(io), epoll_(io), timer_(io) {}
+
+int ConnectMux::open_epoll() {
+    if (epoll_.is_open()) return 0;
+    // Made on first use and again after a failure: a moment without descriptors
+    // (EMFILE) fails the checks started in it, not every check until a restart.
     const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return errno;
     boost::system::error_code ec;
-    // Without an epoll set every start() reports the error instead (see start()).
-    if (fd >= 0) epoll_.assign(fd, ec);
-    if (fd >= 0 && ec) ::close(fd);
+    epoll_.assign(fd, ec);
+    if (!ec) return 0;
+    ::close(fd);
+    return ec.value();
 }
 
 ConnectMux::~ConnectMux() {
@@ -94,10 +101,8 @@ ConnectMux::Ticket ConnectMux::start(const asio::ip::tcp::endpoint& to, TimePoin
     ++in_flight_;
     const Ticket t{slot, s.gen};
 
-    int err = 0;
-    if (shut_ || !epoll_.is_open()) {
-        err = shut_ ? ECANCELED : EMFILE;
-    } else {
+    int err = shut_ ? ECANCELED : open_epoll();
+    if (err == 0) {
         s.fd = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s.fd < 0) {
             err = errno;

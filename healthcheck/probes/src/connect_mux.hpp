@@ -72,6 +72,8 @@ private:
     bool live(Ticket t) const {
         return t.slot < slots_.size() && slots_[t.slot].pending && slots_[t.slot].gen == t.gen;
     }
+    // Makes the epoll set if there is none yet; 0 or the errno of the failure.
+    int open_epoll();
     uint32_t take_slot();
     // Closes the slot's socket (abortively), frees it and returns its waiter.
     std::shared_ptr<Waiter> release(uint32_t slot);
@@ -83,7 +85,7 @@ private:
     void report_later(Ticket t, int err);
 
     boost::asio::io_context& io_;
-    boost::asio::posix::stream_descriptor epoll_;  // our epoll set, watched by Asio
+    boost::asio::posix::stream_descriptor epoll_;  // our epoll set (once made), watched by Asio
     boost::asio::steady_timer timer_;
     std::vector<Slot> slots_;
     std::vector<uint32_t> free_;

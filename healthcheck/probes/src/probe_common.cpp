@@ -1,11 +1,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstring>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 
 #include "attempt.hpp"
 #include "connect_mux.hpp"
+#include "half_open.hpp"
 
 namespace ballast::health {
 
@@ -25,11 +28,38 @@ ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t se
 
 ProbeContext::~ProbeContext() {
     if (connects_) connects_->shutdown();
+    if (half_opens_) half_opens_->shutdown();
+}
+
+std::shared_ptr<detail::HalfOpenMux> ProbeContext::half_opens() {
+    if (!half_opens_) half_opens_ = std::make_shared<detail::HalfOpenMux>(io_, rng_.next());
+    return half_opens_;
+}
+
+std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks) {
+    std::vector<std::string> out;
+    std::string why;
+    bool asked = false;
+    for (const auto& k : checks) {
+        if (k.spec.type != model::CheckType::tcp_half_open) continue;
+        if (!asked) why = detail::half_open_privilege_error(), asked = true;
+        if (!why.empty()) out.push_back(k.to_string() + ": " + why);
+    }
+    return out;
 }
 
 std::shared_ptr<detail::ConnectMux> ProbeContext::connects() {
     if (!connects_) connects_ = std::make_shared<detail::ConnectMux>(io_);
     return connects_;
+}
+
+std::shared_ptr<const BodyRegex> ProbeContext::body_regex(const std::string& pattern,
+                                                          std::string& error) {
+    auto it = body_regexes_.find(pattern);
+    if (it != body_regexes_.end()) return it->second;
+    auto re = BodyRegex::compile(pattern, &error);
+    if (re) body_regexes_.emplace(pattern, re);
+    return re;
 }
 
 asio::ssl::context& ProbeContext::tls(bool verify) {
@@ -67,6 +97,11 @@ std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check,
             break;
         case CheckType::agent:
             a = detail::make_agent_attempt(ctx, check, std::move(done));
+            break;
+        case CheckType::tcp_half_open:
+            if (check.target.port != 0)
+                return detail::start_half_open_check(ctx, check, std::move(done));
+            a = detail::make_none_attempt(ctx, check, std::move(done));  // config forbids it
             break;
         case CheckType::none:
             a = detail::make_none_attempt(ctx, check, std::move(done));
@@ -110,6 +145,31 @@ asio::ip::address to_asio(const model::IpAddress& a) {
 
 asio::ip::tcp::endpoint tcp_endpoint(const CheckKey& k) {
     return {to_asio(k.target.addr), k.target.port};
+}
+
+bool is_checker_fault(int err) {
+    switch (err) {
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+        case ENOBUFS:
+        case EADDRNOTAVAIL:
+        case EAGAIN:
+        case ENOSPC:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool is_checker_fault(const error_code& ec) {
+    return ec.category() == boost::system::system_category() && is_checker_fault(ec.value());
+}
+
+std::string checker_fault_reason(const error_code& ec, const char* phase) {
+    // strerror, not ec.message(): no virtual call on a path taken when the process
+    // has no descriptor left (UBSan's vptr check itself needs one).
+    return std::string("checker: ") + (phase ? phase : "probe") + ": " + std::strerror(ec.value());
 }
 
 std::string describe_error(const error_code& ec, const char* phase) {

@@ -66,12 +66,11 @@ private:
     void begin() override {
         if (check_.target.port == 0) return finish_later("no port to check");
         if (!check_.spec.expect_body_regex.empty()) {
-            try {  // config validation should have caught it; a bad regex is a down check, not a
-                   // crash
-                regex_.emplace(check_.spec.expect_body_regex);
-            } catch (const std::regex_error& e) {
-                return finish_later(std::string("bad expect_body_regex: ") + e.what());
-            }
+            // Config validation rejects what RE2 rejects; should one slip through, the
+            // check is down with RE2's words rather than the daemon failing.
+            std::string error;
+            regex_ = ctx_.body_regex(check_.spec.expect_body_regex, error);
+            if (!regex_) return finish_later("bad expect_body_regex: " + error);
         }
         request_ = check_.spec.method + " " + check_.spec.path +
                    " HTTP/1.1\r\nHost: " + host_header(check_) +
@@ -166,8 +165,7 @@ private:
                                      : why);
         }
         if (p == P::done) {
-            auto v = classify_http(parser_.status(), parser_.body(), check_.spec,
-                                   regex_ ? &*regex_ : nullptr);
+            auto v = classify_http(parser_.status(), parser_.body(), check_.spec, regex_.get());
             return finish(v.up, std::move(v.reason));
         }
         read_more();
@@ -175,7 +173,7 @@ private:
 
     Stream stream_;
     HttpResponseParser parser_;
-    std::optional<std::regex> regex_;
+    std::shared_ptr<const BodyRegex> regex_;
     std::string request_;
     std::array<char, 16384> chunk_;  // not zeroed: filled by each read
 };

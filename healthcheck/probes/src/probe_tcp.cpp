@@ -131,10 +131,10 @@ public:
         if (!done) return;
         if (timed_out) return done(ProbeResult{false, timeout_reason(timeout_, "connecting"), {}});
         if (err != 0) {
-            return done(ProbeResult{
-                false,
-                describe_error(error_code(err, boost::system::system_category()), "connecting"),
-                {}});
+            const error_code ec(err, boost::system::system_category());
+            if (is_checker_fault(ec))
+                return done(ProbeResult{false, checker_fault_reason(ec, "connecting"), {}, true});
+            return done(ProbeResult{false, describe_error(ec, "connecting"), {}});
         }
         done(ProbeResult{true, "connected", {}});
     }

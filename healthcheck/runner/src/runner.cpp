@@ -65,7 +65,17 @@ private:
         ++runs_;
         auto& runner = *runner_;
         ++runner.stats_.runs_finished;
-        const auto now = SteadyClock::now();
+        const auto now = runner.now_();
+        if (r.inconclusive) {
+            // Neither a success nor a failure: the server's state stays as it was.
+            ++runner.stats_.inconclusive;
+            runner.sink_.on_inconclusive_run(
+                InconclusiveRun{key_, std::move(r.reason), now, tracker_.state()});
+            if (stopped_) return;  // the sink reloaded the runner from inside the callback
+            schedule_.advance(tracker_.state(), now, runner.rng_);
+            arm();
+            return;
+        }
         auto transition = tracker_.record(r.up, r.reason, now);
         runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
         if (stopped_) return;  // the sink reloaded the runner from inside the callback
@@ -96,6 +106,7 @@ private:
 
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
     : sink_(sink),
+      now_(options.now ? std::move(options.now) : [] { return SteadyClock::now(); }),
       probes_(io, options.limits, options.seed ^ 0x5eed),
       rng_(options.seed),
       granularity_(std::max(options.wake_granularity, std::chrono::microseconds(0))),
@@ -122,7 +133,8 @@ void HealthRunner::arm_wake() {
     const TimePoint at = std::max(due_.top().at, last_wake_ + granularity_);
     if (wake_at_ == at) return;
     wake_at_ = at;
-    wake_.expires_at(at);
+    // Relative to the seam's clock (the same instant as expires_at(at) on the steady clock).
+    wake_.expires_after(at - now_());
     wake_.async_wait(
         [this, alive = std::weak_ptr<int>(alive_), at](const boost::system::error_code& ec) {
             // A re-armed timer's superseded wait may already have completed: only the
@@ -134,7 +146,7 @@ void HealthRunner::arm_wake() {
 
 void HealthRunner::on_wake() {
     wake_at_.reset();
-    const auto now = SteadyClock::now();
+    const auto now = now_();
     last_wake_ = now;
     while (!due_.empty() && due_.top().at <= now) {
         auto session = due_.top().session;
@@ -154,7 +166,7 @@ PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
         it->second->stop();
         sessions_.erase(it);
     }
-    const auto now = SteadyClock::now();
+    const auto now = now_();
     // The added batch is spread evenly over each check's interval, with a random
     // phase so successive reloads do not line up on the same instants.
     const auto phase = initial_offset(std::chrono::milliseconds(1000), rng_) / 1000;

@@ -184,11 +184,29 @@ public:
                 s.real_servers.push_back(e);
             }
         }
+        check_table_range(root, s);
         if (!errors_.empty()) throw ConfigError(errors_);
         return s;
     }
 
 private:
+    // Real server i uses table table_base + i: the whole range must miss 253-255 (default,
+    // main, local) and stay within 1..2147483647.
+    void check_table_range(const toml::table& root, const AgentSettings& s) {
+        const toml::node* base = root.at_path("repair.table_base").node();
+        if (!base || s.real_servers.empty()) return;
+        const uint64_t first = s.repair.table_base;
+        const uint64_t last = first + s.real_servers.size() - 1;
+        const std::string range = std::to_string(first) + ".." + std::to_string(last);
+        const std::string n = std::to_string(s.real_servers.size()) + " real servers";
+        if (last > 0x7fffffff)
+            error(base, "table_base " + std::to_string(first) + " with " + n + " uses tables " +
+                            range + ", beyond 2147483647");
+        else if (first <= 255 && last >= 253)
+            error(base, "table_base " + std::to_string(first) + " with " + n + " uses tables " +
+                            range + ", which include 253-255 (default, main, local)");
+    }
+
     std::string source_;
     std::vector<std::string> errors_;
 };

@@ -202,7 +202,9 @@ std::vector<RepairOp> plan_undo(const std::vector<RepairOp>& applied, const Repa
     return out;
 }
 
-std::string serialize_state(const std::vector<RepairOp>& ops) {
+namespace {
+
+json::array ops_json(const std::vector<RepairOp>& ops) {
     json::array arr;
     for (const auto& op : ops) {
         json::object o;
@@ -233,30 +235,19 @@ std::string serialize_state(const std::vector<RepairOp>& ops) {
         }
         arr.push_back(std::move(o));
     }
-    json::object root;
-    root["version"] = 1;
-    root["applied"] = std::move(arr);
-    return json::serialize(root) + "\n";
+    return arr;
 }
 
-Result<std::vector<RepairOp>> parse_state(std::string_view text) {
-    auto bad = [](const std::string& where, const std::string& what) {
-        return make_error(EINVAL, "parse repair state", where, where + ": " + what);
-    };
-    boost::system::error_code ec;
-    json::value root = json::parse(text, ec);
-    if (ec) return bad("state file", "not JSON: " + ec.message());
-    const json::object* obj = root.if_object();
-    if (!obj) return bad("state file", "expected an object");
-    const json::value* ver = obj->if_contains("version");
-    if (!ver || !ver->is_int64() || ver->as_int64() != 1)
-        return bad("version", "expected version 1");
-    const json::value* applied = obj->if_contains("applied");
-    if (!applied || !applied->is_array()) return bad("applied", "expected an array");
+Error bad_state(const std::string& where, const std::string& what) {
+    return make_error(EINVAL, "parse repair state", where, where + ": " + what);
+}
+
+Result<std::vector<RepairOp>> parse_ops(const json::array& list, const std::string& name) {
+    auto bad = bad_state;
     std::vector<RepairOp> out;
     size_t i = 0;
-    for (const auto& v : applied->as_array()) {
-        std::string where = "applied[" + std::to_string(i++) + "]";
+    for (const auto& v : list) {
+        std::string where = name + "[" + std::to_string(i++) + "]";
         const json::object* o = v.if_object();
         if (!o) return bad(where, "expected an object");
         auto str = [&](const char* k) -> std::optional<std::string> {
@@ -301,6 +292,7 @@ Result<std::vector<RepairOp>> parse_state(std::string_view text) {
             auto proto = num("protocol", 0, 255);
             if (!table || !dst || !dev || !ifindex || !scope || !proto)
                 return bad(where, "route needs table, dst, dev, ifindex, scope, protocol");
+            if (!valid_ifname(*dev)) return bad(where, "'dev' is not an interface name");
             auto p = IpPrefix::parse(*dst);
             if (!p) return bad(where, "bad 'dst'");
             op.kind = RepairKind::route;
@@ -327,6 +319,7 @@ Result<std::vector<RepairOp>> parse_state(std::string_view text) {
             auto new_v = num("new", 0, 2);
             if (!key || !dev || !old_v || !new_v)
                 return bad(where, "sysctl needs key, dev, old (0..2), new (0..2)");
+            if (!valid_ifname(*dev)) return bad(where, "'dev' is not an interface name");
             if (*key != "net.ipv4.conf." + *dev + ".rp_filter")
                 return bad(where, "only net.ipv4.conf.<dev>.rp_filter is ever recorded");
             op.kind = RepairKind::sysctl;
@@ -340,6 +333,58 @@ Result<std::vector<RepairOp>> parse_state(std::string_view text) {
         out.push_back(std::move(op));
     }
     return out;
+}
+
+}  // namespace
+
+std::vector<RepairOp> RepairRecord::changes() const {
+    std::vector<RepairOp> all = applied;
+    all.insert(all.end(), pending.begin(), pending.end());
+    return all;
+}
+
+std::string serialize_state(const RepairRecord& r) {
+    json::object root;
+    root["version"] = 2;
+    root["boot_id"] = r.boot_id;
+    root["applied"] = ops_json(r.applied);
+    root["pending"] = ops_json(r.pending);
+    return json::serialize(root) + "\n";
+}
+
+Result<RepairRecord> parse_state(std::string_view text) {
+    boost::system::error_code ec;
+    json::value root = json::parse(text, ec);
+    if (ec) return bad_state("state file", "not JSON: " + ec.message());
+    const json::object* obj = root.if_object();
+    if (!obj) return bad_state("state file", "expected an object");
+    const json::value* ver = obj->if_contains("version");
+    if (!ver || !ver->is_int64() || (ver->as_int64() != 1 && ver->as_int64() != 2))
+        return bad_state("version", "expected version 1 or 2");
+    const bool v2 = ver->as_int64() == 2;
+    RepairRecord out;
+    if (v2) {
+        const json::value* boot = obj->if_contains("boot_id");
+        if (!boot || !boot->is_string()) return bad_state("boot_id", "expected a string");
+        out.boot_id = std::string(boot->as_string());
+    }
+    for (const char* name : {"applied", "pending"}) {
+        if (!v2 && std::string_view(name) == "pending") break;
+        const json::value* list = obj->if_contains(name);
+        if (!list || !list->is_array()) return bad_state(name, "expected an array");
+        auto ops = parse_ops(list->as_array(), name);
+        if (!ops) return ops.error();
+        (std::string_view(name) == "applied" ? out.applied : out.pending) = std::move(*ops);
+    }
+    return out;
+}
+
+bool valid_ifname(std::string_view n) {
+    if (n.empty() || n.size() > 15 || n == "." || n == "..") return false;
+    return std::none_of(n.begin(), n.end(), [](char c) {
+        return c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+               c == '\v' || c == '\f' || c == '\0';
+    });
 }
 
 }  // namespace ballast::agent

@@ -115,6 +115,16 @@ struct Probe {
     Result<RouteAnswer> answer;
 };
 
+// The lookup failed for the agent's own reasons: no answer from the kernel either way.
+bool agent_fault(const Result<RouteAnswer>& a) {
+    return !a && is_agent_fault(a.error());
+}
+
+Check agent_error(std::string name, std::string subject, const std::string& what, const Error& e) {
+    return make(std::move(name), std::move(subject), Verdict::warn,
+                "agent error, not evidence against this server: " + what + ": " + e.describe());
+}
+
 // Why the winning route beat the director's: the multihoming explanation.
 Check multihoming(const RealServerEntry& rs, int director_if, const std::vector<Probe>& probes,
                   const std::vector<Link>& links, RouteQuery& q) {
@@ -172,6 +182,9 @@ Check multihoming(const RealServerEntry& rs, int director_if, const std::vector<
                         "; a metric change would divert replies",
                     "ballast-agent --repair   (per-source policy routing for " + subject + ")");
     }
+    if (agent_fault(p.answer))
+        return agent_error("multihoming", subject, "cannot look up the return route",
+                           p.answer.error());
     if (!p.answer)
         return make("multihoming", subject, Verdict::fail,
                     "no route from " + subject + " to " + p.client.to_string() + ": " +
@@ -210,6 +223,24 @@ Check multihoming(const RealServerEntry& rs, int director_if, const std::vector<
 }
 
 }  // namespace
+
+bool is_agent_fault(const Error& e) {
+    switch (e.code) {
+        case EINTR:    // a dump interrupted by a concurrent change (NLM_F_DUMP_INTR), retried
+        case EAGAIN:   // a receive timed out
+        case ENOBUFS:  // socket buffer overrun
+        case ENOMEM:
+        case EMFILE:
+        case ENFILE:
+        case EBADF:
+        case EBADMSG:  // a reply the agent could not decode
+        case EPROTO:   // a reply out of sequence
+        case EIO:      // a libnl error with no errno of its own
+            return true;
+        default:
+            return false;
+    }
+}
 
 const char* to_string(Verdict v) {
     switch (v) {
@@ -260,9 +291,10 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
     auto links = q.links();
     auto addrs = q.addresses();
     if (!links || !addrs) {
-        out.push_back(
-            make("netlink", "links/addresses", Verdict::fail,
-                 "cannot read interfaces: " + (!links ? links.error() : addrs.error()).describe()));
+        // Whatever stops the agent reading the interfaces is its own trouble (an interrupted
+        // dump that kept failing, no descriptor, no memory): warn, never answer down for it.
+        out.push_back(agent_error("netlink", "links/addresses", "cannot read interfaces",
+                                  !links ? links.error() : addrs.error()));
         return report;
     }
     auto sockets = host.sockets();
@@ -313,7 +345,10 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
         if (route_checks) {
             auto d = q.lookup(rs.director, rs.address);
             std::string subject = rip + " -> director " + dip;
-            if (!d) {
+            if (agent_fault(d)) {
+                out.push_back(
+                    agent_error("director", subject, "cannot look up the director", d.error()));
+            } else if (!d) {
                 out.push_back(make(
                     "director", subject, Verdict::fail,
                     "no route from " + rip + " to director " + dip + ": " + d.error().describe(),
@@ -346,7 +381,11 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
                 if (c.family != rs.address.family) continue;
                 Probe p{c, q.lookup(c, rs.address)};
                 std::string subject = rip + " -> " + c.to_string();
-                if (!p.answer) {
+                if (agent_fault(p.answer)) {
+                    out.push_back(agent_error("return-route", subject,
+                                              "cannot look up the return route to " + c.to_string(),
+                                              p.answer.error()));
+                } else if (!p.answer) {
                     out.push_back(make("return-route", subject, Verdict::fail,
                                        "no return route to " + c.to_string() + " from " + rip +
                                            ": " + p.answer.error().describe(),
@@ -399,6 +438,7 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
                     "all=" + std::to_string(*all) + ", " + dev + "=" + std::to_string(*dv);
                 const Probe* dropped = nullptr;
                 for (const auto& p : probes) {
+                    if (agent_fault(p.answer)) continue;
                     bool no_route = !p.answer || p.answer->type != RTN_UNICAST;
                     bool asymmetric = !no_route && p.answer->oif != director_if;
                     if ((eff == 1 && (no_route || asymmetric)) || (eff >= 2 && no_route)) {

@@ -22,8 +22,9 @@ std::string trim(std::string s) {
 class SystemHostInfo final : public HostInfo {
 public:
     Result<int> rp_filter(const std::string& ifname) override {
-        if (ifname.find('/') != std::string::npos || ifname.empty())
-            return make_error(EINVAL, "rp_filter", ifname);
+        if (ifname != "all" && !valid_ifname(ifname))
+            return make_error(EINVAL, "rp_filter", ifname,
+                              "'" + ifname + "' is not an interface name");
         std::string path = "/proc/sys/net/ipv4/conf/" + ifname + "/rp_filter";
         auto text = read_file(path);
         if (!text) return text.error();
@@ -59,6 +60,8 @@ public:
     }
 
     Result<BondState> bond(const std::string& ifname) override {
+        if (!valid_ifname(ifname))
+            return make_error(EINVAL, "bond", ifname, "'" + ifname + "' is not an interface name");
         std::string dir = "/sys/class/net/" + ifname + "/bonding/";
         BondState b;
         auto mode = read_file(dir + "mode");

@@ -1,13 +1,34 @@
+#include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "ballast/agent/netlink.hpp"
-#include "rtnl.hpp"
+#include "mnl_request.hpp"
 
 namespace ballast::agent {
 namespace {
+
+// A request built in place: header, family header, attributes (libmnl).
+class Request {
+public:
+    Request(uint16_t type, uint16_t flags, const void* family_header, size_t len) {
+        h_ = mnl_nlmsg_put_header(buf_);
+        h_->nlmsg_type = type;
+        h_->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+        std::memcpy(mnl_nlmsg_put_extra_header(h_, len), family_header, len);
+    }
+    void attr(uint16_t type, const void* data, size_t len) { mnl_attr_put(h_, type, len, data); }
+    void u32(uint16_t type, uint32_t v) { mnl_attr_put_u32(h_, type, v); }
+    nlmsghdr* hdr() { return h_; }
+
+private:
+    alignas(nlmsghdr) char buf_[256]{};  // a rule or route: headers + at most 6 attributes
+    nlmsghdr* h_;
+};
 
 class NetlinkRepairExecutor final : public RepairExecutor {
 public:
@@ -43,16 +64,16 @@ private:
                 h.action = FR_ACT_TO_TBL;
                 h.table = op.rule.table < 256 ? static_cast<uint8_t>(op.rule.table)
                                               : static_cast<uint8_t>(RT_TABLE_UNSPEC);
-                rtnl::Request req(undo ? RTM_DELRULE : RTM_NEWRULE,
-                                  undo ? 0 : NLM_F_CREATE | NLM_F_EXCL, &h, sizeof h);
+                Request req(undo ? RTM_DELRULE : RTM_NEWRULE, undo ? 0 : NLM_F_CREATE | NLM_F_EXCL,
+                            &h, sizeof h);
                 if (op.rule.src)
                     req.attr(FRA_SRC, op.rule.src->addr.bytes.data(), op.rule.src->addr.size());
                 req.u32(FRA_PRIORITY, op.rule.priority);
                 req.u32(FRA_TABLE, op.rule.table);
-                return finish(
-                    sock_.transact(
-                        req, [](const nlmsghdr*) {}, undo ? "RTM_DELRULE" : "RTM_NEWRULE", key),
-                    undo, changed);
+                return finish(sock_.transact(
+                                  req.hdr(), [](const nlmsghdr*, size_t) {},
+                                  undo ? "RTM_DELRULE" : "RTM_NEWRULE", key),
+                              undo, changed);
             }
             case RepairKind::route: {
                 rtmsg r{};
@@ -63,8 +84,8 @@ private:
                 r.rtm_protocol = op.route.protocol;
                 r.rtm_scope = undo ? static_cast<uint8_t>(RT_SCOPE_NOWHERE) : op.route.scope;
                 r.rtm_type = RTN_UNICAST;
-                rtnl::Request req(undo ? RTM_DELROUTE : RTM_NEWROUTE,
-                                  undo ? 0 : NLM_F_CREATE | NLM_F_EXCL, &r, sizeof r);
+                Request req(undo ? RTM_DELROUTE : RTM_NEWROUTE,
+                            undo ? 0 : NLM_F_CREATE | NLM_F_EXCL, &r, sizeof r);
                 req.u32(RTA_TABLE, op.route.table);
                 if (op.route.dst.length > 0)
                     req.attr(RTA_DST, op.route.dst.addr.bytes.data(), op.route.dst.addr.size());
@@ -76,13 +97,16 @@ private:
                 unsigned idx = ::if_nametoindex(op.ifname.c_str());
                 if (idx == 0 && !undo) return make_error(ENODEV, "if_nametoindex", op.ifname);
                 if (idx != 0) req.u32(RTA_OIF, idx);
-                return finish(
-                    sock_.transact(
-                        req, [](const nlmsghdr*) {}, undo ? "RTM_DELROUTE" : "RTM_NEWROUTE", key),
-                    undo, changed);
+                return finish(sock_.transact(
+                                  req.hdr(), [](const nlmsghdr*, size_t) {},
+                                  undo ? "RTM_DELROUTE" : "RTM_NEWROUTE", key),
+                              undo, changed);
             }
             case RepairKind::sysctl: {
                 // By interface name, not by splitting the key: VLAN names contain dots.
+                if (!valid_ifname(op.ifname))
+                    return make_error(EINVAL, "write rp_filter", op.ifname,
+                                      "'" + op.ifname + "' is not an interface name");
                 std::string path = "/proc/sys/net/ipv4/conf/" + op.ifname + "/rp_filter";
                 std::ofstream out(path);
                 out << (undo ? op.old_value : op.new_value) << "\n";
@@ -106,7 +130,7 @@ private:
         return s;
     }
 
-    rtnl::Socket sock_;
+    MnlRequester sock_;
 };
 
 }  // namespace

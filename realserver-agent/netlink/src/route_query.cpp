@@ -3,6 +3,7 @@
 #include <net/if.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
+#include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -13,7 +14,8 @@
 #include <cstring>
 
 #include "ballast/agent/netlink.hpp"
-#include "rtnl.hpp"
+#include "ballast/agent/rtnl_codec.hpp"
+#include "mnl_request.hpp"
 
 namespace ballast::agent {
 namespace {
@@ -45,8 +47,45 @@ std::optional<IpPrefix> prefix_from_nl(nl_addr* a, uint8_t family) {
     return p;
 }
 
+// libnl's negative NLE_* code as errno, so a verdict can tell the agent's own trouble
+// (is_agent_fault) from the kernel's answer.
+int errno_of_nl(int err) {
+    switch (-err) {
+        case NLE_DUMP_INTR:
+        case NLE_INTR:
+            return EINTR;
+        case NLE_AGAIN:
+            return EAGAIN;
+        case NLE_NOMEM:
+            return ENOMEM;
+        case NLE_BAD_SOCK:
+            return EBADF;
+        case NLE_PERM:
+            return EPERM;
+        case NLE_NOACCESS:
+            return EACCES;
+        case NLE_MSG_TRUNC:
+        case NLE_MSG_OVERFLOW:
+        case NLE_PARSE_ERR:
+            return EBADMSG;
+        default:
+            return EIO;
+    }
+}
+
 Error nl_error(int err, const std::string& op) {
-    return make_error(0, op, {}, std::string(nl_geterror(err)));
+    return make_error(errno_of_nl(err), op, {}, std::string(nl_geterror(err)));
+}
+
+// A dump interrupted by a concurrent change (NLM_F_DUMP_INTR: libnl reads it to the end and
+// reports NLE_DUMP_INTR) says nothing about the host: dump again, a few times.
+constexpr int kDumpTries = 5;
+template <typename Dump>
+int dump_retrying(Dump&& dump) {
+    int err = 0;
+    for (int i = 0; i < kDumpTries; ++i)
+        if ((err = dump()) != -NLE_DUMP_INTR) break;
+    return err;
 }
 
 // An RAII libnl socket connected to NETLINK_ROUTE.
@@ -97,7 +136,8 @@ public:
 
     Result<std::vector<Link>> links() override {
         CacheGuard c;
-        if (int err = rtnl_link_alloc_cache(nl_.s, AF_UNSPEC, &c.c); err < 0)
+        if (int err = dump_retrying([&] { return rtnl_link_alloc_cache(nl_.s, AF_UNSPEC, &c.c); });
+            err < 0)
             return nl_error(err, "RTM_GETLINK dump");
         std::vector<Link> out;
         each<rtnl_link>(c.c, [&](rtnl_link* l) {
@@ -116,7 +156,7 @@ public:
 
     Result<std::vector<Address>> addresses() override {
         CacheGuard c;
-        if (int err = rtnl_addr_alloc_cache(nl_.s, &c.c); err < 0)
+        if (int err = dump_retrying([&] { return rtnl_addr_alloc_cache(nl_.s, &c.c); }); err < 0)
             return nl_error(err, "RTM_GETADDR dump");
         std::vector<Address> out;
         each<rtnl_addr>(c.c, [&](rtnl_addr* a) {
@@ -131,7 +171,8 @@ public:
 
     Result<std::vector<Route>> routes(uint8_t family) override {
         CacheGuard c;
-        if (int err = rtnl_route_alloc_cache(nl_.s, family, 0, &c.c); err < 0)
+        if (int err = dump_retrying([&] { return rtnl_route_alloc_cache(nl_.s, family, 0, &c.c); });
+            err < 0)
             return nl_error(err, "RTM_GETROUTE dump");
         std::vector<Route> out;
         each<rtnl_route>(c.c, [&](rtnl_route* r) {
@@ -155,7 +196,8 @@ public:
 
     Result<std::vector<Rule>> rules(uint8_t family) override {
         CacheGuard c;
-        if (int err = rtnl_rule_alloc_cache(nl_.s, family, &c.c); err < 0)
+        if (int err = dump_retrying([&] { return rtnl_rule_alloc_cache(nl_.s, family, &c.c); });
+            err < 0)
             return nl_error(err, "RTM_GETRULE dump");
         std::vector<Rule> out;
         each<rtnl_rule>(c.c, [&](rtnl_rule* r) {
@@ -180,83 +222,29 @@ public:
 private:
     Status get(const IpAddress& dst, const IpAddress& src, bool fib_match, RouteAnswer& out,
                const std::string& key) {
-        rtmsg rtm{};
-        rtm.rtm_family = dst.family;
-        rtm.rtm_dst_len = static_cast<unsigned char>(dst.size() * 8);
-        rtm.rtm_src_len = static_cast<unsigned char>(src.size() * 8);
-        // RTM_F_LOOKUP_TABLE: report the table the lookup used (otherwise "main").
-        rtm.rtm_flags = RTM_F_LOOKUP_TABLE | (fib_match ? RTM_F_FIB_MATCH : 0);
-        rtnl::Request req(RTM_GETROUTE, 0, &rtm, sizeof rtm);
-        req.attr(RTA_DST, dst.bytes.data(), dst.size());
-        req.attr(RTA_SRC, src.bytes.data(), src.size());
-        bool got = false;
+        alignas(nlmsghdr) char req[kRouteGetRequestSize];
+        nlmsghdr* h = build_route_get(req, dst, src, fib_match);
+        std::optional<Result<RouteAnswer>> got;
         auto s = raw_.transact(
-            req,
-            [&](const nlmsghdr* h) {
-                if (h->nlmsg_type != RTM_NEWROUTE) return;
-                got = true;
-                auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
-                out.type = r->rtm_type;
-                out.table = r->rtm_table;
-                IpPrefix matched;
-                matched.addr.family = r->rtm_family;
-                matched.length = r->rtm_dst_len;
-                int len = static_cast<int>(RTM_PAYLOAD(h));
-                for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-                    auto addr = [&]() {
-                        IpAddress x;
-                        x.family = r->rtm_family;
-                        std::memcpy(x.bytes.data(), RTA_DATA(a),
-                                    std::min<size_t>(RTA_PAYLOAD(a), 16));
-                        return x;
-                    };
-                    switch (a->rta_type) {
-                        case RTA_GATEWAY:
-                            out.gateway = addr();
-                            break;
-                        case RTA_OIF:
-                            out.oif = *static_cast<int*>(RTA_DATA(a));
-                            break;
-                        case RTA_TABLE:
-                            out.table = *static_cast<uint32_t*>(RTA_DATA(a));
-                            break;
-                        case RTA_PRIORITY:
-                            out.metric = *static_cast<uint32_t*>(RTA_DATA(a));
-                            break;
-                        case RTA_DST:
-                            matched.addr = addr();
-                            break;
-                        case RTA_MULTIPATH: {
-                            // First next hop of a multipath route.
-                            auto* nh = static_cast<rtnexthop*>(RTA_DATA(a));
-                            if (RTA_PAYLOAD(a) >= sizeof *nh && !out.oif) {
-                                out.oif = nh->rtnh_ifindex;
-                                int nlen = nh->rtnh_len - static_cast<int>(sizeof *nh);
-                                for (auto* na = RTNH_DATA(nh); RTA_OK(na, nlen);
-                                     na = RTA_NEXT(na, nlen))
-                                    if (na->rta_type == RTA_GATEWAY) {
-                                        IpAddress x;
-                                        x.family = r->rtm_family;
-                                        std::memcpy(x.bytes.data(), RTA_DATA(na),
-                                                    std::min<size_t>(RTA_PAYLOAD(na), 16));
-                                        out.gateway = x;
-                                    }
-                            }
-                            break;
-                        }
-                        default:
-                            break;
-                    }
-                }
-                if (fib_match) out.matched = matched;
+            h,
+            [&](const nlmsghdr* m, size_t len) {
+                if (m->nlmsg_type == RTM_NEWROUTE && !got) got = decode_route_reply(m, len);
             },
             fib_match ? "RTM_GETROUTE fibmatch" : "RTM_GETROUTE", key);
         if (!s) return s;
         if (!got) return make_error(ENOENT, "RTM_GETROUTE", key, "kernel returned no route");
+        if (!*got) {
+            Error e = got->error();
+            e.key = key;
+            return e;
+        }
+        const std::optional<IpPrefix> matched = got->value().matched;
+        out = got->value();
+        out.matched = fib_match ? matched : std::nullopt;
         return {};
     }
 
-    rtnl::Socket raw_;
+    MnlRequester raw_;
     NlSock nl_;
 };
 

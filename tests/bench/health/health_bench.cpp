@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
     boost::asio::io_context io;
     Sink sink;
     const long rss0 = rss_kib();
-    RunnerOptions options{1, {}};
+    RunnerOptions options;
+    options.seed = 1;
     // BALLAST_WAKE_US: the runner's wake-up granularity (default 1000 us; 0 = every check on time).
     if (const char* w = std::getenv("BALLAST_WAKE_US"))
         options.wake_granularity = std::chrono::microseconds(std::stol(w));

@@ -4,8 +4,9 @@
 //
 //   health_lab_bench [targets=1000] [warmup_s=15] [window_s=30] [order=kbf]
 //
-// order: which checkers to measure, in turn: k keepalived, b ballast, f the floor,
-// h the half-open floor.
+// order: which checkers to measure, in turn: k keepalived, b ballast, B ballast
+// with a 1 ms wake-up granularity (the default before 2026-12-05), o ballast's
+// tcp_half_open check, f the floor, h the half-open floor.
 //
 // The process moves into a private network namespace (needs root), so the
 // IPVS table keepalived programs and the listeners live and die with it. It
@@ -92,11 +93,12 @@ struct NullSink : ballast::health::HealthSink {
     void on_health_event(const ballast::health::HealthEvent&) override {}
 };
 
-int runner_main(size_t n) {
+int runner_main(size_t n, bool half_open) {
     using namespace ballast::health;
     raise_nofile();
     ballast::model::CheckSpec spec;
-    spec.type = ballast::model::CheckType::tcp;
+    spec.type =
+        half_open ? ballast::model::CheckType::tcp_half_open : ballast::model::CheckType::tcp;
     spec.interval = 1000ms;
     spec.timeout = 3000ms;  // keepalived's connect_timeout 3
     spec.rise = 1;
@@ -108,7 +110,8 @@ int runner_main(size_t n) {
     }
     boost::asio::io_context io;
     NullSink sink;
-    RunnerOptions options{1, {}};
+    RunnerOptions options;
+    options.seed = 1;
     // BALLAST_WAKE_US: the runner's wake-up granularity (default 1000 us; 0 = every check on time).
     if (const char* w = std::getenv("BALLAST_WAKE_US"))
         options.wake_granularity = std::chrono::microseconds(std::stol(w));
@@ -540,7 +543,8 @@ Result measure_keepalived(Farm& farm, size_t n, int warmup_s, int window_s) {
 }
 
 // (b) and (c): this program re-executed in `mode` ("runner" or "floor").
-Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std::string& mode) {
+Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std::string& mode,
+                    const char* wake_us = nullptr) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) die("pipe");
     const pid_t pid = fork();
@@ -548,6 +552,7 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     if (pid == 0) {
         dup2(out[1], 1);
         const std::string nstr = std::to_string(n);
+        if (wake_us) setenv("BALLAST_WAKE_US", wake_us, 1);
         execl("/proc/self/exe", "health_lab_bench", mode.c_str(), nstr.c_str(),
               static_cast<char*>(nullptr));
         std::perror("exec self");
@@ -561,7 +566,9 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
         std::exit(1);
     }
     const bool floor = mode == "floor";
-    const bool halfopen = mode == "halfopen";
+    // Half-open probes are never accepted: counted by their own verdicts.
+    const bool runner_half = mode == "runner_half";
+    const bool halfopen = mode == "halfopen" || runner_half;
     // A half-open probe is never accepted: wait for the warm-up alone.
     if (halfopen) {
         std::fprintf(stderr, "health_lab_bench: half-open floor: warming up %d s\n", warmup_s);
@@ -569,9 +576,13 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
     } else {
         warm_up(farm, pid, warmup_s, floor ? "floor" : "ballast runner");
     }
-    Result r{halfopen ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
-             : floor  ? "floor: bare epoll connect loop (no timers, no callbacks)"
-                      : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
+    Result r{runner_half ? "ballast HealthRunner (tcp_half_open, interval 1 s, timeout 3 s)"
+             : halfopen  ? "half-open floor: raw SYN, SYN-ACK read, kernel RST (no connect)"
+             : floor     ? "floor: bare epoll connect loop (no timers, no callbacks)"
+             : wake_us
+                 ? "ballast HealthRunner (tcp, interval 1 s, timeout 3 s, wake-up granularity " +
+                       std::string(wake_us) + " us)"
+                 : "ballast HealthRunner (tcp, interval 1 s, timeout 3 s)",
              0,
              {},
              0,
@@ -613,7 +624,10 @@ Result measure_self(Farm& farm, size_t n, int warmup_s, int window_s, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 2 && std::string(argv[1]) == "runner") return runner_main(std::stoul(argv[2]));
+    if (argc > 2 && std::string(argv[1]) == "runner")
+        return runner_main(std::stoul(argv[2]), false);
+    if (argc > 2 && std::string(argv[1]) == "runner_half")
+        return runner_main(std::stoul(argv[2]), true);
     if (argc > 2 && std::string(argv[1]) == "floor") return floor_main(std::stoul(argv[2]));
     if (argc > 2 && std::string(argv[1]) == "halfopen") return halfopen_main(std::stoul(argv[2]));
     const size_t n = argc > 1 ? std::stoul(argv[1]) : 1000;
@@ -621,10 +635,11 @@ int main(int argc, char** argv) {
     const int window_s = argc > 3 ? std::stoi(argv[3]) : 30;
     const std::string order = argc > 4 ? argv[4] : "kbf";
     if (n == 0 || n > 25000 || order.empty() ||
-        order.find_first_not_of("kbfh") != std::string::npos) {
+        order.find_first_not_of("kbBofh") != std::string::npos) {
         std::fprintf(stderr,
                      "usage: health_lab_bench [targets<=25000] [warmup_s] [window_s] [order]\n"
-                     "  order: k keepalived, b ballast, f floor, h half-open floor, in measuring "
+                     "  order: k keepalived, b ballast, B ballast waking every 1 ms, o ballast "
+                     "tcp_half_open, f floor, h half-open floor, in measuring "
                      "order (default kbf)\n");
         return 2;
     }
@@ -640,6 +655,8 @@ int main(int argc, char** argv) {
         farm.accepted = 0;
         results.push_back(who == 'k'   ? measure_keepalived(farm, n, warmup_s, window_s)
                           : who == 'b' ? measure_self(farm, n, warmup_s, window_s, "runner")
+                          : who == 'B' ? measure_self(farm, n, warmup_s, window_s, "runner", "1000")
+                          : who == 'o' ? measure_self(farm, n, warmup_s, window_s, "runner_half")
                           : who == 'h' ? measure_self(farm, n, warmup_s, window_s, "halfopen")
                                        : measure_self(farm, n, warmup_s, window_s, "floor"));
         const auto& r = results.back();

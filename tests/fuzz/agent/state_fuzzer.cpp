@@ -1,4 +1,5 @@
-// Repair state file: never crashes; whatever parses serializes and re-parses to the same ops.
+// Repair state file: never crashes; whatever parses serializes and re-parses to the same
+// record; every device name it accepts is an interface name.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -11,5 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!r.ok()) return 0;
     auto again = ballast::agent::parse_state(ballast::agent::serialize_state(*r));
     if (!again.ok() || *again != *r) __builtin_trap();
+    for (const auto& op : r->changes())
+        if (op.kind != ballast::agent::RepairKind::rule && !ballast::agent::valid_ifname(op.ifname))
+            __builtin_trap();
     return 0;
 }

@@ -1,9 +1,13 @@
 #include "farm.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -28,6 +32,55 @@ Farm::~Farm() {
     // No new workers can appear now.
     for (auto& t : workers_) t.join();
     for (int fd : fds_) ::close(fd);
+}
+
+NoFreeDescriptors::NoFreeDescriptors() {
+    if (::getrlimit(RLIMIT_NOFILE, &saved_) != 0) throw std::runtime_error("getrlimit");
+    const int lowest_free = ::dup(0);
+    if (lowest_free < 0) throw std::runtime_error("dup");
+    ::close(lowest_free);
+    rlimit starved = saved_;
+    starved.rlim_cur = static_cast<rlim_t>(lowest_free);
+    if (::setrlimit(RLIMIT_NOFILE, &starved) != 0) throw std::runtime_error("setrlimit");
+}
+
+NoFreeDescriptors::~NoFreeDescriptors() {
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+}
+
+PrivateNetns::PrivateNetns() {
+    host_ns_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (host_ns_ < 0) throw std::runtime_error("open /proc/thread-self/ns/net");
+    if (::unshare(CLONE_NEWNET) != 0)
+        throw std::runtime_error(std::string("unshare(CLONE_NEWNET): ") + strerror(errno));
+    sh("ip link set lo up");
+}
+
+PrivateNetns::~PrivateNetns() {
+    ::setns(host_ns_, CLONE_NEWNET);
+    ::close(host_ns_);
+}
+
+void PrivateNetns::sh(const std::string& command) const {
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+}
+
+void drop_capability(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &header, data) != 0) throw std::runtime_error("capget");
+    const uint32_t bit = 1u << (cap % 32);
+    auto& d = data[cap / 32];
+    d.effective &= ~bit;
+    d.permitted &= ~bit;
+    d.inheritable &= ~bit;
+    if (::syscall(SYS_capset, &header, data) != 0) throw std::runtime_error("capset");
+}
+
+void wait_for(const std::function<bool()>& done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 void Farm::track(int fd) {

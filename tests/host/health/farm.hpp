@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <openssl/ssl.h>
 
 namespace ballast::health::testing {
@@ -63,6 +65,45 @@ private:
     std::vector<std::thread> workers_;
     std::vector<std::pair<uint16_t, std::shared_ptr<std::atomic<uint64_t>>>> counters_;
 };
+
+// While it lives, this process can make no new descriptor (every socket(), pipe(),
+// epoll_create1() fails with EMFILE), as on a director that ran out of them: the
+// soft RLIMIT_NOFILE is lowered to the lowest free descriptor number, and restored
+// when it goes away. (In the sanitizer build, UBSan's vptr check needs a pipe
+// the first time it meets a dynamic type: run the code paths once before, as the
+// tests do, so it has met them.)
+class NoFreeDescriptors {
+public:
+    NoFreeDescriptors();
+    ~NoFreeDescriptors();
+    NoFreeDescriptors(const NoFreeDescriptors&) = delete;
+    NoFreeDescriptors& operator=(const NoFreeDescriptors&) = delete;
+
+private:
+    rlimit saved_{};
+};
+
+// While it lives, the calling thread works in a network namespace of its own
+// (loopback up): sockets it makes and commands it runs (sh) live there, and the
+// host's namespace is never touched. Throws when that cannot be had (not root).
+class PrivateNetns {
+public:
+    PrivateNetns();
+    ~PrivateNetns();
+    PrivateNetns(const PrivateNetns&) = delete;
+    PrivateNetns& operator=(const PrivateNetns&) = delete;
+    // Runs a shell command inside; throws when it fails.
+    void sh(const std::string& command) const;
+
+private:
+    int host_ns_ = -1;
+};
+
+// Drops `cap` from this process's effective, permitted and inheritable sets.
+void drop_capability(int cap);
+
+// Polls `done` every 10 ms for up to 5 s (for what other threads do).
+void wait_for(const std::function<bool()>& done);
 
 // A test PKI made with OpenSSL APIs at run time: a CA and leaf certificates.
 struct TestPki {

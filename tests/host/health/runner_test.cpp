@@ -1,10 +1,13 @@
 // The runner over a misbehaving farm: every bad server is classified down with
 // its reason, while healthy checks keep running on schedule on the same loop.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "ballast/fakes/manual_clock.hpp"
 #include "ballast/health/runner.hpp"
 #include "farm.hpp"
 
@@ -31,6 +34,8 @@ struct RecordingSink : HealthSink {
         events.push_back(e);
         if (on_event) on_event(e);
     }
+    void on_inconclusive_run(const InconclusiveRun& r) override { inconclusive.push_back(r); }
+    std::vector<InconclusiveRun> inconclusive;
     std::vector<HealthEvent> for_key(const CheckKey& k) const {
         std::vector<HealthEvent> out;
         for (const auto& e : events) {
@@ -47,11 +52,26 @@ void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
     io.run_for(d);
 }
 
+// Runs the loop until `done` holds; false when it still does not after `guard` (a
+// guard against a hang, not a measurement: the assertions are on what happened).
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
+               std::chrono::milliseconds guard = 20s) {
+    const auto give_up = std::chrono::steady_clock::now() + guard;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        io.restart();
+        io.run_for(10ms);
+    }
+    return true;
+}
+
 TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
     Farm farm;
     boost::asio::io_context io;
     RecordingSink sink;
-    HealthRunner runner(io, sink, RunnerOptions{7, {}});
+    RunnerOptions options;
+    options.seed = 7;
+    HealthRunner runner(io, sink, options);
 
     struct Bad {
         CheckKey key;
@@ -134,8 +154,17 @@ TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
     EXPECT_EQ(diff.added.size(), all.size());
     EXPECT_EQ(runner.size(), all.size());
 
-    const auto window = 3500ms;
-    run_for(io, window);
+    // Until every bad server is down and every healthy check has run a dozen times
+    // meanwhile (a loop blocked by any of the bad servers would manage a handful).
+    ASSERT_TRUE(run_until(io, [&] {
+        for (const auto& b : bad) {
+            if (runner.state(b.key) != State::down) return false;
+        }
+        for (const auto& g : good) {
+            if (runner.runs(g.first).value_or(0) < 12) return false;
+        }
+        return true;
+    }));
 
     for (const auto& b : bad) {
         EXPECT_EQ(runner.state(b.key), State::down) << b.key.to_string();
@@ -145,17 +174,84 @@ TEST(HealthRunner, MisbehavingFarmDownWithReasonsWhileHealthyChecksStayOnTime) {
         EXPECT_TRUE(evs.front().transition);
         EXPECT_EQ(evs.front().reason, b.reason) << b.key.to_string();
     }
-    // The loop kept serving the healthy checks every 200 ms despite the farm.
+    // The loop kept serving the healthy checks despite the farm (how late they
+    // started is measured by health_farm_bench, not asserted here).
     for (const auto& [k, port] : good) {
         EXPECT_EQ(runner.state(k), State::up);
-        // 3.5 s / 200 ms = 17 runs; allow for a loaded (sanitizer, shared CI) machine -- a
-        // loop blocked by any of the bad servers would manage a handful at most.
-        EXPECT_GE(runner.runs(k).value_or(0), 12u)
-            << k.to_string() << " (farm accepted " << farm.accepted(port) << ")";
+        EXPECT_GE(farm.accepted(port), 12u) << k.to_string();
     }
-    EXPECT_LT(runner.stats().lateness.percentile(99), std::chrono::microseconds(50000));
     runner.stop();
     run_for(io, 100ms);
+}
+
+// Out of descriptors, the checker cannot open a socket or a pipe: that is the
+// director's fault and says nothing about the servers, which stay as they were.
+TEST(HealthRunner, CheckerOutOfDescriptorsLeavesServersAsTheyWere) {
+    Farm farm;
+    boost::asio::io_context io;
+    RecordingSink sink;
+    HealthRunner runner(io, sink);
+    auto tcp = key(model::CheckType::tcp, farm.listen_only("127.0.0.1"), 50ms, 500ms);
+    auto exec = key(model::CheckType::exec, 0, 50ms, 500ms);
+    exec.spec.command = {"/bin/true"};
+    runner.reload({tcp, exec});
+    ASSERT_TRUE(run_until(
+        io, [&] { return runner.state(tcp) == State::up && runner.state(exec) == State::up; }));
+    const auto events_before = sink.events.size();
+    static_cast<HealthSink&>(sink).on_inconclusive_run({});  // see NoFreeDescriptors
+    sink.inconclusive.clear();
+    {
+        testing::NoFreeDescriptors starved;
+        ASSERT_TRUE(run_until(io, [&] { return runner.stats().inconclusive >= 6; }));
+    }
+    EXPECT_EQ(runner.state(tcp), State::up) << runner.reason(tcp).value_or("");
+    EXPECT_EQ(runner.state(exec), State::up) << runner.reason(exec).value_or("");
+    EXPECT_EQ(sink.events.size(), events_before) << sink.events.back().reason;
+    // Counted and reported as the checker's own trouble.
+    ASSERT_EQ(sink.inconclusive.size(), runner.stats().inconclusive);
+    std::set<std::string> reasons;
+    for (const auto& r : sink.inconclusive) {
+        EXPECT_EQ(r.state, State::up);
+        reasons.insert(r.reason);
+    }
+    EXPECT_EQ(reasons, (std::set<std::string>{"checker: connecting: Too many open files",
+                                              "checker: exec: pipe: Too many open files"}));
+    // Descriptors back: the checks go on where they stood, without an event.
+    const auto runs = runner.stats().runs_finished;
+    ASSERT_TRUE(run_until(io, [&] { return runner.stats().runs_finished >= runs + 4; }));
+    EXPECT_EQ(runner.state(tcp), State::up);
+    EXPECT_EQ(runner.state(exec), State::up);
+    EXPECT_EQ(sink.events.size(), events_before);
+}
+
+// Every time the runner uses comes from its one seam (RunnerOptions::now): with
+// a manual clock, events carry the clock's instants and lateness is measured
+// against it.
+TEST(HealthRunner, TimeComesFromTheInjectedClock) {
+    Farm farm;
+    boost::asio::io_context io;
+    RecordingSink sink;
+    fakes::ManualClock clock(TimePoint{} + 1000h);
+    RunnerOptions options;
+    options.seed = 5;
+    options.now = clock.as_function();
+    HealthRunner runner(io, sink, options);
+    const auto port = farm.listen_only("127.0.0.1");
+    auto k = key(model::CheckType::tcp, port, 50ms, 500ms);
+    runner.reload({k});   // first run due within one interval of 1000 h
+    clock.advance(40ms);  // the loop wakes to find the clock 40 ms on: the run is that late
+    const auto fired_at = clock.now();
+    ASSERT_TRUE(run_until(io, [&] { return !sink.events.empty(); }));
+    EXPECT_EQ(sink.events[0].at, fired_at);
+    EXPECT_EQ(sink.events[0].state, State::up);
+    // 40 ms less the first run's phase (under 1 ms), in 50 us buckets.
+    EXPECT_GE(runner.stats().lateness.percentile(50), 39ms);
+    EXPECT_LE(runner.stats().lateness.percentile(50), 40ms);
+    // The next run is due one interval after the clock's now: the clock moves, it runs.
+    const auto runs = runner.runs(k).value_or(0);
+    clock.advance(50ms);
+    ASSERT_TRUE(run_until(io, [&] { return runner.runs(k).value_or(0) > runs; }));
+    runner.stop();
 }
 
 TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {
@@ -171,8 +267,7 @@ TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {
     kept.spec.fall = 3;
     auto removed = key(model::CheckType::http, hang_port, 100ms, 5000ms);
     runner.reload({kept, removed});
-    run_for(io, 400ms);
-    ASSERT_EQ(runner.state(kept), State::up);
+    ASSERT_TRUE(run_until(io, [&] { return runner.state(kept) == State::up; }));
     ASSERT_EQ(runner.state(removed), State::unknown);  // its first run is still hanging
     const auto events_before = sink.events.size();
 
@@ -185,7 +280,10 @@ TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {
     ASSERT_EQ(diff.added.size(), 1u);
     EXPECT_EQ(runner.state(kept), State::up);  // kept its state across the reload
     EXPECT_FALSE(runner.state(removed));
-    run_for(io, 400ms);
+    const auto kept_runs = runner.runs(kept).value_or(0);
+    ASSERT_TRUE(run_until(io, [&] {
+        return !sink.for_key(added).empty() && runner.runs(kept).value_or(0) >= kept_runs + 3;
+    }));
 
     EXPECT_TRUE(sink.for_key(removed).empty());  // the cancelled run never reported
     for (size_t i = events_before; i < sink.events.size(); ++i) {
@@ -209,7 +307,7 @@ TEST(HealthRunner, AgentChangeWithoutTransitionIsReported) {
         "127.0.0.1", [n](int fd) { Farm::send_all(fd, (*n)++ < 2 ? "up 100%\n" : "up 30%\n"); });
     auto k = key(model::CheckType::agent, port, 100ms, 500ms);
     runner.reload({k});
-    run_for(io, 600ms);
+    ASSERT_TRUE(run_until(io, [&] { return runner.runs(k).value_or(0) >= 5; }));
     auto evs = sink.for_key(k);
     ASSERT_EQ(evs.size(), 2u);
     EXPECT_TRUE(evs[0].transition);
@@ -238,14 +336,16 @@ TEST(HealthRunner, DestroyedRunnerAndSinkReloadLeaveNoDanglingHandlers) {
         // The sink stops the whole runner from inside a callback.
         sink.on_event = [&](const HealthEvent&) { runner.stop(); };
         runner.reload(keys);
-        run_for(io, 300ms);
+        ASSERT_TRUE(run_until(io, [&] { return !sink.events.empty(); }));
         EXPECT_EQ(sink.events.size(), 1u);
         EXPECT_EQ(runner.size(), 0u);
         runner.reload(keys);  // and again, then destroy it mid-flight
         run_for(io, 100ms);
     }
-    // Pending handlers of the destroyed runner run now; ASan would catch any use of freed state.
-    run_for(io, 500ms);
+    // Pending handlers of the destroyed runner run now (and run() returns: nothing of
+    // it is left waiting); ASan would catch any use of freed state.
+    io.restart();
+    io.run();
     SUCCEED();
 }
 
@@ -258,7 +358,8 @@ TEST(HealthRunner, WakeGranularityBoundsWakeUps) {
     auto runs_in_one_second = [&](std::chrono::microseconds granularity) {
         boost::asio::io_context io;
         RecordingSink sink;
-        RunnerOptions options{3, {}};
+        RunnerOptions options;
+        options.seed = 3;
         options.wake_granularity = granularity;
         HealthRunner runner(io, sink, options);
         const auto k = key(model::CheckType::tcp, port, 50ms, 1000ms);

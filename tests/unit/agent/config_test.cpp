@@ -99,3 +99,29 @@ TEST(AgentConfig, ShippedExampleParses) {
     EXPECT_EQ(s.real_servers[0].director.to_string(), "10.0.0.1");
     EXPECT_FALSE(s.repair.enabled);  // the example never repairs unasked
 }
+
+namespace {
+
+// Real server i uses table table_base + i: the whole range must miss 253-255 (default,
+// main, local) and stay within 1..2147483647, not just table_base.
+TEST(AgentConfig, WholeTableRangeMissesReservedTables) {
+    const std::string servers =
+        "[[real_server]]\naddress = \"10.0.0.5\"\ndirector = \"10.0.0.1\"\n"
+        "[[real_server]]\naddress = \"10.0.0.6\"\ndirector = \"10.0.0.1\"\n"
+        "[[real_server]]\naddress = \"10.0.0.7\"\ndirector = \"10.0.0.1\"\n";
+    try {
+        parse_agent_config("[repair]\ntable_base = 251\n" + servers, "agent.toml");
+        ADD_FAILURE() << "tables 251..253 accepted";
+    } catch (const ConfigError& e) {
+        ASSERT_EQ(e.errors.size(), 1u);
+        EXPECT_NE(e.errors[0].find("agent.toml:2:14: "), std::string::npos) << e.errors[0];
+        EXPECT_NE(e.errors[0].find("251..253"), std::string::npos) << e.errors[0];
+    }
+    EXPECT_THROW(parse_agent_config("[repair]\ntable_base = 2147483646\n" + servers, "a.toml"),
+                 ConfigError);
+    EXPECT_EQ(
+        parse_agent_config("[repair]\ntable_base = 250\n" + servers, "a.toml").repair.table_base,
+        250u);
+}
+
+}  // namespace

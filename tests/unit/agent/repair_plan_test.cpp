@@ -110,9 +110,15 @@ TEST_F(Plan, UndoRevertsInReverseAndSkipsWhatIsGone) {
 TEST_F(Plan, StateRoundTrips) {
     s.repair.rp_filter_loose = true;
     auto ops = plan_repair(s, in).ops;
-    auto parsed = parse_state(serialize_state(ops));
+    RepairRecord record{"5b1c2b8e-1f0c-4a57-9d5c-3f4e2a1b0c9d", ops, {ops.front()}};
+    auto parsed = parse_state(serialize_state(record));
     ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
-    EXPECT_EQ(*parsed, ops);
+    EXPECT_EQ(*parsed, record);
+    EXPECT_EQ(parsed->changes().size(), ops.size() + 1);
+    // A version-1 record (applied only, no boot) still reads.
+    auto v1 = parse_state(R"({"version":1,"applied":[]})");
+    ASSERT_TRUE(v1.ok());
+    EXPECT_EQ(v1->boot_id, "");
 }
 
 TEST(State, RejectsBadInputNamingThePlace) {
@@ -127,6 +133,36 @@ TEST(State, RejectsBadInputNamingThePlace) {
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.error().describe().find("rp_filter"), std::string::npos);
     EXPECT_TRUE(parse_state(R"({"version":1,"applied":[]})").ok());
+}
+
+}  // namespace
+
+namespace {
+
+// A record names devices that become paths (/proc/sys/net/ipv4/conf/<dev>/rp_filter) and
+// route devices: only a valid interface name is accepted.
+TEST(State, DeviceNamesMustBeInterfaceNames) {
+    auto sysctl = [](const std::string& dev) {
+        return parse_state(R"({"version":1,"applied":[{"kind":"sysctl","key":"net.ipv4.conf.)" +
+                           dev + R"(.rp_filter","dev":")" + dev + R"(","old":1,"new":2}]})")
+            .ok();
+    };
+    EXPECT_TRUE(sysctl("eth0"));
+    EXPECT_TRUE(sysctl("bond0.100"));
+    EXPECT_FALSE(sysctl("../../../../../etc/x"));
+    EXPECT_FALSE(sysctl(".."));
+    EXPECT_FALSE(sysctl("a-name-longer-than15"));
+    EXPECT_FALSE(sysctl(""));
+    EXPECT_FALSE(sysctl("eth 0"));
+    auto route = [](const std::string& dev) {
+        return parse_state(
+                   R"({"version":1,"applied":[{"kind":"route","table":1000,"dst":"0.0.0.0/0","via":"10.0.0.1","dev":")" +
+                   dev + R"(","ifindex":2,"scope":0,"protocol":4}]})")
+            .ok();
+    };
+    EXPECT_TRUE(route("eth0"));
+    EXPECT_FALSE(route("eth0/x"));
+    EXPECT_FALSE(route("eth:0"));
 }
 
 }  // namespace

@@ -285,3 +285,45 @@ TEST(AgentReply, WeightFromLoadavg) {
 }
 
 }  // namespace
+
+namespace {
+
+// The agent's own failures are no evidence against the server: a dump interrupted by a
+// concurrent change, a socket it could not open, a reply it could not read all warn (the
+// reply stays "up"), while the kernel's answers (no route) still fail.
+TEST_F(Host, AgentInternalErrorsWarnAndNeverAnswerDown) {
+    q.route_list = {default_route("10.0.0.1", 2, 0)};
+    route_all_via("10.0.0.1", 2);
+    q.links_error = ballast::make_error(EINTR, "RTM_GETLINK dump", {},
+                                        "Dump inconsistency detected, interrupted");
+    Report r = evaluate(s, q, h);
+    ASSERT_FALSE(r.checks.empty());
+    EXPECT_EQ(r.checks.front().verdict, Verdict::warn) << r.checks.front().reason;
+    EXPECT_NE(r.checks.front().reason.find("Dump inconsistency detected"), std::string::npos);
+    EXPECT_EQ(agent_reply(r, false, std::nullopt), "up");
+
+    q.links_error.reset();
+    q.addresses_error = ballast::make_error(EMFILE, "RTM_GETADDR dump");
+    EXPECT_EQ(agent_reply(evaluate(s, q, h), false, std::nullopt), "up");
+    q.addresses_error.reset();
+
+    for (int err : {ENOBUFS, EMFILE, ENOMEM, EAGAIN, EBADMSG}) {
+        q.fail("203.0.113.9", "10.0.0.5", err);
+        Report rr = evaluate(s, q, h);
+        auto c = find(rr, "return-route", "10.0.0.5 -> 203.0.113.9");
+        ASSERT_TRUE(c);
+        EXPECT_EQ(c->verdict, Verdict::warn) << std::strerror(err) << ": " << c->reason;
+        EXPECT_EQ(agent_reply(rr, false, std::nullopt), "up") << std::strerror(err);
+    }
+    q.fail("10.0.0.1", "10.0.0.5", ENOBUFS);
+    EXPECT_EQ(find(evaluate(s, q, h), "director")->verdict, Verdict::warn);
+
+    // The kernel saying there is no route is evidence.
+    q.answer("10.0.0.1", "10.0.0.5", onlink(2, "10.0.0.0/24"));
+    q.fail("203.0.113.9", "10.0.0.5", ENETUNREACH);
+    Report unreachable = evaluate(s, q, h);
+    EXPECT_EQ(find(unreachable, "return-route", "10.0.0.5 -> 203.0.113.9")->verdict, Verdict::fail);
+    EXPECT_EQ(agent_reply(unreachable, false, std::nullopt).rfind("down #", 0), 0u);
+}
+
+}  // namespace

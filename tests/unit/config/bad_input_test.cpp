@@ -447,7 +447,9 @@ port = 80
 type = "icmp"
 )"),
      6, 8, "service[0].check.type",
-     "unknown check type 'icmp' (expected tcp, http, https, udp, dns, exec, agent or none)"},
+     "unknown check type 'icmp' (expected tcp, tcp_half_open, http, https, udp, dns, exec, agent "
+     "or "
+     "none)"},
     {"check_unknown_key_suggests", svc(R"([service.check]
 intervall = "2s"
 )"),
@@ -510,13 +512,48 @@ method = "get"
 [defaults.check]
 expect_body_regex = "("
 )",
-     2, 21, "defaults.check.expect_body_regex", "invalid regular expression: *"},
+     2, 21, "defaults.check.expect_body_regex",
+     "invalid regular expression (RE2 syntax): missing ): ("},
     {"check_regex_repetition_too_large", R"(
 [defaults.check]
 expect_body_regex = "(a{100}){101}"
 )",
      2, 21, "defaults.check.expect_body_regex",
-     "repetition counts are too large (their product must be at most 10000)"},
+     "invalid regular expression (RE2 syntax): invalid repetition size: {101}"},
+    // ECMAScript's backreferences and lookahead are not RE2's (linear time).
+    {"check_regex_backreference", R"(
+[defaults.check]
+expect_body_regex = "(ok)\\1"
+)",
+     2, 21, "defaults.check.expect_body_regex",
+     "invalid regular expression (RE2 syntax): invalid escape sequence: \\1"},
+    {"check_regex_lookahead", R"toml(
+[defaults.check]
+expect_body_regex = "ok(?=!)"
+)toml",
+     2, 21, "defaults.check.expect_body_regex",
+     "invalid regular expression (RE2 syntax): invalid perl operator: (?="},
+    {"check_exec_unknown_user", R"(
+[defaults.check]
+user = "ballast-no-such-user"
+)",
+     2, 8, "defaults.check.user", "no user 'ballast-no-such-user' on this system"},
+    {"check_half_open_ipv6_real", R"(
+[[service]]
+name = "web6"
+vip = "2001:db8::1"
+port = 80
+check = { type = "tcp_half_open" }
+[[service.real]]
+address = "2001:db8::10"
+)",
+     7, 11, "service[0].real[0].address",
+     "a tcp_half_open check probes IPv4 real servers only (2001:db8::10 is IPv6: use type = "
+     "\"tcp\")"},
+    {"check_user_only_for_exec", svc(R"([service.check]
+user = "nobody"
+)"),
+     6, 1, "service[0].check.user", "'user' does not apply to type = \"tcp\""},
     {"check_query_type", R"(
 [defaults.check]
 query_type = "MX"

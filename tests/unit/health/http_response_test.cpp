@@ -98,9 +98,51 @@ TEST(HttpClassify, StatusListBodyAndRegex) {
 
     spec.expect_body.clear();
     spec.expect_body_regex = "version=[0-9]+";
-    std::regex re(spec.expect_body_regex);
-    EXPECT_TRUE(classify_http(200, "x version=12 y", spec, &re).up);
-    EXPECT_FALSE(classify_http(200, "version=x", spec, &re).up);
+    auto re = BodyRegex::compile(spec.expect_body_regex);
+    ASSERT_TRUE(re);
+    EXPECT_TRUE(classify_http(200, "x version=12 y", spec, re.get()).up);
+    v = classify_http(200, "version=x", spec, re.get());
+    EXPECT_FALSE(v.up);
+    EXPECT_EQ(v.reason, "HTTP 200: body does not match /version=[0-9]+/");
+}
+
+// A body the server controls, searched with patterns a backtracking engine
+// handles badly (std::regex recursed once per byte here and overflowed the
+// stack; nested repetition is exponential for it): decided in linear time.
+TEST(HttpClassify, BodyRegexOverAHostileBodyIsDecided) {
+    model::CheckSpec spec;
+    const std::string as(kBodyRegexWindow - 1, 'a');
+    for (const std::string pattern : {"(a|b)*c", "(a+)+c", "(a|aa)*c"}) {
+        spec.expect_body_regex = pattern;
+        auto re = BodyRegex::compile(pattern);
+        ASSERT_TRUE(re) << pattern;
+        EXPECT_TRUE(classify_http(200, as + "c", spec, re.get()).up) << pattern;
+        EXPECT_FALSE(classify_http(200, as + "a", spec, re.get()).up) << pattern;
+    }
+    spec.expect_body_regex = "^(a?){25}a{25}$";  // 2^25 paths for a backtracking engine
+    auto re = BodyRegex::compile(spec.expect_body_regex);
+    ASSERT_TRUE(re);
+    EXPECT_TRUE(classify_http(200, std::string(25, 'a'), spec, re.get()).up);
+    EXPECT_FALSE(classify_http(200, std::string(24, 'a') + "b", spec, re.get()).up);
+    // Only the first kBodyRegexWindow bytes are searched.
+    spec.expect_body_regex = "needle";
+    re = BodyRegex::compile(spec.expect_body_regex);
+    EXPECT_TRUE(classify_http(200, std::string(100, 'x') + "needle", spec, re.get()).up);
+    EXPECT_FALSE(
+        classify_http(200, std::string(kBodyRegexWindow, 'x') + "needle", spec, re.get()).up);
+}
+
+TEST(HttpClassify, RegexSyntaxIsRe2s) {
+    std::string error;
+    EXPECT_FALSE(BodyRegex::compile("(a)\\1", &error));  // backreferences: not in RE2
+    EXPECT_EQ(error, "invalid escape sequence: \\1");
+    EXPECT_FALSE(BodyRegex::compile("a(?=b)", &error));  // lookahead: not in RE2
+    EXPECT_FALSE(BodyRegex::compile("(", &error));
+    EXPECT_EQ(error, "missing ): (");
+    auto ok = BodyRegex::compile("\\bstatus\\s*:\\s*(ok|up)\\b", &error);
+    ASSERT_TRUE(ok);
+    EXPECT_TRUE(ok->search("health status: ok\n"));
+    EXPECT_FALSE(ok->search("health status: broken\n"));
 }
 
 }  // namespace

@@ -4,8 +4,12 @@
 
 #include <set>
 
+#include "ballast/fakes/manual_clock.hpp"
+
 namespace ballast::health {
 namespace {
+
+using fakes::ManualClock;
 
 using namespace std::chrono_literals;
 

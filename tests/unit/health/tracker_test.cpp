@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "ballast/fakes/manual_clock.hpp"
 #include "ballast/health/schedule.hpp"
 
 namespace ballast::health {
 namespace {
+
+using fakes::ManualClock;
 
 using namespace std::chrono_literals;
 

@@ -13,7 +13,8 @@ namespace ballast::model {
 
 using Millis = std::chrono::milliseconds;
 
-enum class CheckType : uint8_t { none, tcp, http, https, udp, dns, exec, agent };
+// tcp_half_open: SYN, then SYN-ACK (up) or RST (down); the kernel resets, nothing is accepted.
+enum class CheckType : uint8_t { none, tcp, http, https, udp, dns, exec, agent, tcp_half_open };
 std::optional<CheckType> parse_check_type(std::string_view);
 std::string_view to_string(CheckType);
 
@@ -47,6 +48,7 @@ struct CheckSpec {
     // exec: argv; "%ip" and "%port" are replaced by the target's
     std::vector<std::string> command;
     bool weight_from_output = false;
+    std::string user;  // exec: run as this user (empty: as the daemon)
 
     Millis effective_down_interval() const {
         return down_interval.count() ? down_interval : interval;

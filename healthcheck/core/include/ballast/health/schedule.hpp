@@ -1,6 +1,7 @@
 #pragma once
 // When checks run. Pure: time and randomness come from the caller (explicit
-// time points and a seeded Rng), so the schedule is testable on a manual clock.
+// time points and a seeded Rng), so the schedule is testable on a manual clock
+// (tests/fakes/health).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,29 +24,6 @@ public:
 
 private:
     uint64_t state_;
-};
-
-// A clock the shell can swap for a manual one in tests.
-class Clock {
-public:
-    virtual ~Clock() = default;
-    virtual TimePoint now() const = 0;
-};
-
-class SystemClock final : public Clock {
-public:
-    TimePoint now() const override { return SteadyClock::now(); }
-};
-
-class ManualClock final : public Clock {
-public:
-    explicit ManualClock(TimePoint start = TimePoint{}) : now_(start) {}
-    TimePoint now() const override { return now_; }
-    void advance(SteadyClock::duration d) { now_ += d; }
-    void set(TimePoint t) { now_ = t; }
-
-private:
-    TimePoint now_;
 };
 
 // Offset of the first run of check `index` out of `count` started together:

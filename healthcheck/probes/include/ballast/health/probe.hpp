@@ -8,10 +8,12 @@
 // touch nothing outside it (they keep only the run itself alive).
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -25,12 +27,17 @@ namespace ballast::health {
 
 namespace detail {
 class ConnectMux;
-}
+class HalfOpenMux;
+}  // namespace detail
 
 struct ProbeResult {
     bool up = false;
     std::string reason;               // "connect refused", "HTTP 503", "agent: drain", ...
     std::optional<AgentReply> agent;  // agent replies; exec output with weight_from_output
+    // The run told nothing about the server: the checker itself failed (out of
+    // descriptors, memory, buffers or local ports; a fork that failed). `up` is false
+    // and `reason` starts with "checker: "; the runner leaves the check's state alone.
+    bool inconclusive = false;
 };
 
 using ProbeCallback = std::function<void(ProbeResult)>;
@@ -60,6 +67,11 @@ public:
     uint16_t next_dns_id() { return static_cast<uint16_t>(rng_.next()); }
     // Shared by every plain connect check of this context (made on first use).
     std::shared_ptr<detail::ConnectMux> connects();
+    // Shared by every tcp_half_open check of this context (made on first use).
+    std::shared_ptr<detail::HalfOpenMux> half_opens();
+    // expect_body_regex compiled once per distinct pattern, kept for the runs that
+    // follow; nullptr and `error` when RE2 rejects it.
+    std::shared_ptr<const BodyRegex> body_regex(const std::string& pattern, std::string& error);
 
 private:
     boost::asio::io_context& io_;
@@ -68,6 +80,8 @@ private:
     boost::asio::ssl::context tls_verify_;
     boost::asio::ssl::context tls_any_;
     std::shared_ptr<detail::ConnectMux> connects_;
+    std::shared_ptr<detail::HalfOpenMux> half_opens_;
+    std::map<std::string, std::shared_ptr<const BodyRegex>, std::less<>> body_regexes_;
 };
 
 class ProbeRun {
@@ -79,5 +93,11 @@ public:
 
 // Starts one run of `check.spec` against `check.target` (timeout = spec.timeout).
 std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check, ProbeCallback done);
+
+// The checks among `checks` this process cannot run for want of a privilege, one
+// line each, e.g. "tcp_half_open 10.0.0.2:80: needs CAP_NET_RAW (a raw socket:
+// Operation not permitted)". The daemon calls it at start (and --check-config
+// may): such a check would only ever be inconclusive.
+std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks);
 
 }  // namespace ballast::health

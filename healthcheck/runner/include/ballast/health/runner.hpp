@@ -5,6 +5,7 @@
 // kernel; the director's policy consumes the events.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,16 @@ struct HealthEvent {
     std::optional<AgentReply> agent;        // agent reply / exec weight of this result
 };
 
+// A run that told nothing about the server because the checker itself failed
+// (ProbeResult::inconclusive: out of descriptors, memory, buffers, local ports;
+// a fork refused). The director's problem, not the server's.
+struct InconclusiveRun {
+    CheckKey check;
+    std::string reason;  // "checker: connecting: Too many open files"
+    TimePoint at{};
+    State state = State::unknown;  // the check's state, left as it was
+};
+
 // One completed run, whatever it changed: what status pages show as a check's last result
 // and what the check-duration metrics count.
 struct RunResult {
@@ -44,8 +55,15 @@ struct RunResult {
 class HealthSink {
 public:
     virtual ~HealthSink() = default;
+    // The check's state changed, or its agent reply / exec weight did.
     virtual void on_health_event(const HealthEvent& event) = 0;
-    // Every completed run, before the HealthEvent it may cause. Default: ignored.
+    // Every inconclusive run (there is no HealthEvent for it: the tracker, its
+    // counts of successes and failures in a row and the agent reply are left as
+    // they were, so rise/fall resume where they stood). Meant to be logged as
+    // the director's own fault, rate-limited, and counted. Default: ignored.
+    virtual void on_inconclusive_run(const InconclusiveRun& /*run*/) {}
+    // Every completed run that said something about the server (not inconclusive ones),
+    // before the HealthEvent it may cause. Default: ignored.
     virtual void on_run_finished(const RunResult& /*run*/) {}
 };
 
@@ -61,7 +79,8 @@ struct LatenessHistogram {
 
 struct RunnerStats {
     uint64_t runs_started = 0;
-    uint64_t runs_finished = 0;
+    uint64_t runs_finished = 0;  // inconclusive runs included
+    uint64_t inconclusive = 0;   // runs that failed on the checker's side
     uint64_t events = 0;
     LatenessHistogram lateness;
 };
@@ -70,9 +89,16 @@ struct RunnerOptions {
     uint64_t seed = 1;  // schedule jitter, reload offsets, DNS ids
     ProbeLimits limits;
     // The loop wakes at most once per granularity to start the checks that are due:
-    // a check starts at most this late, and ten thousand checks a second cost a
-    // thousand wake-ups, not ten thousand. Zero: wake for every check on time.
-    std::chrono::microseconds wake_granularity{1000};
+    // a check starts at most this late, and every wake-up's fixed cost (Asio's
+    // timerfd re-armed twice, its epoll_wait, the connect set's epoll_wait: about
+    // three system calls) is shared by the checks it starts. 4 ms: a thousand
+    // checks a second cost 250 wake-ups, not a thousand. Zero: wake for every
+    // check on time.
+    std::chrono::microseconds wake_granularity{4000};
+    // The runner's one time seam: every "now" it uses (due times, results, events,
+    // lateness) and the wake-up timer's waits (at - now()) come from it. Empty:
+    // SteadyClock::now. Tests pass a manual clock (tests/fakes/health).
+    std::function<TimePoint()> now;
 };
 
 class HealthRunner {
@@ -113,6 +139,7 @@ private:
     void on_wake();
 
     HealthSink& sink_;
+    std::function<TimePoint()> now_;
     ProbeContext probes_;
     Rng rng_;
     RunnerStats stats_;

@@ -51,8 +51,26 @@ RepairPlan plan_repair(const AgentSettings& settings, const RepairInput& input);
 // skipped; a sysctl is restored only while it still holds the value we set.
 std::vector<RepairOp> plan_undo(const std::vector<RepairOp>& applied, const RepairInput& current);
 
-// State-file codec (JSON). parse_state returns an error naming what is wrong.
-std::string serialize_state(const std::vector<RepairOp>& ops);
-Result<std::vector<RepairOp>> parse_state(std::string_view json);
+// What repair changed, as recorded on disk. The intent is written before anything is
+// applied (pending), the result after (applied, pending cleared): a crash in between leaves
+// the changes findable by --undo. Routes, rules and sysctls do not survive a reboot, so
+// the record names the boot it was made in.
+struct RepairRecord {
+    std::string boot_id;  // /proc/sys/kernel/random/boot_id; empty in a version-1 record
+    std::vector<RepairOp> applied;
+    std::vector<RepairOp> pending;
+    bool operator==(const RepairRecord&) const = default;
+    // Everything that may be in the kernel: applied, then pending (undo reverses it).
+    std::vector<RepairOp> changes() const;
+};
+
+// State-file codec (JSON, version 2; version 1 -- applied only, no boot -- is read too).
+// parse_state returns an error naming what is wrong.
+std::string serialize_state(const RepairRecord& record);
+Result<RepairRecord> parse_state(std::string_view json);
+
+// A Linux interface name: 1..15 bytes, not "." or "..", no '/', ':' or blank (the kernel's
+// dev_valid_name). Names from a record or a config become paths under /proc/sys.
+bool valid_ifname(std::string_view name);
 
 }  // namespace ballast::agent

@@ -39,6 +39,11 @@ struct DirectorPath {
     std::optional<IpPrefix> rip_net;  // the RIP's connected subnet
 };
 
+// An error of the agent itself (an interrupted dump, no descriptor or memory, a reply it
+// could not decode), as opposed to the kernel's answer about the host (no route). Checks
+// that meet one warn instead of failing: the agent never answers down for its own trouble.
+bool is_agent_fault(const Error& e);
+
 // Runs every check for every configured real server.
 Report evaluate(const AgentSettings& settings, RouteQuery& routes, HostInfo& host);
 

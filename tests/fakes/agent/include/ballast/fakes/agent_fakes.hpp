@@ -2,6 +2,7 @@
 // Recording fakes of RouteQuery and HostInfo: tests program the answers and can
 // assert which lookups the verdicts made.
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,8 @@ public:
     std::vector<agent::Address> address_list;
     std::vector<agent::Route> route_list;
     std::vector<agent::Rule> rule_list;
-    std::vector<std::string> calls;  // "lookup DST from SRC", "links", ...
+    std::vector<std::string> calls;                     // "lookup DST from SRC", "links", ...
+    std::optional<Error> links_error, addresses_error;  // set: links()/addresses() fail so
 
     void answer(const std::string& dst, const std::string& src, agent::RouteAnswer a) {
         answers.insert_or_assign({*IpAddress::parse(dst), *IpAddress::parse(src)}, std::move(a));
@@ -40,10 +42,12 @@ public:
     }
     Result<std::vector<agent::Link>> links() override {
         calls.push_back("links");
+        if (links_error) return *links_error;
         return link_list;
     }
     Result<std::vector<agent::Address>> addresses() override {
         calls.push_back("addresses");
+        if (addresses_error) return *addresses_error;
         return address_list;
     }
     Result<std::vector<agent::Route>> routes(uint8_t family) override {

@@ -1,0 +1,422 @@
+// ballastd vs keepalived 2.2.7 on the same table and checks, one after the other in ONE
+// kernel-lab run (scripts/bench-daemon):
+//
+//   daemon_lab_bench [services=5000] [reals=10] [interval_s=60] [order=kb]
+//
+// The process moves into a private network namespace (the director). A second namespace, the
+// farm, holds the real servers 10.60.0.1..R behind a veth, and one listening socket per service
+// port (10000 + s, bound to every address) that accepts and closes connections, so every TCP
+// check succeeds until its port is closed. Service s is 10.100.(s/250).(s%250+1):80, wrr,
+// NAT, real i = 10.60.0.(i+1):(10000 + s), weight 1, a TCP check every interval_s (timeout 3 s).
+//
+// For each daemon (k keepalived -n -C, b ballastd), starting from an empty IPVS table:
+//   cold     time from exec until IPVS holds every service with every real server;
+//   steady   after every check has run once: CPU of the daemon's process tree per second over
+//            30 s, and its resident memory (VmRSS of every process of the tree);
+//   reload   one real server's weight changed in the file, SIGHUP: time until the kernel shows
+//            it (polled every 5 ms), and for ballastd the IPVS writes it made (its log);
+//   verdicts (ballastd) 20 services' ports closed, then reopened, each for interval + 15 s:
+//            the daemon's own verdict-to-kernel-ack percentiles (logged at stop);
+//   restart  SIGTERM, then start again: ballastd's time to READY and its IPVS writes (0 when
+//            the table is intact); keepalived removes its services at stop, so its restart is
+//            another cold start, timed the same way.
+// Prints a Markdown table.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ballast/bench/proc_tree.hpp"
+#include "ballast/kernel/ipvs_netlink_client.hpp"
+#include "ballast/testing/lab.hpp"
+
+using namespace std::chrono_literals;
+using namespace ballast;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+    std::fprintf(stderr, "daemon_lab_bench: %s: %s\n", what.c_str(), std::strerror(errno));
+    std::exit(1);
+}
+
+double since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string vip(size_t s) {
+    return "10.100." + std::to_string(s / 250) + "." + std::to_string(s % 250 + 1);
+}
+std::string real_addr(size_t i) { return "10.60.0." + std::to_string(i + 1); }
+uint16_t port_of(size_t s) { return static_cast<uint16_t>(10000 + s); }
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// The real servers: one listener per service port in the farm namespace, accepting and closing
+// every connection on one epoll thread. Ports can be closed (checks fail) and opened again.
+class Farm {
+public:
+    Farm(size_t services, size_t reals) : services_(services) {
+        const std::string tid = std::to_string(ns_.tid());
+        testing::check_argv({"ip", "link", "add", "vf", "type", "veth", "peer", "name", "vp",
+                             "netns", tid});
+        testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "vf"});
+        testing::check_argv({"ip", "link", "set", "vf", "up"});
+        std::string batch = "link set vp up\nlink set lo up\n";
+        for (size_t i = 0; i < reals; ++i) batch += "addr add " + real_addr(i) + "/16 dev vp\n";
+        batch += "route add default via 10.60.255.254\n";
+        ns_.check({"ip", "-batch", "-"}, batch);
+        ep_ = epoll_create1(EPOLL_CLOEXEC);
+        if (ep_ < 0) die("epoll_create1");
+        fds_.assign(services, -1);
+        std::set<size_t> all;
+        for (size_t s = 0; s < services; ++s) all.insert(s);
+        open(all);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~Farm() {
+        stop_ = true;
+        thread_.join();
+        for (int fd : fds_)
+            if (fd >= 0) ::close(fd);
+        ::close(ep_);
+    }
+    void open(const std::set<size_t>& which) {
+        ns_.run([&] {
+            for (size_t s : which) {
+                if (fds_[s] >= 0) continue;
+                const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                const int one = 1;
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+                sockaddr_in sa{};
+                sa.sin_family = AF_INET;
+                sa.sin_port = htons(port_of(s));
+                if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+                    ::listen(fd, 1024) != 0)
+                    die("listen on port " + std::to_string(port_of(s)));
+                epoll_event ev{};
+                ev.events = EPOLLIN;
+                ev.data.fd = fd;
+                if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl");
+                fds_[s] = fd;
+            }
+            return 0;
+        });
+    }
+    void close(const std::set<size_t>& which) {
+        for (size_t s : which)
+            if (fds_[s] >= 0) {
+                epoll_ctl(ep_, EPOLL_CTL_DEL, fds_[s], nullptr);
+                ::close(fds_[s]);
+                fds_[s] = -1;
+            }
+    }
+    uint64_t accepted() const { return accepted_.load(); }
+
+private:
+    void serve() {
+        std::vector<epoll_event> evs(256);
+        while (!stop_) {
+            const int k = epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), 100);
+            for (int j = 0; j < k; ++j)
+                for (;;) {
+                    const int c = accept4(evs[static_cast<size_t>(j)].data.fd, nullptr, nullptr,
+                                          SOCK_CLOEXEC);
+                    if (c < 0) break;
+                    ::close(c);
+                    ++accepted_;
+                }
+        }
+    }
+    testing::IsolatedNetns ns_;
+    size_t services_;
+    int ep_ = -1;
+    std::vector<int> fds_;
+    std::atomic<uint64_t> accepted_{0};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+struct Params {
+    size_t services = 5000, reals = 10;
+    int interval_s = 60;
+    size_t reload_service() const { return services / 2; }
+};
+
+// The daemon under test: how to write its config, start it, reload it and clean up after it.
+class Daemon {
+public:
+    virtual ~Daemon() = default;
+    virtual std::string name() const = 0;
+    virtual void write_config(const Params& p, uint32_t reload_weight) = 0;
+    virtual pid_t start() = 0;
+    virtual void reload(pid_t pid) { ::kill(pid, SIGHUP); }
+    virtual void cleanup() = 0;
+    std::string dir;
+    std::string log;
+};
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+    const pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        std::perror("exec");
+        _exit(127);
+    }
+    return pid;
+}
+
+class Keepalived final : public Daemon {
+public:
+    std::string name() const override { return "keepalived 2.2.7"; }
+    void write_config(const Params& p, uint32_t reload_weight) override {
+        std::string c = "global_defs {\n  router_id ballast_bench\n}\n";
+        for (size_t s = 0; s < p.services; ++s) {
+            c += "virtual_server " + vip(s) + " 80 {\n  delay_loop " +
+                 std::to_string(p.interval_s) + "\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n";
+            for (size_t i = 0; i < p.reals; ++i)
+                c += "  real_server " + real_addr(i) + " " + std::to_string(port_of(s)) +
+                     " {\n    weight " +
+                     std::to_string(s == p.reload_service() && i == 0 ? reload_weight : 1) +
+                     "\n    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n";
+            c += "}\n";
+        }
+        std::ofstream(dir + "/keepalived.conf") << c;
+    }
+    pid_t start() override {
+        return spawn({"keepalived", "-n", "-C", "-G", "-l", "-f", dir + "/keepalived.conf", "-p",
+                      dir + "/keepalived.pid", "-c", dir + "/checkers.pid"},
+                     log);
+    }
+    void cleanup() override { testing::run_argv({"ipvsadm", "-C"}); }
+};
+
+class Ballastd final : public Daemon {
+public:
+    std::string name() const override { return "ballastd"; }
+    void write_config(const Params& p, uint32_t reload_weight) override {
+        std::string c = "[director]\nstate_directory = \"" + dir + "/state\"\ncontrol_socket = \"" +
+                        dir + "/ballastd.sock\"\n[defaults.check]\ntype = \"tcp\"\ninterval = \"" +
+                        std::to_string(p.interval_s) + "s\"\ntimeout = \"3s\"\nrise = 1\nfall = 2\n";
+        for (size_t s = 0; s < p.services; ++s) {
+            c += "[[service]]\nname = \"s" + std::to_string(s) + "\"\nvip = \"" + vip(s) +
+                 "\"\nport = 80\nscheduler = \"wrr\"\n";
+            for (size_t i = 0; i < p.reals; ++i)
+                c += "[[service.real]]\naddress = \"" + real_addr(i) + ":" +
+                     std::to_string(port_of(s)) + "\"\nweight = " +
+                     std::to_string(s == p.reload_service() && i == 0 ? reload_weight : 1) + "\n";
+        }
+        std::ofstream(dir + "/ballast.toml") << c;
+    }
+    pid_t start() override { return spawn({BALLASTD_PATH, "-c", dir + "/ballast.toml"}, log); }
+    void cleanup() override {
+        testing::run_argv({BALLASTD_PATH, "-c", dir + "/ballast.toml", "--cleanup"});
+    }
+};
+
+// IPVS holds every service with every real (cheap probes first, then one full dump).
+bool fully_programmed(kernel::IpvsNetlinkClient& ipvs, const Params& p) {
+    auto list = ipvs.list_services();
+    if (!list || list->size() < p.services) return false;
+    for (size_t s : {size_t{0}, p.services / 2, p.services - 1}) {
+        auto key = model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)),
+                                           80);
+        auto dests = ipvs.list_dests(key);
+        if (!dests || dests->size() < p.reals) return false;
+    }
+    auto all = ipvs.dump();
+    return all && all->table.services.size() >= p.services &&
+           all->table.real_count() >= p.services * p.reals;
+}
+
+double wait_programmed(kernel::IpvsNetlinkClient& ipvs, const Params& p, Clock::time_point t0,
+                       pid_t pid, const std::string& who) {
+    while (!fully_programmed(ipvs, p)) {
+        if (waitpid(pid, nullptr, WNOHANG) == pid) die(who + " exited while programming");
+        if (since(t0) > 1800) die(who + " did not program the table in 30 min");
+        std::this_thread::sleep_for(200ms);
+    }
+    return since(t0);
+}
+
+void stop(pid_t pid) {
+    ::kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+}
+
+std::string last_match(const std::string& text, const std::string& re) {
+    std::smatch m;
+    std::string last;
+    std::regex r(re);
+    for (auto it = text.cbegin(); std::regex_search(it, text.cend(), m, r); it = m.suffix().first)
+        last = m[1];
+    return last;
+}
+
+struct Row {
+    std::string name;
+    double cold = 0, restart = 0, reload = 0;
+    std::string restart_writes = "-", reload_writes = "-", verdicts = "-";
+    double cpu_per_s = 0;
+    long rss_kib = 0;
+    size_t procs = 0;
+    uint64_t checks_per_s = 0;
+};
+
+Row measure(Daemon& d, Farm& farm, const Params& p) {
+    Row row;
+    row.name = d.name();
+    char tmpl[] = "/tmp/ballast-daemon-bench-XXXXXX";
+    if (!mkdtemp(tmpl)) die("mkdtemp");
+    d.dir = tmpl;
+    d.log = d.dir + "/daemon.log";
+    d.write_config(p, 1);
+    auto ipvs = kernel::IpvsNetlinkClient::open();
+    if (!ipvs) die("IPVS: " + ipvs.error().describe());
+
+    auto t0 = Clock::now();
+    pid_t pid = d.start();
+    row.cold = wait_programmed(**ipvs, p, t0, pid, d.name());
+    std::fprintf(stderr, "%s: programmed %zu x %zu in %.2f s; warming up %d s\n",
+                 d.name().c_str(), p.services, p.reals, row.cold, p.interval_s + 10);
+
+    std::this_thread::sleep_for(std::chrono::seconds(p.interval_s + 10));
+    const auto cpu0 = bench::cpu_of_tree(pid);
+    const auto acc0 = farm.accepted();
+    const auto w0 = Clock::now();
+    std::this_thread::sleep_for(30s);
+    row.cpu_per_s = (bench::cpu_of_tree(pid) - cpu0).total() / since(w0);
+    row.checks_per_s = static_cast<uint64_t>(static_cast<double>(farm.accepted() - acc0) / since(w0));
+    std::tie(row.rss_kib, row.procs) = bench::rss_of_tree(pid);
+
+    // Reload: one real server's weight.
+    d.write_config(p, 5);
+    const auto key = model::ServiceKey::inet(
+        model::Protocol::tcp, *model::IpAddress::parse(vip(p.reload_service())), 80);
+    const auto first_real = model::RealKey{*model::IpAddress::parse(real_addr(0)),
+                                           port_of(p.reload_service())};
+    t0 = Clock::now();
+    d.reload(pid);
+    for (;;) {
+        auto dests = (*ipvs)->list_dests(key);
+        bool shown = false;
+        if (dests)
+            for (const auto& e : *dests)
+                if (e.key == first_real && e.spec.weight == 5) shown = true;
+        if (shown) break;
+        if (since(t0) > 900) die(d.name() + " did not apply the reload in 15 min");
+        std::this_thread::sleep_for(5ms);
+    }
+    row.reload = since(t0);
+    std::this_thread::sleep_for(2s);
+    if (dynamic_cast<Ballastd*>(&d))
+        row.reload_writes = last_match(read_file(d.log), R"(checks \+\d+ -\d+ =\d+; (\d+) IPVS)");
+
+    // Verdicts: ports closed and reopened (ballastd measures verdict-to-ack itself).
+    if (dynamic_cast<Ballastd*>(&d)) {
+        std::set<size_t> flap;
+        for (size_t s = 0; s < std::min<size_t>(20, p.services); ++s)
+            flap.insert(s * p.services / 20);
+        farm.close(flap);
+        std::this_thread::sleep_for(std::chrono::seconds(p.interval_s + 15));
+        farm.open(flap);
+        std::this_thread::sleep_for(std::chrono::seconds(p.interval_s + 15));
+    }
+
+    // Restart.
+    stop(pid);
+    const std::string before = read_file(d.log);
+    if (dynamic_cast<Ballastd*>(&d)) {
+        const auto line = last_match(before, R"(verdict to kernel ack: ([^\n]*))");
+        if (!line.empty()) row.verdicts = line;
+    }
+    t0 = Clock::now();
+    pid = d.start();
+    if (dynamic_cast<Ballastd*>(&d)) {
+        while (read_file(d.log).find("ready:", before.size()) == std::string::npos) {
+            if (waitpid(pid, nullptr, WNOHANG) == pid) die("ballastd exited on restart");
+            std::this_thread::sleep_for(10ms);
+        }
+        row.restart = since(t0);
+        row.restart_writes =
+            last_match(read_file(d.log).substr(before.size()), R"(checks; (\d+) IPVS writes)");
+    } else {
+        row.restart = wait_programmed(**ipvs, p, t0, pid, d.name());
+    }
+    stop(pid);
+    d.cleanup();
+    return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Params p;
+    if (argc > 1) p.services = std::stoul(argv[1]);
+    if (argc > 2) p.reals = std::stoul(argv[2]);
+    if (argc > 3) p.interval_s = std::stoi(argv[3]);
+    const std::string order = argc > 4 ? argv[4] : "kb";
+    if (p.services == 0 || p.services > 60000 || p.reals == 0 || p.reals > 250)
+        die("services must be 1..60000 and reals 1..250");
+    rlimit nofile{1 << 17, 1 << 17};
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    testing::require_ipvs_kernel();
+    if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
+    testing::check_argv({"ip", "link", "set", "lo", "up"});
+    Farm farm(p.services, p.reals);
+
+    std::vector<Row> rows;
+    for (char who : order) {
+        Keepalived k;
+        Ballastd b;
+        Daemon& d = who == 'k' ? static_cast<Daemon&>(k) : static_cast<Daemon&>(b);
+        rows.push_back(measure(d, farm, p));
+    }
+    std::printf("\n%zu services x %zu real servers, TCP checks every %d s (%zu checks/s)\n\n",
+                p.services, p.reals, p.interval_s,
+                p.services * p.reals / static_cast<size_t>(p.interval_s));
+    std::printf("| daemon | cold start to fully programmed | restart | restart IPVS writes | "
+                "reload of one weight until the kernel shows it | reload IPVS writes | CPU "
+                "(cores, steady) | checks/s seen | RSS (processes) | verdict -> kernel ack |\n"
+                "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& r : rows)
+        std::printf("| %s | %.2f s | %.2f s | %s | %.3f s | %s | %.3f | %llu | %.1f MiB (%zu) | %s |\n",
+                    r.name.c_str(), r.cold, r.restart, r.restart_writes.c_str(), r.reload,
+                    r.reload_writes.c_str(), r.cpu_per_s,
+                    static_cast<unsigned long long>(r.checks_per_s),
+                    static_cast<double>(r.rss_kib) / 1024.0, r.procs, r.verdicts.c_str());
+    return 0;
+}

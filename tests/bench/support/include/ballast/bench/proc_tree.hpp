@@ -1,0 +1,90 @@
+#pragma once
+// A process and its live descendants, read from /proc: CPU time and resident memory, for
+// benchmarks that compare daemons made of several processes (keepalived's parent, checker
+// and VRRP children) with single-process ones.
+#include <dirent.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace ballast::bench {
+
+struct Cpu {
+    double user = 0, sys = 0;  // seconds
+    double total() const { return user + sys; }
+    Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
+};
+
+inline std::string read_proc(pid_t pid, const char* file) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Fields of /proc/PID/stat after "(comm) ": field 3 is the state.
+inline std::vector<std::string> stat_fields(pid_t pid) {
+    const std::string s = read_proc(pid, "stat");
+    const auto close = s.rfind(')');
+    std::vector<std::string> out;
+    if (close == std::string::npos) return out;
+    std::istringstream in(s.substr(close + 2));
+    for (std::string f; in >> f;) out.push_back(f);
+    return out;
+}
+
+// `root` and every live descendant.
+inline std::vector<pid_t> process_tree(pid_t root) {
+    std::vector<std::pair<pid_t, pid_t>> all;  // pid, ppid
+    if (DIR* d = opendir("/proc")) {
+        while (dirent* e = readdir(d))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9') {
+                const pid_t p = std::atoi(e->d_name);
+                const auto f = stat_fields(p);
+                if (f.size() > 1) all.emplace_back(p, std::atoi(f[1].c_str()));
+            }
+        closedir(d);
+    }
+    std::vector<pid_t> tree{root};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& [p, parent] : all)
+            if (std::find(tree.begin(), tree.end(), p) == tree.end() &&
+                std::find(tree.begin(), tree.end(), parent) != tree.end()) {
+                tree.push_back(p);
+                grew = true;
+            }
+    }
+    return tree;
+}
+
+inline Cpu cpu_of_tree(pid_t root) {
+    Cpu c;
+    const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    for (pid_t p : process_tree(root)) {
+        const auto f = stat_fields(p);
+        if (f.size() < 13) continue;  // utime and stime are fields 14 and 15
+        c.user += std::strtod(f[11].c_str(), nullptr) / hz;
+        c.sys += std::strtod(f[12].c_str(), nullptr) / hz;
+    }
+    return c;
+}
+
+// Resident memory (VmRSS) of the tree, in KiB, and how many processes it has.
+inline std::pair<long, size_t> rss_of_tree(pid_t root) {
+    long kib = 0;
+    const auto tree = process_tree(root);
+    for (pid_t p : tree) {
+        std::istringstream in(read_proc(p, "status"));
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("VmRSS:", 0) == 0) kib += std::atol(line.c_str() + 6);
+    }
+    return {kib, tree.size()};
+}
+
+}  // namespace ballast::bench
