@@ -38,13 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double cpu_ms() {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
-           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
-}
-
 double thread_cpu_ms() {
     timespec t{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -53,15 +46,16 @@ double thread_cpu_ms() {
 
 // Client mode (the bench runs itself as the client, so the client's CPU is not the daemon's):
 // GET target, read it all, print the body size.
-int client_main(uint16_t port, const std::string& target) {
+int client_main(uint16_t port, const std::string& target, bool gzip) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 1;
-    const std::string req =
-        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    const std::string req = "GET " + target +
+                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                            (gzip ? "Accept-Encoding: gzip\r\n" : "") + "\r\n";
     (void)::write(fd, req.data(), req.size());
     static char buf[1 << 20];
     uint64_t total = 0;
@@ -72,7 +66,7 @@ int client_main(uint16_t port, const std::string& target) {
 
 // GET target from a client process started with posix_spawn (no fork of this big process,
 // whose page-table copy would be charged to the daemon and stall its threads); the body size.
-size_t scrape(uint16_t port, const std::string& target) {
+size_t scrape(uint16_t port, const std::string& target, bool gzip = false) {
     int pipefd[2];
     if (::pipe(pipefd) != 0) std::abort();
     posix_spawn_file_actions_t fa;
@@ -80,7 +74,8 @@ size_t scrape(uint16_t port, const std::string& target) {
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
     const std::string p = std::to_string(port);
-    char* argv[] = {const_cast<char*>("metrics_scrape_bench"), const_cast<char*>("--client"),
+    char* argv[] = {const_cast<char*>("metrics_scrape_bench"),
+                    const_cast<char*>(gzip ? "--client-gzip" : "--client"),
                     const_cast<char*>(p.c_str()), const_cast<char*>(target.c_str()), nullptr};
     pid_t pid = 0;
     if (posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, environ) != 0) std::abort();
@@ -88,7 +83,8 @@ size_t scrape(uint16_t port, const std::string& target) {
     ::close(pipefd[1]);
     std::string out;
     char buf[64];
-    for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
+        out.append(buf, static_cast<size_t>(n));
     ::close(pipefd[0]);
     ::waitpid(pid, nullptr, 0);
     return static_cast<size_t>(std::strtoull(out.c_str(), nullptr, 10));
@@ -125,7 +121,9 @@ struct Percentiles {
 };
 Percentiles percentiles(std::vector<double> v) {
     std::sort(v.begin(), v.end());
-    auto at = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))]; };
+    auto at = [&](double p) {
+        return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+    };
     return {at(0.5), at(0.99), v.back()};
 }
 
@@ -138,17 +136,28 @@ public:
         using prometheus::BuildGauge;
         auto& info = BuildGauge().Name("ballast_service_info").Help("h").Register(registry_);
         auto& panic = BuildGauge().Name("ballast_service_panic").Help("h").Register(registry_);
-        auto& sorry = BuildGauge().Name("ballast_service_sorry_server_active").Help("h").Register(registry_);
-        auto& down = BuildGauge().Name("ballast_service_real_servers_down").Help("h").Register(registry_);
-        auto& conf = BuildGauge().Name("ballast_real_weight_configured").Help("h").Register(registry_);
-        auto& eff = BuildGauge().Name("ballast_real_weight_effective").Help("h").Register(registry_);
+        auto& sorry =
+            BuildGauge().Name("ballast_service_sorry_server_active").Help("h").Register(registry_);
+        auto& down =
+            BuildGauge().Name("ballast_service_real_servers_down").Help("h").Register(registry_);
+        auto& conf =
+            BuildGauge().Name("ballast_real_weight_configured").Help("h").Register(registry_);
+        auto& eff =
+            BuildGauge().Name("ballast_real_weight_effective").Help("h").Register(registry_);
         auto& health = BuildGauge().Name("ballast_real_health").Help("h").Register(registry_);
-        auto& active = BuildGauge().Name("ballast_ipvs_backend_connections_active").Help("h").Register(registry_);
-        auto& inactive = BuildGauge().Name("ballast_ipvs_backend_connections_inactive").Help("h").Register(registry_);
+        auto& active = BuildGauge()
+                           .Name("ballast_ipvs_backend_connections_active")
+                           .Help("h")
+                           .Register(registry_);
+        auto& inactive = BuildGauge()
+                             .Name("ballast_ipvs_backend_connections_inactive")
+                             .Help("h")
+                             .Register(registry_);
         std::vector<prometheus::Family<prometheus::Gauge>*> counters;
-        for (const char* n : {"ballast_ipvs_connections_total", "ballast_ipvs_incoming_packets_total",
-                              "ballast_ipvs_outgoing_packets_total", "ballast_ipvs_incoming_bytes_total",
-                              "ballast_ipvs_outgoing_bytes_total"})
+        for (const char* n :
+             {"ballast_ipvs_connections_total", "ballast_ipvs_incoming_packets_total",
+              "ballast_ipvs_outgoing_packets_total", "ballast_ipvs_incoming_bytes_total",
+              "ballast_ipvs_outgoing_bytes_total"})
             counters.push_back(&BuildGauge().Name(n).Help("h").Register(registry_));
         for (const auto& e : snap.services) {
             const auto& v = e->view;
@@ -200,8 +209,9 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 4 && std::string(argv[1]) == "--client")
-        return client_main(static_cast<uint16_t>(std::atoi(argv[2])), argv[3]);
+    if (argc == 4 && std::string(argv[1]).rfind("--client", 0) == 0)
+        return client_main(static_cast<uint16_t>(std::atoi(argv[2])), argv[3],
+                           std::string(argv[1]) == "--client-gzip");
     const int services = argc > 1 ? std::atoi(argv[1]) : 5000;
     const int reals = argc > 2 ? std::atoi(argv[2]) : 10;
     const int verdicts = argc > 3 ? std::atoi(argv[3]) : 2000;
@@ -222,24 +232,37 @@ int main(int argc, char** argv) {
                 std::chrono::duration<double>(Clock::now() - t0).count());
     const uint16_t port = rig.http_port();
 
-    auto timed_scrape = [&](const char* what) {
-        const double c0 = cpu_ms();
-        const auto w0 = Clock::now();
-        const size_t bytes = scrape(port, "/metrics");
-        const double cpu = cpu_ms() - c0;
-        const double wall = std::chrono::duration<double, std::milli>(Clock::now() - w0).count();
-        std::printf("  %-44s %8.1f ms CPU %8.1f ms wall %7.1f MB\n", what, cpu, wall,
+    // Each row: a plain scrape, then one with Accept-Encoding: gzip (as Prometheus asks).
+    auto timed = [&](bool gzip) {
+        rusage u0{}, u1{};
+        ::getrusage(RUSAGE_SELF, &u0);
+        const size_t bytes = scrape(port, "/metrics", gzip);
+        ::getrusage(RUSAGE_SELF, &u1);
+        auto ms = [](const timeval& a, const timeval& b) {
+            return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_usec - a.tv_usec) / 1e3;
+        };
+        std::printf("  %s %6.1f ms CPU (%5.1f user %5.1f sys) %6.1f MB", gzip ? "gzip" : "text",
+                    ms(u0.ru_utime, u1.ru_utime) + ms(u0.ru_stime, u1.ru_stime),
+                    ms(u0.ru_utime, u1.ru_utime), ms(u0.ru_stime, u1.ru_stime),
                     static_cast<double>(bytes) / 1e6);
-        return cpu;
     };
-    std::printf("\n/metrics over HTTP (daemon CPU = this process; the client is a spawned process):\n");
+    auto timed_scrape = [&](const char* what) {
+        std::printf("  %-42s", what);
+        timed(false);
+        std::printf(" |");
+        timed(true);
+        std::printf("\n");
+    };
+    std::printf(
+        "\n/metrics over HTTP (daemon CPU = this process; the client is a spawned process;\n"
+        "the gzip scrape right after the plain one: its first one compresses what changed):\n");
     timed_scrape("cold: every service serialized");
-    std::vector<double> steady;
-    for (int i = 0; i < 5; ++i) steady.push_back(timed_scrape("steady: nothing changed"));
+    for (int i = 0; i < 5; ++i) timed_scrape("steady: nothing changed");
     // 1 % of the services change their decisions (one real each goes down).
     rig.on_loop([&] {
         for (int s = 0; s < services; s += 100)
-            rig.on_health_event(event_for(rig.director(), static_cast<size_t>(s), health::State::down));
+            rig.on_health_event(
+                event_for(rig.director(), static_cast<size_t>(s), health::State::down));
         return 0;
     });
     timed_scrape("after 1 % of services changed decisions");
@@ -258,7 +281,7 @@ int main(int argc, char** argv) {
     });
     scrape(port, "/api/v1/status?fresh=1");  // the dump (its cost is not the scrape's)
     timed_scrape("after a dump changed every real's counters");
-    timed_scrape("steady again");
+    for (int i = 0; i < 3; ++i) timed_scrape("steady again");
 
     std::printf("\nIn-process serialization of the same series, CPU per scrape:\n");
     {
@@ -273,10 +296,10 @@ int main(int argc, char** argv) {
             bytes = peer.scrape();
             runs.push_back(thread_cpu_ms() - c0);
         }
-        std::printf("  peer: Registry of Gauges, Collect + TextSerializer: %.1f ms (min of 3), "
-                    "%.1f MB; building it %.1f ms\n",
-                    *std::min_element(runs.begin(), runs.end()),
-                    static_cast<double>(bytes) / 1e6, built);
+        std::printf(
+            "  peer: Registry of Gauges, Collect + TextSerializer: %.1f ms (min of 3), "
+            "%.1f MB; building it %.1f ms\n",
+            *std::min_element(runs.begin(), runs.end()), static_cast<double>(bytes) / 1e6, built);
         control::Metrics ours("bench");
         const double c0 = thread_cpu_ms();
         auto first = ours.render(snap, {});
@@ -287,9 +310,9 @@ int main(int argc, char** argv) {
             auto text = ours.render(snap, {});
             runs.push_back(thread_cpu_ms() - c1);
         }
-        std::printf("  ours: cold %.1f ms, steady %.1f ms (min of 3), %.1f MB\n", cold,
-                    *std::min_element(runs.begin(), runs.end()),
-                    static_cast<double>(first.size()) / 1e6);
+        std::printf("  ours: cold %.1f ms, steady %.1f ms (min of 3), %.1f MB in %zu pieces\n",
+                    cold, *std::min_element(runs.begin(), runs.end()),
+                    static_cast<double>(first.size) / 1e6, first.parts.size());
     }
 
     std::printf("\nVerdict -> decision + kernel edit + publish on the loop, %d verdicts each:\n",
@@ -310,18 +333,19 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(1ms);
         }
         auto p = percentiles(lat);
-        std::printf("  %-40s p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms\n", what, p.p50, p.p99, p.max);
+        std::printf("  %-40s p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms\n", what, p.p50, p.p99,
+                    p.max);
     };
     run_verdicts("no scrapes");
     std::atomic<bool> stop{false};
     std::atomic<int> scrapes{0};
     std::thread scraper([&] {
         while (!stop) {
-            scrape(port, "/metrics");
+            scrape(port, "/metrics", true);
             ++scrapes;
         }
     });
-    run_verdicts("while /metrics is scraped back to back");
+    run_verdicts("while /metrics (gzip) is scraped back to back");
     stop = true;
     scraper.join();
     std::printf("  (%d scrapes meanwhile)\n", scrapes.load());

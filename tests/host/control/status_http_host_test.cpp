@@ -3,6 +3,7 @@
 // /api/v1/status; the page; drain/enable from the page need the token, a loopback Host and the
 // same origin; header/body limits, the connection cap and timeouts.
 #include <arpa/inet.h>
+#include <zlib.h>
 
 #include <array>
 #include <cstdio>
@@ -94,6 +95,45 @@ std::string run(const std::string& cmd, int& status) {
     while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
     const int rc = ::pclose(p);
     status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return out;
+}
+
+// A gzip stream of one or more members, inflated (as Go's gzip reader reads them).
+std::string gunzip(const std::string& data) {
+    z_stream z{};
+    if (inflateInit2(&z, 16 + 15) != Z_OK) throw std::runtime_error("inflateInit2");
+    std::string out;
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z.avail_in = static_cast<uInt>(data.size());
+    char buf[65536];
+    while (z.avail_in > 0) {
+        z.next_out = reinterpret_cast<Bytef*>(buf);
+        z.avail_out = sizeof buf;
+        const int rc = inflate(&z, Z_NO_FLUSH);
+        out.append(buf, sizeof buf - z.avail_out);
+        if (rc == Z_STREAM_END) {
+            inflateReset(&z);  // the next member
+        } else if (rc != Z_OK) {
+            inflateEnd(&z);
+            throw std::runtime_error("not gzip");
+        }
+    }
+    inflateEnd(&z);
+    return out;
+}
+
+// The lines of a scrape that start with `prefix`, sorted.
+std::vector<std::string> lines_of(const std::string& text, const std::string& prefix) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        auto end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(pos, prefix.size(), prefix) == 0)
+            out.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    std::sort(out.begin(), out.end());
     return out;
 }
 
@@ -221,6 +261,19 @@ TEST_F(Http, MetricsPassPromtoolAndCarryTheListedSeries) {
     EXPECT_TRUE(has("ballast_ipvs_dump_duration_seconds_count 1"));
     EXPECT_TRUE(has("ballast_services 2"));
     EXPECT_TRUE(has("ballast_build_info{version=\"ballastd test-rig\"} 1"));
+
+    // Asked for gzip (as Prometheus does): members of one gzip stream with the same series.
+    auto zipped = http_exchange(port, "GET /metrics HTTP/1.1\r\nHost: " + std::to_string(port) +
+                                          "\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    ASSERT_EQ(zipped.status, 200);
+    EXPECT_EQ(zipped.header("content-encoding"), "gzip");
+    EXPECT_LT(zipped.body.size(), m.size());
+    const auto unzipped = gunzip(zipped.body);
+    EXPECT_EQ(lines_of(unzipped, "ballast_real_"), lines_of(m, "ballast_real_"));
+    EXPECT_EQ(lines_of(unzipped, "ballast_ipvs_backend_"), lines_of(m, "ballast_ipvs_backend_"));
+    std::ofstream(file) << unzipped;
+    const auto out2 = run("promtool check metrics < " + file, rc);
+    EXPECT_EQ(rc, 0) << out2;
 }
 
 TEST_F(Http, StatusApiAndPage) {

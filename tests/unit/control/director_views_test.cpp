@@ -293,7 +293,7 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
     PublishedState p;
     p.set_service(kWeb, entry_of(r.view(kWeb)));
     p.set_service(kApi, entry_of(r.view(kApi)));
-    auto text = m.render(p.snapshot(), {});
+    auto text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(m.last_rerendered(), 2u);
     EXPECT_NE(
         text.find(
@@ -311,12 +311,12 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
         ++helps;
     EXPECT_EQ(helps, 1u);
     // Nothing changed: nothing serialized again, the same text.
-    EXPECT_EQ(m.render(p.snapshot(), {}), text);
+    EXPECT_EQ(m.render(p.snapshot(), {}).text(), text);
     EXPECT_EQ(m.last_rerendered(), 0u);
     // One service changed.
     r.verdict("10.0.0.2:80", health::State::down, "connect refused");
     p.set_service(kWeb, entry_of(r.view(kWeb)));
-    text = m.render(p.snapshot(), {});
+    text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(m.last_rerendered(), 1u);
     EXPECT_NE(text.find("service=\"web\",remote_address=\"10.0.0.2\",remote_port=\"80\"} 0\n"),
               std::string::npos);
@@ -326,7 +326,7 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
     c->services[kApi].conns = 77;
     c->dests[kApi][rk("10.0.0.1:443")].active_conns = 3;
     p.set_counters(c);
-    text = m.render(p.snapshot(), {});
+    text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(m.last_rerendered(), 1u);
     EXPECT_NE(text.find("ballast_ipvs_connections_total{local_address=\"192.0.2.1\",local_port="
                         "\"443\",proto=\"TCP\"} 77"),
@@ -338,12 +338,12 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
     EXPECT_NE(text.find("ballast_ipvs_counters_timestamp_seconds 5"), std::string::npos);
     // A service gone from the config is gone from the metrics.
     p.set_service(kApi, nullptr);
-    text = m.render(p.snapshot(), {});
+    text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(text.find("service=\"api\""), std::string::npos);
     // Observations land in the registry's histograms.
     m.observe_check(model::CheckType::http, false, 3ms);
     m.observe_reconcile("health", 200us);
-    text = m.render(p.snapshot(), {});
+    text = m.render(p.snapshot(), {}).text();
     EXPECT_NE(text.find("ballast_check_runs_total{result=\"failure\",type=\"http\"} 1"),
               std::string::npos)
         << text;

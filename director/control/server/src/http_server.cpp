@@ -5,8 +5,10 @@
 #include <optional>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -78,6 +80,10 @@ private:
     }
 
     void write(HttpResponse r, bool keep_alive) {
+        if (!r.parts.empty()) {
+            write_parts(std::move(r), keep_alive);
+            return;
+        }
         auto res = std::make_shared<http::response<http::string_body>>(
             static_cast<http::status>(r.status), 11);
         res->set(http::field::server, "ballastd");
@@ -91,13 +97,57 @@ private:
         auto self = shared_from_this();
         http::async_write(stream_, *res,
                           [self, res, keep_alive](const beast::error_code& ec, size_t) {
-                              if (self->closed_) return;
-                              if (ec || !keep_alive) {
-                                  self->close();
-                                  return;
-                              }
-                              self->read(self->server_->limits_.idle_timeout);
+                              self->after_write(ec, keep_alive);
                           });
+    }
+
+    // The header through Beast, then the pieces in one gathered write.
+    void write_parts(HttpResponse r, bool keep_alive) {
+        struct Message {
+            http::response<http::empty_body> res;
+            std::optional<http::response_serializer<http::empty_body>> sr;
+            std::vector<std::shared_ptr<const std::string>> parts;
+            std::vector<asio::const_buffer> buffers;
+        };
+        auto m = std::make_shared<Message>();
+        m->res = http::response<http::empty_body>(static_cast<http::status>(r.status), 11);
+        m->res.set(http::field::server, "ballastd");
+        m->res.set(http::field::content_type, r.content_type);
+        m->res.set(http::field::cache_control, "no-store");
+        for (const auto& [name, value] : r.headers) m->res.set(name, value);
+        m->res.keep_alive(keep_alive);
+        uint64_t size = 0;
+        m->buffers.reserve(r.parts.size());
+        for (const auto& p : r.parts) {
+            size += p->size();
+            m->buffers.emplace_back(p->data(), p->size());
+        }
+        m->res.content_length(size);
+        m->parts = std::move(r.parts);
+        m->sr.emplace(m->res);
+        stream_.expires_after(server_->limits_.write_timeout);
+        auto self = shared_from_this();
+        http::async_write_header(
+            stream_, *m->sr, [self, m, keep_alive](const beast::error_code& ec, size_t) {
+                if (self->closed_) return;
+                if (ec) {
+                    self->close();
+                    return;
+                }
+                asio::async_write(self->stream_, m->buffers,
+                                  [self, m, keep_alive](const beast::error_code& ec2, size_t) {
+                                      self->after_write(ec2, keep_alive);
+                                  });
+            });
+    }
+
+    void after_write(const beast::error_code& ec, bool keep_alive) {
+        if (closed_) return;
+        if (ec || !keep_alive) {
+            close();
+            return;
+        }
+        read(server_->limits_.idle_timeout);
     }
 
     HttpServer* server_;

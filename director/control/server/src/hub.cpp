@@ -654,7 +654,14 @@ void Hub::handle(const HttpRequest& req, const asio::ip::tcp::endpoint& peer,
         if (http_) g.http_connections = http_->connections();
         HttpResponse r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        r.body = metrics_.render(published_.snapshot(), g);
+        const bool gzip =
+            std::string_view(req[http::field::accept_encoding]).find("gzip") != std::string::npos;
+        r.parts = metrics_
+                      .render(published_.snapshot(), g,
+                              gzip ? Metrics::Encoding::gzip : Metrics::Encoding::identity)
+                      .parts;
+        if (gzip) r.headers.push_back({"Content-Encoding", "gzip"});
+        r.headers.push_back({"Vary", "Accept-Encoding"});
         answer(std::move(r));
         return;
     }

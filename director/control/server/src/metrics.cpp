@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include <zlib.h>
+
 #include <prometheus/gauge.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
@@ -88,8 +90,9 @@ std::string serialize(const std::vector<prom::MetricFamily>& families) {
 // The serializer's output split by family (a "# HELP" line starts one), without the
 // comment lines: one text per family, in order.
 template <size_t N>
-void split_families(const std::string& text, std::array<std::string, N>& out) {
-    for (auto& s : out) s.clear();
+void split_families(const std::string& text,
+                    std::array<std::shared_ptr<const std::string>, N>& out) {
+    std::array<std::string, N> parts;
     long index = -1;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -97,9 +100,11 @@ void split_families(const std::string& text, std::array<std::string, N>& out) {
         if (end == std::string::npos) end = text.size() - 1;
         if (text.compare(pos, 7, "# HELP ") == 0) ++index;
         if (text[pos] != '#' && index >= 0 && static_cast<size_t>(index) < N)
-            out[static_cast<size_t>(index)].append(text, pos, end + 1 - pos);
+            parts[static_cast<size_t>(index)].append(text, pos, end + 1 - pos);
         pos = end + 1;
     }
+    for (size_t i = 0; i < N; ++i)
+        out[i] = std::make_shared<const std::string>(std::move(parts[i]));
 }
 
 std::string header(const FamilyDef& d) {
@@ -142,6 +147,31 @@ prom::MetricFamily family(const char* name, const char* help, prom::MetricType t
 
 }  // namespace
 
+struct Metrics::Deflater {
+    z_stream z{};
+    Deflater() {
+        // Level 1: the kept texts are compressed once per change; 16 + 15: gzip framing.
+        if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw std::bad_alloc();
+    }
+    ~Deflater() { deflateEnd(&z); }
+};
+
+std::shared_ptr<const std::string> Metrics::gzip(const std::string& text) {
+    auto& z = deflater_->z;
+    deflateReset(&z);
+    std::string out(deflateBound(&z, static_cast<uLong>(text.size())), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z.avail_in = static_cast<uInt>(text.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
+    out.resize(out.size() - z.avail_out);
+    return std::make_shared<const std::string>(std::move(out));
+}
+
+Metrics::~Metrics() = default;
+
 Metrics::Metrics(const std::string& version)
     : check_duration_(prom::BuildHistogram()
                           .Name("ballast_check_duration_seconds")
@@ -176,6 +206,12 @@ Metrics::Metrics(const std::string& version)
                                "250 ms): time the loop was busy with something else")
                          .Register(registry_)
                          .Add({}, kLatenessBuckets)) {
+    deflater_ = std::make_unique<Deflater>();
+    for (size_t i = 0; i < kStateFamilies; ++i)
+        headers_[i] = std::make_shared<const std::string>(header(kStateDefs[i]));
+    for (size_t i = 0; i < kCounterFamilies; ++i)
+        headers_[kStateFamilies + i] = std::make_shared<const std::string>(header(kCounterDefs[i]));
+    for (size_t i = 0; i < headers_.size(); ++i) headers_gz_[i] = gzip(*headers_[i]);
     prom::BuildGauge()
         .Name("ballast_build_info")
         .Help("ballastd's version (value 1)")
@@ -274,7 +310,9 @@ void Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
     split_families(serialize(fams), f.counters);
 }
 
-std::string Metrics::render(const PublishedState::Snapshot& snap, const ServerGauges& gauges) {
+Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
+                                    const ServerGauges& gauges, Encoding encoding) {
+    const bool gz = encoding == Encoding::gzip;
     size_t rerendered = 0;
     std::map<model::ServiceKey, Fragments> kept;
     uint64_t reals = 0, reals_down = 0;
@@ -286,6 +324,7 @@ std::string Metrics::render(const PublishedState::Snapshot& snap, const ServerGa
         if (f.from != entry) {
             render_state(*entry, f);
             f.from = entry;
+            f.state_gz = {};
             again = true;
         }
         const kernel::IpvsStats* stats = nullptr;
@@ -306,7 +345,15 @@ std::string Metrics::render(const PublishedState::Snapshot& snap, const ServerGa
             f.has_dests = dests != nullptr;
             f.stats = stats ? *stats : kernel::IpvsStats{};
             f.dests = dests ? *dests : kernel::CountersByReal{};
+            f.counters_gz = {};
             again = true;
+        }
+        if (gz) {
+            for (size_t i = 0; i < kStateFamilies; ++i)
+                if (!f.state_gz[i] && !f.state[i]->empty()) f.state_gz[i] = gzip(*f.state[i]);
+            for (size_t i = 0; i < kCounterFamilies; ++i)
+                if (!f.counters_gz[i] && !f.counters[i]->empty())
+                    f.counters_gz[i] = gzip(*f.counters[i]);
         }
         if (again) ++rerendered;
         for (const auto& r : entry->view.reals) {
@@ -373,21 +420,32 @@ std::string Metrics::render(const PublishedState::Snapshot& snap, const ServerGa
                             {gauge({}, static_cast<double>(gauges.http_connections))}));
     for (auto& f : registry_.Collect()) global.push_back(std::move(f));
 
-    std::string out = serialize(global);
-    size_t total = out.size();
-    for (const auto& [key, f] : fragments_) {
-        for (const auto& s : f.state) total += s.size();
-        for (const auto& s : f.counters) total += s.size();
-    }
-    out.reserve(total + 16 * 1024);
+    Exposition out;
+    auto add = [&out](std::shared_ptr<const std::string> part) {
+        out.size += part->size();
+        out.parts.push_back(std::move(part));
+    };
+    const auto global_text = serialize(global);
+    add(gz ? gzip(global_text) : std::make_shared<const std::string>(global_text));
+    out.parts.reserve(1 + (kStateFamilies + kCounterFamilies) * (fragments_.size() + 1));
+    const auto& headers = gz ? headers_gz_ : headers_;
     for (size_t i = 0; i < kStateFamilies; ++i) {
-        out += header(kStateDefs[i]);
-        for (const auto& [key, f] : fragments_) out += f.state[i];
+        add(headers[i]);
+        for (const auto& [key, f] : fragments_)
+            if (!f.state[i]->empty()) add(gz ? f.state_gz[i] : f.state[i]);
     }
     for (size_t i = 0; i < kCounterFamilies; ++i) {
-        out += header(kCounterDefs[i]);
-        for (const auto& [key, f] : fragments_) out += f.counters[i];
+        add(headers[kStateFamilies + i]);
+        for (const auto& [key, f] : fragments_)
+            if (!f.counters[i]->empty()) add(gz ? f.counters_gz[i] : f.counters[i]);
     }
+    return out;
+}
+
+std::string Metrics::Exposition::text() const {
+    std::string out;
+    out.reserve(size);
+    for (const auto& p : parts) out += *p;
     return out;
 }
 

@@ -35,6 +35,9 @@ struct HttpResponse {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // Instead of body: the body as pieces, written as they are (gathered), kept alive until
+    // written. For large bodies made of kept texts (/metrics).
+    std::vector<std::shared_ptr<const std::string>> parts;
     std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -43,6 +43,7 @@ struct ServerGauges {
 class Metrics {
 public:
     explicit Metrics(const std::string& version);
+    ~Metrics();
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
@@ -55,8 +56,21 @@ public:
     void count_event(std::string_view severity, std::string_view kind);
     void count_request(std::string_view verb, bool ok);
 
-    // The whole exposition. On one thread only (the status server's): it keeps the texts.
-    std::string render(const PublishedState::Snapshot& snapshot, const ServerGauges& gauges);
+    // The exposition as the texts it is made of, in order: the kept per-service texts are
+    // shared, not copied (a scrape of 5,000 x 10 is some 40 MB; writing it from the pieces
+    // saves copying it into one string, and that string's page faults).
+    struct Exposition {
+        std::vector<std::shared_ptr<const std::string>> parts;
+        size_t size = 0;
+        std::string text() const;  // joined (tests)
+    };
+    // gzip: each kept text is also kept as a gzip member (RFC 1952), compressed once when it
+    // changes; members joined are one gzip stream, which Prometheus reads as the texts joined.
+    // A scrape then sends a few megabytes instead of tens.
+    enum class Encoding : uint8_t { identity, gzip };
+    // On one thread only (the status server's): it keeps the texts.
+    Exposition render(const PublishedState::Snapshot& snapshot, const ServerGauges& gauges,
+                      Encoding encoding = Encoding::identity);
 
     // How many services' texts the last render serialized again (for benchmarks and tests).
     size_t last_rerendered() const { return last_rerendered_; }
@@ -67,13 +81,17 @@ public:
 private:
     struct Fragments {
         std::shared_ptr<const PublishedService> from;
-        std::array<std::string, kStateFamilies> state;
+        std::array<std::shared_ptr<const std::string>, kStateFamilies> state;
         bool has_stats = false, has_dests = false;
         kernel::IpvsStats stats;
         kernel::CountersByReal dests;
         bool counters_rendered = false;
-        std::array<std::string, kCounterFamilies> counters;
+        std::array<std::shared_ptr<const std::string>, kCounterFamilies> counters;
+        // Their gzip members, made at the first gzip scrape after a change.
+        std::array<std::shared_ptr<const std::string>, kStateFamilies> state_gz;
+        std::array<std::shared_ptr<const std::string>, kCounterFamilies> counters_gz;
     };
+    std::shared_ptr<const std::string> gzip(const std::string& text);
     void render_state(const PublishedService& s, Fragments& f);
     void render_counters(const ServiceView& view, const kernel::IpvsStats* stats,
                          const kernel::CountersByReal* dests, Fragments& f);
@@ -91,6 +109,10 @@ private:
     std::array<std::array<prometheus::Counter*, 2>, 8> check_runs_by_type_{};
 
     std::map<model::ServiceKey, Fragments> fragments_;  // render()'s thread only
+    std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
+    std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;
+    struct Deflater;  // zlib's state, reused for every member
+    std::unique_ptr<Deflater> deflater_;
     size_t last_rerendered_ = 0;
 };
 
