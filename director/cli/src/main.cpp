@@ -8,6 +8,7 @@
 #include "ballast/doctor/gather.hpp"
 #include "ballast/sysctl/proc_sysctl.hpp"
 #include "ballast/version.hpp"
+#include "daemon_verbs.hpp"
 #include "import_command.hpp"
 
 namespace {
@@ -36,6 +37,8 @@ int do_doctor(const std::string& config_file, bool json) {
 int main(int argc, char** argv) {
     if (argc > 1 && std::string_view(argv[1]) == "import-keepalived")
         return ballast::cli::run_import_keepalived(argc - 1, argv + 1);
+    if (argc > 1 && ballast::cli::is_daemon_verb(argv[1]))
+        return ballast::cli::run_daemon_verb(argc - 1, argv + 1);
     CLI::App app{"ballastctl - ipvsadm-like administration of IPVS and of ballastd"};
     app.set_version_flag("--version", std::string("ballastctl ") + ballast::kVersion);
     app.require_subcommand(0, 1);

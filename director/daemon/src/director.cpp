@@ -356,6 +356,7 @@ void Director::redecide(const ServiceKey& key, Now now) {
     if (next.ramping() && !next_ramp_) next_ramp_ = now.steady + options_.ramp_step;
     desired_.services[key] = policy::desired_service(cfg, next);
     decisions_[key] = std::move(next);
+    redecided_.insert(key);
 }
 
 reconcile::PlanResult Director::plan_scope(const std::vector<ServiceKey>& scope,

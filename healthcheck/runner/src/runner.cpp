@@ -53,6 +53,7 @@ public:
         runner_->stats_.lateness.add(
             std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
         ++runner_->stats_.runs_started;
+        started_ = now;
         run_ = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
             if (!self->stopped_) self->completed(std::move(r));
         });
@@ -76,6 +77,8 @@ private:
             return;
         }
         auto transition = tracker_.record(r.up, r.reason, now);
+        runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
+        if (stopped_) return;  // the sink reloaded the runner from inside the callback
         const bool agent_changed = r.agent != last_agent_;
         last_agent_ = r.agent;
         if (transition || agent_changed) {
@@ -96,6 +99,7 @@ private:
     CheckSchedule schedule_;
     std::shared_ptr<ProbeRun> run_;
     std::optional<AgentReply> last_agent_;
+    TimePoint started_{};
     uint64_t runs_ = 0;
     bool stopped_ = false;
 };

@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ballast/health/check_plan.hpp"
@@ -176,6 +177,9 @@ public:
 
     // Events since the last call, oldest first.
     std::vector<Event> take_events();
+    // Services whose decisions were recomputed since the last call (a status page republishes
+    // just these; services a reload removed are not in it).
+    std::set<model::ServiceKey> take_redecided() { return std::exchange(redecided_, {}); }
 
 private:
     struct Indexed;  // config lookups
@@ -238,6 +242,7 @@ private:
     std::optional<SteadyTime> next_ramp_;
     ReconcileStatus status_;
     std::vector<Event> events_;
+    std::set<model::ServiceKey> redecided_;
 };
 
 // `ballastd --cleanup`: deletes every IPVS service the ownership record or the config names
