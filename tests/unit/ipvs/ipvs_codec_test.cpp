@@ -228,11 +228,13 @@ TEST(IpvsEncode, ConfigDaemonZeroInfoAndFamilyRequests) {
     encode_get_timeouts(out, {kFamily, 5});
     encode_get_info(out, {kFamily, 6});
     encode_zero(out, {kFamily, 7}, nullptr);
+    encode_flush(out, {kFamily, 8});
     WireBytes q;
     m = q.msg(kFamily, kDump, 4, 11), q.end_msg(m);
     m = q.msg(kFamily, 0x1, 5, 13), q.end_msg(m);
     m = q.msg(kFamily, 0x1, 6, 15), q.end_msg(m);
     m = q.msg(kFamily, kReqAck, 7, 16), q.end_msg(m);
+    m = q.msg(kFamily, kReqAck, 8, 17 /*FLUSH*/), q.end_msg(m);
     EXPECT_EQ(out, q.b);
 }
 

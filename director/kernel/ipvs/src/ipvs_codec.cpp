@@ -176,6 +176,10 @@ void encode_dump_daemons(std::vector<uint8_t>& out, Header h) {
     auto b = start(out, h, kDump, IPVS_CMD_GET_DAEMON);
     b.end();
 }
+void encode_flush(std::vector<uint8_t>& out, Header h) {
+    auto b = start(out, h, kWrite, IPVS_CMD_FLUSH);
+    b.end();
+}
 void encode_zero(std::vector<uint8_t>& out, Header h, const ServiceKey* svc) {
     auto b = start(out, h, kWrite, IPVS_CMD_ZERO);
     if (svc) {
