@@ -1,0 +1,49 @@
+#include "ballast/ipvsadm/restore.hpp"
+
+namespace ballast::ipvsadm {
+
+namespace {
+constexpr size_t kMaxWord = 4096;  // ipvsadm's MAX_LINE_LENGTH per word
+bool blank(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+}  // namespace
+
+std::optional<std::vector<std::string>> RestoreReader::next() {
+    std::vector<std::string> words{program_};
+    size_t counted = 0;
+    for (;;) {
+        int c = in_.peek();
+        if (c == std::char_traits<char>::eof()) break;
+        if (blank(c)) {
+            // Between words: skip blanks to the next word; a newline ends the line, and the
+            // end of input here drops the line (as ipvsadm's reader does).
+            for (;;) {
+                int b = in_.get();
+                if (b == std::char_traits<char>::eof()) return std::nullopt;
+                if (b == '\n') return words;
+                if (b == ' ' || b == '\t' || b == '\r') continue;
+                in_.unget();
+                break;
+            }
+            continue;
+        }
+        std::string word;
+        while (word.size() < kMaxWord) {
+            int w = in_.peek();
+            if (w == std::char_traits<char>::eof() || blank(w)) break;
+            word.push_back(static_cast<char>(in_.get()));
+        }
+        int tail = -1;  // the one blank read with the word
+        if (int t = in_.peek(); t != std::char_traits<char>::eof() && blank(t)) tail = in_.get();
+        if (word != "ipvsadm") {
+            words.push_back(std::move(word));
+            ++counted;
+        }
+        if (tail == '\n') return words;
+    }
+    if (counted == 0) return std::nullopt;
+    return words;
+}
+
+}  // namespace ballast::ipvsadm
