@@ -1,24 +1,102 @@
-// ballastd: the director daemon.
+// ballastd: the director daemon. Programs IPVS, the nft masquerade table and the director
+// sysctls from one TOML file, keeps them there against health checks, reloads and drift.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "ballast/config/config.hpp"
+#include "ballast/daemon/director.hpp"
+#include "ballast/kernel/ipvs_netlink_client.hpp"
+#include "ballast/nft/netlink_nft_client.hpp"
+#include "ballast/state/overrides.hpp"
+#include "ballast/state/ownership.hpp"
+#include "ballast/sysctl/proc_sysctl.hpp"
 #include "ballast/version.hpp"
+#include "shell.hpp"
 
 namespace {
+
+using namespace ballast;
+
+// The state directory's records, as the Director's StateStore.
+class FileStateStore final : public daemon::StateStore {
+public:
+    explicit FileStateStore(std::string dir) : dir_(std::move(dir)) {}
+    Result<std::set<model::ServiceKey>> load_ownership() override {
+        return state::load_ownership(dir_);
+    }
+    Status save_ownership(const std::set<model::ServiceKey>& s) override {
+        return state::save_ownership(dir_, s);
+    }
+    Result<policy::Overrides> load_overrides() override { return state::load_overrides(dir_); }
+    Status save_overrides(const policy::Overrides& o) override {
+        return state::save_overrides(dir_, o);
+    }
+
+private:
+    std::string dir_;
+};
 
 // Validates a config without touching the kernel: every problem to stderr, exit 1;
 // or a one-line summary to stdout, exit 0.
 int check_config(const std::string& path) {
-    auto loaded = ballast::config::load_file(path);
+    auto loaded = config::load_file(path);
     if (!loaded.ok()) {
-        for (auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", ballast::config::format(d));
+        for (auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", config::format(d));
         fmt::print(stderr, "{}: {} error{}\n", path, loaded.diagnostics.size(),
                    loaded.diagnostics.size() == 1 ? "" : "s");
         return 1;
     }
-    fmt::print("{}: OK: {}\n", path, ballast::config::summary(*loaded.config));
+    fmt::print("{}: OK: {}\n", path, config::summary(*loaded.config));
     return 0;
+}
+
+struct Clients {
+    std::unique_ptr<kernel::IpvsNetlinkClient> ipvs;
+    std::unique_ptr<nft::NetlinkNftClient> nft;
+    sysctl::ProcSysctl sysctl;
+};
+
+// Everything the daemon needs from the kernel, or a message naming what is missing.
+Result<Clients> open_clients() {
+    Clients c;
+    auto ipvs = kernel::IpvsNetlinkClient::open();
+    if (!ipvs) return ipvs.error();
+    c.ipvs = std::move(*ipvs);
+    auto nft = nft::NetlinkNftClient::open();
+    if (!nft) return nft.error();
+    c.nft = std::move(*nft);
+    return c;
+}
+
+// The state directory exists (systemd's StateDirectory= makes it; by hand we do), 0700.
+Status ensure_directory(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
+        struct stat st {};
+        if (::stat(dir.c_str(), &st) != 0) return make_error(errno, "stat", dir);
+        if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "mkdir", dir);
+        return {};
+    }
+    return make_error(errno, "mkdir", dir);
+}
+
+std::optional<daemon::Severity> parse_level(const std::string& s) {
+    if (s == "debug") return daemon::Severity::debug;
+    if (s == "info") return daemon::Severity::info;
+    if (s == "notice") return daemon::Severity::notice;
+    if (s == "warning") return daemon::Severity::warning;
+    if (s == "error") return daemon::Severity::error;
+    return std::nullopt;
+}
+
+int fail(const std::string& message) {
+    fmt::print(stderr, "ballastd: {}\n", message);
+    return 1;
 }
 
 }  // namespace
@@ -34,8 +112,56 @@ int main(int argc, char** argv) {
     app.add_option("--check-config", check_path,
                    "validate FILE, print every problem (file:line:col) and exit")
         ->type_name("FILE");
+    bool cleanup = false;
+    app.add_flag("--cleanup", cleanup,
+                 "delete every IPVS service ballast owns and the table inet ballast, then exit "
+                 "(nothing else is touched)");
+    std::string state_dir;
+    app.add_option("--state-dir", state_dir,
+                   "state directory (default: director.state_directory of the config)")
+        ->type_name("DIR");
+    std::string level = "info";
+    app.add_option("--log-level", level, "debug, info, notice, warning or error")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     if (!check_path.empty()) return check_config(check_path);
-    fmt::print(stderr, "ballastd: the daemon loop is not built yet (see the open issues)\n");
-    return 1;
+    auto threshold = parse_level(level);
+    if (!threshold) return fail("--log-level: unknown level '" + level + "'");
+    daemon::Log log(*threshold);
+
+    auto loaded = config::load_file(config_path);
+    if (!loaded.ok()) {
+        for (auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", config::format(d));
+        return fail(fmt::format("{}: {} error{}; nothing was changed", config_path,
+                                loaded.diagnostics.size(),
+                                loaded.diagnostics.size() == 1 ? "" : "s"));
+    }
+    auto cfg = std::move(*loaded.config);
+    if (state_dir.empty()) state_dir = cfg.director.state_directory;
+    if (auto st = ensure_directory(state_dir); !st)
+        return fail("state directory: " + st.error().describe());
+    auto clients = open_clients();
+    if (!clients) return fail(clients.error().describe());
+    FileStateStore store(state_dir);
+    daemon::Ports ports{*clients->ipvs, *clients->nft, clients->sysctl};
+
+    if (cleanup) {
+        auto done = daemon::cleanup(cfg, ports, store);
+        if (!done) return fail("cleanup: " + done.error().describe());
+        for (const auto& line : *done) fmt::print("{}\n", line);
+        return 0;
+    }
+
+    const auto now =
+        daemon::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
+    daemon::Director director(std::move(cfg), ports, store);
+    if (auto st = director.start(clients->ipvs->dump(), now); !st) {
+        for (const auto& e : director.take_events()) log.event(e);
+        return fail(st.error().describe() + "; nothing was changed");
+    }
+    boost::asio::io_context io;
+    daemon::Shell shell(io, director, config_path, log);
+    shell.start();
+    io.run();
+    return 0;
 }

@@ -1,5 +1,7 @@
 #include "ballast/doctor/doctor.hpp"
 
+#include "ballast/policy/policy.hpp"
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <set>
@@ -26,12 +28,6 @@ std::string join(const std::vector<std::string>& items) {
 
 const char* kRestartDaemon = "systemctl restart ballastd";
 
-bool has_ipv6_service(const model::DirectorConfig& c) {
-    return std::any_of(c.services.begin(), c.services.end(), [](const auto& s) {
-        return s.key.family == AF_INET6 || (s.group_vip && s.group_vip->is_v6());
-    });
-}
-
 // The real servers a service sends traffic to: its reals and its sorry server.
 std::vector<model::IpAddress> nat_sources(const model::ServiceConfig& s) {
     std::vector<model::IpAddress> out;
@@ -43,7 +39,7 @@ std::vector<model::IpAddress> nat_sources(const model::ServiceConfig& s) {
 void sysctl_checks(const model::DirectorConfig& config, const kernel::SysctlAccess& access,
                    std::vector<Check>& out) {
     sysctl::SysctlInputs in{config.director.sysctl, config.director.interfaces,
-                            has_ipv6_service(config), sysctl::ipvs_present(access)};
+                            policy::has_ipv6_service(config), sysctl::ipvs_present(access)};
     for (const auto& want : sysctl::plan_sysctls(in)) {
         const bool forwarding =
             want.key == "net.ipv4.ip_forward" || want.key.ends_with(".forwarding");
@@ -126,7 +122,7 @@ void nft_checks(const model::DirectorConfig& config, const DirectorFacts& facts,
     }
     out.push_back(make("nft-table", table, Verdict::pass, "table inet ballast exists"));
 
-    auto desired = nft::build_table(desired_nat(config));
+    auto desired = nft::build_table(policy::desired_nat(config));
     if (!desired) {
         out.push_back(
             make("masquerade", table, Verdict::warn,
@@ -250,20 +246,6 @@ void reachability_checks(const model::DirectorConfig& config, const DirectorFact
 }
 
 }  // namespace
-
-kernel::NatDesired desired_nat(const model::DirectorConfig& config) {
-    kernel::NatDesired d;
-    std::set<model::IpAddress> seen;
-    for (const auto& s : config.services) {
-        for (const auto& a : nat_sources(s))
-            if (seen.insert(a).second)
-                d.real_servers.push_back(model::IpPrefix{a, static_cast<uint8_t>(a.size() * 8)});
-        if (!s.group.empty() && s.group_vip)
-            d.mark_groups.push_back(kernel::MarkGroup{s.name, *s.group_vip, s.key.fwmark, s.group});
-    }
-    d.egress_interfaces = config.director.egress_interfaces;
-    return d;
-}
 
 std::vector<health::CheckKey> reachability_probes(const model::DirectorConfig& config) {
     std::set<health::CheckKey> keys;

@@ -99,6 +99,41 @@ ExecutionReport execute(kernel::IpvsClient& client, std::span<const IpvsOp> ops)
     return Execution(client, ops).run();
 }
 
+void apply_to(model::IpvsTable& table, const IpvsOp& op) {
+    auto& services = table.services;
+    auto svc = services.find(op.service);
+    switch (op.kind) {
+        case IpvsOp::Kind::add_service:
+        case IpvsOp::Kind::edit_service:
+            if (svc == services.end())
+                svc = services.emplace(op.service, model::IpvsService{op.service, {}, {}}).first;
+            svc->second.spec = op.service_spec;
+            return;
+        case IpvsOp::Kind::del_service:
+            if (svc != services.end()) services.erase(svc);
+            return;
+        case IpvsOp::Kind::add_dest:
+        case IpvsOp::Kind::edit_dest:
+            if (svc != services.end()) svc->second.reals[op.real] = op.real_spec;
+            return;
+        case IpvsOp::Kind::del_dest:
+            if (svc != services.end()) svc->second.reals.erase(op.real);
+            return;
+    }
+}
+
+void apply_succeeded(model::IpvsTable& table, std::span<const IpvsOp> ops,
+                     const ExecutionReport& report) {
+    auto failure = report.failures.begin();  // in plan order
+    for (size_t i = 0; i < ops.size(); ++i) {
+        if (failure != report.failures.end() && failure->index == i) {
+            ++failure;
+            continue;
+        }
+        apply_to(table, ops[i]);
+    }
+}
+
 Clock::duration retry_delay(const RetryPolicy& policy, unsigned consecutive_failures) {
     if (consecutive_failures == 0) return Clock::duration::zero();
     Clock::duration d = std::min(policy.initial_delay, policy.max_delay);

@@ -15,6 +15,7 @@
 #include "ballast/config/config.hpp"
 #include "ballast/doctor/doctor.hpp"
 #include "ballast/nft/netlink_nft_client.hpp"
+#include "ballast/policy/policy.hpp"
 #include "ballast/testing/netns.hpp"
 #include "ballast/testing/socket.hpp"
 
@@ -130,7 +131,7 @@ TEST_F(DoctorHost, NftTableMissingFailsThenPassesOnceApplied) {
 
     auto loaded = config::load_file(config->path);
     ASSERT_TRUE(loaded.ok());
-    auto desired = doctor::desired_nat(*loaded.config);
+    auto desired = policy::desired_nat(*loaded.config);
     director.run_inside([&] {
         auto client = nft::NetlinkNftClient::open();
         if (!client) throw std::runtime_error(client.error().describe());

@@ -16,6 +16,7 @@
 #include "ballast/doctor/gather.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
 #include "ballast/nft/netlink_nft_client.hpp"
+#include "ballast/policy/policy.hpp"
 #include "ballast/sysctl/proc_sysctl.hpp"
 #include "ballast/testing/lab.hpp"
 
@@ -82,7 +83,7 @@ TEST(DoctorKernel, IpvsServicesPassAndBondSlaveDownWarns) {
                 "net.ipv4.vs.expire_quiescent_template=1"});
     auto nft_client = nft::NetlinkNftClient::open();
     ASSERT_TRUE(nft_client) << nft_client.error().describe();
-    auto applied = (*nft_client)->apply(doctor::desired_nat(cfg));
+    auto applied = (*nft_client)->apply(policy::desired_nat(cfg));
     ASSERT_TRUE(applied) << applied.error().describe();
     auto ipvs = kernel::IpvsNetlinkClient::open();
     ASSERT_TRUE(ipvs) << ipvs.error().describe();

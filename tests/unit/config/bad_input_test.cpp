@@ -48,6 +48,29 @@ foo = 1
 director = 5
 )",
      1, 12, "director", "expected a table, got an integer"},
+    {"resync_interval_too_short", R"(
+[director]
+resync_interval = "500ms"
+)",
+     2, 19, "director.resync_interval", "must be at least 1s"},
+    {"state_directory_relative", R"(
+[director]
+state_directory = "var/lib/ballast"
+)",
+     2, 19, "director.state_directory", "must be an absolute path"},
+    {"panic_threshold_out_of_range", R"(
+[director]
+panic_threshold = 0
+)",
+     2, 19, "director.panic_threshold", "must be between 1 and 100, got 0"},
+    {"control_group_invalid", R"(
+[director]
+control_group = "bad group"
+)",
+     2, 17, "director.control_group", "invalid group name 'bad group'"},
+    {"service_panic_threshold_out_of_range", svc(R"(panic_threshold = 101
+)"),
+     5, 19, "service[0].panic_threshold", "must be between 1 and 100, got 101"},
     {"unknown_defaults_key", R"(
 [defaults]
 check_interval = "2s"

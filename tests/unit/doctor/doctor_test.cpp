@@ -6,6 +6,7 @@
 #include "ballast/config/config.hpp"
 #include "ballast/doctor/doctor.hpp"
 #include "ballast/fakes/fake_sysctl.hpp"
+#include "ballast/policy/policy.hpp"
 
 namespace {
 
@@ -59,7 +60,7 @@ model::IpvsTable table_for(const model::DirectorConfig& c) {
 // Facts of a director that ballastd set up completely, every real server answering.
 doctor::DirectorFacts good_facts(const model::DirectorConfig& c) {
     doctor::DirectorFacts f;
-    auto table = nft::build_table(doctor::desired_nat(c));
+    auto table = nft::build_table(policy::desired_nat(c));
     if (!table) throw std::runtime_error(table.error().describe());
     f.nft_table = std::optional<nft::TableModel>(*table);
     f.ipvs = kernel::IpvsSnapshot{table_for(c), {}, {}};
@@ -197,7 +198,7 @@ TEST(Doctor, RealServerMissingFromTheMasqueradeSetFailsNamingIt) {
     // The table as it was before 10.0.0.3 was added to the config.
     auto older = c;
     older.services[0].reals.pop_back();
-    auto table = nft::build_table(doctor::desired_nat(older));
+    auto table = nft::build_table(policy::desired_nat(older));
     ASSERT_TRUE(table);
     f.nft_table = std::optional<nft::TableModel>(*table);
     auto r = doctor::evaluate(c, s, f);

@@ -1,7 +1,5 @@
 #include "ballast/sysctl/applier.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 namespace ballast::sysctl {
@@ -20,7 +18,6 @@ SysctlApplyReport SysctlApplier::apply(const std::vector<DesiredSysctl>& desired
             continue;
         }
         previous_.try_emplace(d.key, *current);
-        spdlog::info("sysctl {}: {} -> {} ({})", d.key, *current, d.value, d.reason);
         report.changes.push_back({d.key, *current, d.value, d.reason});
     }
     return report;

@@ -37,10 +37,6 @@ struct DirectorFacts {
     std::map<health::CheckKey, ProbeOutcome> probes;
 };
 
-// The masquerade state the daemon keeps: every real and sorry server, the configured
-// egress interfaces and the firewall-mark groups.
-kernel::NatDesired desired_nat(const model::DirectorConfig& config);
-
 // The probes that show each real server answers: the service's configured check when it
 // is tcp/http/https/udp/dns, else a TCP connect for TCP services; each with a timeout of
 // at most kProbeTimeoutCap. UDP/fwmark services without such a check are not probed.

@@ -38,10 +38,20 @@ struct DirectorSettings {
     std::vector<std::string> interfaces;         // director interfaces (send_redirects=0 on each)
     std::vector<std::string> egress_interfaces;  // masquerade only out of these; empty = any
     std::string control_socket = "/run/ballast/ballastd.sock";
+    std::string control_group;              // may use the control socket; empty = root only
     std::optional<Endpoint> status_listen;  // HTTP status page + metrics
+    bool status_write = false;              // drain/enable buttons on the status page
     Millis drain_timeout{std::chrono::minutes(5)};
     uint32_t fwmark_first = 0x1000;  // marks allocated to service groups come from this range
     uint32_t fwmark_last = 0x1fff;
+    // Where ballastd keeps what must survive a restart (ownership record, overrides).
+    std::string state_directory = "/var/lib/ballast";
+    // A full dump and plan repairs drift (changes made behind the daemon's back) this often.
+    Millis resync_interval{std::chrono::seconds(30)};
+    // Panic: when more than this share (percent) of a service's real servers would be down
+    // at once, every one keeps its weight (a director that lost its own network must not
+    // empty every pool). 100 = never. Services with a sorry server default to 100.
+    uint32_t panic_threshold = 50;
     SysctlSettings sysctl;
     auto operator<=>(const DirectorSettings&) const = default;
 };
@@ -73,6 +83,8 @@ struct ServiceConfig {
     std::optional<IpAddress> group_vip;
     OnFailure on_failure = OnFailure::quiesce;
     std::optional<RealKey> sorry_server;
+    std::optional<uint32_t> panic_threshold;  // percent; nullopt = the director's (or 100
+                                              // with a sorry server)
     std::optional<CheckSpec> check;  // defaults merged in; nullopt = not checked (always up)
     std::vector<RealServerConfig> reals;
     SourceLocation where;

@@ -57,6 +57,13 @@ struct ExecutionReport {
 
 ExecutionReport execute(kernel::IpvsClient& client, std::span<const model::IpvsOp> ops);
 
+// What the kernel holds after `op` succeeded: the daemon keeps the table it last programmed
+// this way, so the next change is planned without a dump.
+void apply_to(model::IpvsTable& table, const model::IpvsOp& op);
+// apply_to() for every op of `ops` that `report` does not list as failed or skipped.
+void apply_succeeded(model::IpvsTable& table, std::span<const model::IpvsOp> ops,
+                     const ExecutionReport& report);
+
 // Exponential backoff between reconcile attempts after failures.
 struct RetryPolicy {
     Clock::duration initial_delay = std::chrono::seconds(1);

@@ -1,7 +1,7 @@
 #pragma once
 // Applies desired sysctls through a SysctlAccess: writes only what differs, remembers the
-// value each key had before ballast first changed it, logs every change once (old -> new),
-// and reports strict rp_filter on director interfaces without changing it.
+// value each key had before ballast first changed it, returns every change (old -> new) for
+// the caller to log, and reports strict rp_filter on director interfaces without changing it.
 #include <map>
 #include <string>
 #include <vector>

@@ -1,0 +1,240 @@
+#pragma once
+// Director: ballastd's decision core. It holds everything the daemon knows -- the config, the
+// check plan, what the checks said, the operators' overrides, the IPVS table it last
+// programmed, what it owns, the drain ledger -- and turns each input into kernel writes
+// through the ports it is given. No clock, no sockets, no files of its own: time comes in as
+// `Now`, the kernel through `Ports`, persistence through a `StateStore`, so every decision is
+// reproduced in tests with the recording fakes (tests/unit/daemon).
+//
+// The paths from an input to the kernel:
+//   health event -> HealthBook -> policy::decide_service for the services that use the check
+//     -> reconcile::plan over those services only, against the programmed table (no dump)
+//     -> reconcile::execute -> IpvsClient::apply: one edit for one changed weight.
+//   resync (start, every resync_interval, after a failed write): a full dump -> drift report
+//     -> plan over everything (drains finish here, with fresh connection counters) -> execute;
+//     nft table and sysctls re-applied (each repairs what was changed behind our back).
+//   reload: new config -> new check plan (kept checks keep their state) -> decisions -> plan
+//     against the programmed table -> execute; removed reals drain, deleted at a later resync.
+//   override (drain / enable / weight): stored first, then like a health event.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ballast/health/check_plan.hpp"
+#include "ballast/health/health_book.hpp"
+#include "ballast/health/runner.hpp"
+#include "ballast/kernel/ipvs_client.hpp"
+#include "ballast/kernel/nft_client.hpp"
+#include "ballast/kernel/sysctl.hpp"
+#include "ballast/model/director_config.hpp"
+#include "ballast/policy/overrides.hpp"
+#include "ballast/policy/policy.hpp"
+#include "ballast/reconcile/executor.hpp"
+#include "ballast/reconcile/plan.hpp"
+#include "ballast/sysctl/applier.hpp"
+
+namespace ballast::daemon {
+
+using SteadyTime = reconcile::TimePoint;
+using WallTime = policy::WallTime;
+
+struct Now {
+    SteadyTime steady;
+    WallTime wall;
+};
+
+struct Ports {
+    kernel::IpvsClient& ipvs;  // writes (and the dump at start)
+    kernel::NftClient& nft;
+    kernel::SysctlAccess& sysctl;
+};
+
+// What survives a restart (director/state implements it over the state directory).
+class StateStore {
+public:
+    virtual ~StateStore() = default;
+    virtual Result<std::set<model::ServiceKey>> load_ownership() = 0;
+    virtual Status save_ownership(const std::set<model::ServiceKey>& services) = 0;
+    virtual Result<policy::Overrides> load_overrides() = 0;
+    virtual Status save_overrides(const policy::Overrides& overrides) = 0;
+};
+
+// journald priorities.
+enum class Severity : uint8_t { debug = 7, info = 6, notice = 5, warning = 4, error = 3 };
+
+enum class EventKind : uint8_t {
+    health,     // a check changed state (or an agent reply changed)
+    weight,     // a real server's effective weight or presence changed
+    kernel,     // IPVS writes failed / recovered
+    drift,      // the kernel differed from what ballast programmed, repaired
+    nft,        // table inet ballast changed
+    sysctl,     // a sysctl was set
+    reload,     // a reload was applied
+    override_,  // an operator set or cleared an override
+    lifecycle,  // start, ready, stop
+};
+std::string_view to_string(EventKind);
+
+// One line for the log, the event stream and the metrics: what changed and why.
+struct Event {
+    Severity severity = Severity::info;
+    EventKind kind = EventKind::lifecycle;
+    std::string message;
+    std::optional<model::ServiceKey> service;
+    std::optional<model::RealKey> real;
+    WallTime at{};
+};
+
+struct DirectorOptions {
+    reconcile::RetryPolicy retry;
+    // How often the weights of reals in a slow-start ramp are recomputed.
+    std::chrono::milliseconds ramp_step{1000};
+};
+
+struct ReconcileStatus {
+    bool in_sync = false;  // the last write round applied everything it planned
+    std::optional<WallTime> last_resync;
+    uint64_t resyncs = 0;
+    uint64_t drift_repairs = 0;  // resyncs that found the kernel changed behind our back
+    uint64_t ops_applied = 0;
+    uint64_t op_failures = 0;
+    std::map<reconcile::DirtyKey, Error> failing;  // keys whose last write failed
+    reconcile::RetryState retry;
+    std::vector<reconcile::DrainState> draining;  // from the last full plan
+    std::vector<model::ServiceKey> foreign;       // IPVS services ballast does not own
+};
+
+// What a reload did (or, from preview(), would do).
+struct ReloadOutcome {
+    health::PlanDiff checks;
+    std::vector<model::IpvsOp> ops;  // IPVS writes, in order
+    kernel::NftApplied nft;          // table inet ballast changes (applied ones only)
+    size_t failed_ops = 0;
+};
+
+class Director {
+public:
+    Director(model::DirectorConfig config, Ports ports, StateStore& store,
+             DirectorOptions options = {});
+
+    // Reads the ownership record and overrides (a corrupt record is returned as an error and
+    // nothing is touched), applies the sysctls and the nft table, adopts the IPVS state in
+    // `observed` (never flushes) and writes what differs from the config.
+    Status start(const Result<kernel::IpvsSnapshot>& observed, Now now);
+
+    // The health runner's output. Changes the weights of the reals that use the check and
+    // sends just those edits.
+    void on_health_event(const health::HealthEvent& event, Now now);
+
+    // Slow-start steps; call at next_tick().
+    void tick(Now now);
+    std::optional<SteadyTime> next_tick() const;
+
+    // Resync in two halves, so the dump can run on another thread with its own socket:
+    // writes made between begin and finish are replayed onto the dump before it is compared.
+    bool resync_due(SteadyTime now) const;  // interval passed, or a failed write to retry
+    void begin_resync();
+    void finish_resync(const Result<kernel::IpvsSnapshot>& observed, Now now);
+    bool resync_running() const { return resync_running_; }
+    // Ask for a resync at the next opportunity (e.g. after ENOBUFS on a socket).
+    void request_resync() { resync_requested_ = true; }
+
+    // Applies a new (validated) config as the minimal diff; the caller reloads the health
+    // runner with checks().keys().
+    ReloadOutcome reload(model::DirectorConfig next, Now now);
+    // A reload whose file did not validate: logs every problem and that the running
+    // configuration stays; nothing else happens.
+    void reject_reload(const std::string& file, const std::vector<std::string>& problems, Now now);
+    // What reload(next) would write now, without writing anything.
+    ReloadOutcome preview(const model::DirectorConfig& next, Now now) const;
+
+    // Runtime overrides: stored first (an error leaves everything as it was), then applied.
+    Status set_override(const policy::OverrideKey& key, const policy::Override& value, Now now);
+    Status clear_override(const policy::OverrideKey& key, Now now);  // ENOENT when none
+
+    const model::DirectorConfig& config() const { return config_; }
+    const health::CheckPlan& checks() const { return checks_; }
+    const health::HealthBook& health() const { return book_; }
+    const policy::Overrides& overrides() const { return overrides_; }
+    const std::map<model::ServiceKey, policy::ServiceDecision>& decisions() const {
+        return decisions_;
+    }
+    // The IPVS table as programmed (what the kernel holds if nothing else wrote to it) and
+    // the counters of the last full dump.
+    const model::IpvsTable& programmed() const { return programmed_; }
+    const std::map<model::ServiceKey, kernel::IpvsStats>& service_stats() const {
+        return service_stats_;
+    }
+    const std::map<model::ServiceKey, kernel::CountersByReal>& dest_counters() const {
+        return dest_counters_;
+    }
+    const std::set<model::ServiceKey>& owned() const { return owned_; }
+    const ReconcileStatus& reconcile_status() const { return status_; }
+
+    // Events since the last call, oldest first.
+    std::vector<Event> take_events();
+
+private:
+    struct Indexed;  // config lookups
+    policy::Inputs inputs(SteadyTime now) const;
+    void emit(Severity s, EventKind k, std::string message, Now now,
+              std::optional<model::ServiceKey> service = {},
+              std::optional<model::RealKey> real = {});
+    void rebuild_index();
+    void apply_network(Now now, bool resync);
+    // Recomputes the decisions of these services and writes what differs (no dump).
+    void update_services(const std::set<model::ServiceKey>& services, Now now);
+    void redecide(const model::ServiceKey& key, Now now);
+    // Runs one plan: persists ownership first, executes, updates the programmed table.
+    void run_plan(const reconcile::PlanResult& result, Now now, bool full,
+                  std::vector<model::ServiceKey> scope);
+    void full_reconcile(const kernel::IpvsSnapshot& observed, Now now);
+    void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
+    reconcile::PlanOptions plan_options() const;
+    // Weights to hold until a first check result after a reload to `next`: reals still
+    // waiting since the start, and reals whose check changed (they had a result under the
+    // old check), at what the kernel holds now.
+    policy::AdoptedWeights adopted_after_reload(const model::DirectorConfig& next,
+                                                const health::HealthBook& next_book) const;
+
+    model::DirectorConfig config_;
+    Ports ports_;
+    StateStore& store_;
+    DirectorOptions options_;
+    sysctl::SysctlApplier sysctl_;
+
+    std::map<model::ServiceKey, size_t> service_index_;  // config_.services position
+    health::CheckPlan checks_;
+    health::HealthBook book_;
+    policy::Overrides overrides_;
+    policy::AdoptedWeights adopted_;
+    std::map<model::ServiceKey, policy::ServiceDecision> decisions_;
+    model::IpvsTable desired_;
+
+    model::IpvsTable programmed_;
+    std::map<model::ServiceKey, kernel::IpvsStats> service_stats_;
+    std::map<model::ServiceKey, kernel::CountersByReal> dest_counters_;
+    std::set<model::ServiceKey> owned_;
+    std::set<model::ServiceKey> saved_owned_;
+    bool ownership_saved_ = false;
+    reconcile::DrainLedger ledger_;
+
+    bool resync_running_ = false;
+    bool resync_requested_ = false;
+    std::vector<model::IpvsOp> journal_;  // writes applied while a resync's dump runs
+    std::optional<SteadyTime> next_resync_;
+    std::optional<SteadyTime> next_ramp_;
+    ReconcileStatus status_;
+    std::vector<Event> events_;
+};
+
+// `ballastd --cleanup`: deletes every IPVS service the ownership record or the config names
+// (and only those), the table inet ballast, and the ownership record. Sysctls stay as they
+// are. Returns what it did, one line each.
+Result<std::vector<std::string>> cleanup(const model::DirectorConfig& config, Ports ports,
+                                         StateStore& store);
+
+}  // namespace ballast::daemon
