@@ -14,6 +14,7 @@
 
 #include "ballast/ipvsadm/restore.hpp"
 #include "ballast/ipvsadm/run.hpp"
+#include "ballast/state/ownership.hpp"
 
 namespace ballast::ipvsadm {
 namespace {
@@ -313,34 +314,14 @@ private:
     int fd_ = -1;
 };
 
-TEST(IpvsadmOwnership, ReadsTheRecordInBothForms) {
-    TempDir dir;
-    std::ofstream(dir.path() + "/ownership.json")
-        << R"({"version":1,"services":["192.0.2.1:80/tcp","[2001:db8::1]:53/udp","fwmark 7/ipv6",)"
-        << R"({"protocol":"sctp","address":"192.0.2.2","port":3868},{"fwmark":9,"family":"ipv4"}]})";
-    auto owned = load_owned_services(dir.path());
-    ASSERT_TRUE(owned) << owned.error().describe();
-    auto ip = [](const char* s) { return *model::IpAddress::parse(s); };
-    EXPECT_EQ(*owned,
-              (std::set<ServiceKey>{ServiceKey::inet(model::Protocol::tcp, ip("192.0.2.1"), 80),
-                                    ServiceKey::inet(model::Protocol::udp, ip("2001:db8::1"), 53),
-                                    ServiceKey::mark(7, AF_INET6),
-                                    ServiceKey::inet(model::Protocol::sctp, ip("192.0.2.2"), 3868),
-                                    ServiceKey::mark(9, AF_INET)}));
-    for (const char* bad : {"[]", R"({"version":2,"services":[]})", R"({"version":1})",
-                            R"({"version":1,"services":["nonsense"]})", "{"}) {
-        std::ofstream(dir.path() + "/ownership.json") << bad;
-        auto r = load_owned_services(dir.path());
-        ASSERT_FALSE(r) << bad;
-        EXPECT_NE(r.error().message.find("ownership.json"), std::string::npos) << r.error().message;
-    }
-}
-
 TEST(IpvsadmOwnership, WarnsOnlyWhileTheDaemonRunsAndNotWithForce) {
     TempDir dir;
     const std::string sock = dir.path() + "/ballastd.sock";
-    std::ofstream(dir.path() + "/ownership.json")
-        << R"({"version":1,"services":["10.0.0.1:80/tcp","fwmark 7/ipv4"]})";
+    // The record as ballastd writes it.
+    ASSERT_TRUE(state::save_ownership(
+        dir.path(),
+        {ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse("10.0.0.1"), 80),
+         ServiceKey::mark(7)}));
     DaemonOwnership ownership;
     const std::vector<std::string> where = {"--socket", sock, "--state-dir", dir.path()};
     auto with = [&](std::vector<std::string> args) {
@@ -380,8 +361,8 @@ TEST(IpvsadmOwnership, WarnsOnlyWhileTheDaemonRunsAndNotWithForce) {
         << flush.err;
     // Listings never warn.
     EXPECT_EQ(ballastctl(k, with({"-L", "-n"}), {}, &ownership).err, "");
-    // Running but its record unreadable: said so, once.
-    std::filesystem::remove(dir.path() + "/ownership.json");
+    // Running but its record unreadable: said so.
+    std::ofstream(dir.path() + "/ownership.json") << "{not json";
     auto unknown = ballastctl(k, with({"-A", "-t", "10.0.0.3:80"}), {}, &ownership);
     EXPECT_NE(unknown.err.find("ballastd is running but what it owns cannot be read"),
               std::string::npos)
