@@ -39,25 +39,6 @@ void truncate_at(std::string& s, size_t n) {
     if (s.size() > n) s.resize(n);
 }
 
-const char* lookup_proto(uint16_t protocol) {
-    switch (protocol) {
-        case IPPROTO_TCP:
-            return "tcp";
-        case IPPROTO_UDP:
-            return "udp";
-        case IPPROTO_SCTP:
-            return "sctp";
-        default:
-            return nullptr;
-    }
-}
-
-std::string ntop(int af, const uint8_t* addr) {
-    char buf[INET6_ADDRSTRLEN];
-    const char* s = ::inet_ntop(af, addr, buf, sizeof buf);
-    return s ? s : "(null)";
-}
-
 // "addr:port" / "[v6]:port", names unless numeric, cut at 59 bytes (ipvsadm's 60-byte buffer).
 std::string addrport(int af, const uint8_t* addr, uint16_t port, uint16_t proto, const Format& f,
                      Names& names) {
@@ -65,11 +46,11 @@ std::string addrport(int af, const uint8_t* addr, uint16_t port, uint16_t proto,
     const char* close = af == AF_INET ? "" : "]";
     std::string host, service;
     if (f.numeric) {
-        host = ntop(af, addr);
+        host = address_text(af, addr);
         service = std::to_string(port);
     } else {
-        host = names.host_by_addr(af, addr).value_or(ntop(af, addr));
-        const char* p = lookup_proto(proto);
+        host = names.host_by_addr(af, addr).value_or(address_text(af, addr));
+        const char* p = services_protocol(proto);
         service =
             (p ? names.service_by_port(port, p) : std::nullopt).value_or(std::to_string(port));
     }
@@ -263,6 +244,12 @@ int address_order(int af, const model::IpAddress& a, const model::IpAddress& b) 
 
 }  // namespace
 
+std::string address_text(int af, const uint8_t* addr) {
+    char buf[INET6_ADDRSTRLEN];
+    const char* s = ::inet_ntop(af, addr, buf, sizeof buf);
+    return s ? s : "(null)";  // what printf("%s", NULL) prints, as in ipvsadm
+}
+
 std::string version_header(const kernel::ipvs::Info& info) {
     std::string out;
     appendf(out, "IP Virtual Server version %d.%d.%d (size=%d)\n",
@@ -433,7 +420,7 @@ std::string daemon_lines(const std::vector<kernel::ipvs::SyncDaemon>& daemons) {
                 static_cast<int>(d.sync_id));
         if (d.sync_maxlen && *d.sync_maxlen) appendf(out, ", maxlen=%u", unsigned{*d.sync_maxlen});
         if (d.mcast_group)
-            out += ", group=" + ntop(d.mcast_group->family, d.mcast_group->bytes.data());
+            out += ", group=" + address_text(d.mcast_group->family, d.mcast_group->bytes.data());
         if (d.mcast_port && *d.mcast_port) appendf(out, ", port=%u", unsigned{*d.mcast_port});
         if (d.mcast_ttl && *d.mcast_ttl) appendf(out, ", ttl=%u", unsigned{*d.mcast_ttl});
         out += ")\n";

@@ -15,12 +15,6 @@ std::string family_name(int af) {
     return af == AF_INET6 ? "ipv6" : "ipv4";
 }
 
-std::string ntop(int af, const uint8_t* bytes) {
-    char buf[INET6_ADDRSTRLEN];
-    const char* s = ::inet_ntop(af, bytes, buf, sizeof buf);
-    return s ? s : "";
-}
-
 json::object counters(const kernel::IpvsStats& s) {
     return {{"conns", s.conns},
             {"inpkts", s.inpkts},
@@ -34,22 +28,6 @@ json::object rates(const kernel::IpvsStats& s) {
             {"outpps", s.outpps},
             {"inbps", s.inbps},
             {"outbps", s.outbps}};
-}
-
-const char* forward_name(model::ForwardMethod m) {
-    switch (m) {
-        case model::ForwardMethod::masquerade:
-            return "masq";
-        case model::ForwardMethod::local:
-            return "local";
-        case model::ForwardMethod::tunnel:
-            return "tunnel";
-        case model::ForwardMethod::route:
-            return "route";
-        case model::ForwardMethod::bypass:
-            return "bypass";
-    }
-    return "unknown";
 }
 
 json::array sched_flag_names(const ServiceEntry& s) {
@@ -93,7 +71,7 @@ json::object service_json(const ServiceListing& l) {
             p["netmask"] = s.spec.netmask;
         } else {
             in_addr a{htonl(s.spec.netmask)};
-            p["netmask"] = ntop(AF_INET, reinterpret_cast<const uint8_t*>(&a));
+            p["netmask"] = address_text(AF_INET, reinterpret_cast<const uint8_t*>(&a));
         }
         o["persistence"] = std::move(p);
     } else {
@@ -109,7 +87,7 @@ json::object service_json(const ServiceListing& l) {
         r["family"] = family_name(d.key.addr.family);
         r["address"] = d.key.addr.to_string();
         r["port"] = d.key.port;
-        r["forward"] = forward_name(d.spec.forward);
+        r["forward"] = std::string(model::to_string(d.spec.forward));
         r["weight"] = d.spec.weight;
         r["upper_threshold"] = d.spec.upper_threshold;
         r["lower_threshold"] = d.spec.lower_threshold;
@@ -133,7 +111,7 @@ std::string text(const json::object& o) {
 }
 
 json::object endpoint(int af, const std::array<uint8_t, 16>& addr, uint16_t port) {
-    return {{"address", ntop(af, addr.data())}, {"port", port}};
+    return {{"address", address_text(af, addr.data())}, {"port", port}};
 }
 
 }  // namespace

@@ -2,11 +2,25 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 
 #include <cstring>
 #include <vector>
 
 namespace ballast::ipvsadm {
+
+const char* services_protocol(uint16_t protocol) {
+    switch (protocol) {
+        case IPPROTO_TCP:
+            return "tcp";
+        case IPPROTO_UDP:
+            return "udp";
+        case IPPROTO_SCTP:
+            return "sctp";
+        default:
+            return nullptr;
+    }
+}
 
 namespace {
 // The reentrant lookups grow their buffer until it fits (ERANGE).

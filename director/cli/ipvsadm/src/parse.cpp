@@ -205,19 +205,6 @@ bool all_digits(const char* s) {
     return true;  // also for "": ipvsadm refuses an empty address as it refuses a bare number
 }
 
-const char* proto_name_for_lookup(uint16_t protocol) {
-    switch (protocol) {
-        case IPPROTO_TCP:
-            return "tcp";
-        case IPPROTO_UDP:
-            return "udp";
-        case IPPROTO_SCTP:
-            return "sctp";
-        default:
-            return nullptr;
-    }
-}
-
 // host[:port], [v6]:port, or a bare v6 address into svc (ipvsadm's parse_service, with its
 // quirks: "[1.2.3.4]:80" loses its port, an address alone leaves the port as it was).
 int parse_service(const char* arg, Service& svc, Names& names) {
@@ -254,7 +241,7 @@ int parse_service(const char* arg, Service& svc, Names& names) {
     int result = kSvcAddr;
     if (portp != nullptr) {
         result |= kSvcPort;
-        const char* proto = proto_name_for_lookup(svc.protocol);
+        const char* proto = services_protocol(svc.protocol);
         if (long port = number_in(portp + 1, 0, 65535); port != -1)
             svc.port = static_cast<uint16_t>(port);
         else if (auto named = proto ? names.port_by_name(portp + 1, proto) : std::nullopt)

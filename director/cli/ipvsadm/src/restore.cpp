@@ -10,32 +10,35 @@ bool blank(int c) {
 }  // namespace
 
 std::optional<std::vector<std::string>> RestoreReader::next() {
+    // The stream buffer itself: istream's per-character sentries cost more than the parsing.
+    std::streambuf& in = *in_.rdbuf();
+    constexpr int eof = std::char_traits<char>::eof();
     std::vector<std::string> words{program_};
     size_t counted = 0;
     for (;;) {
-        int c = in_.peek();
-        if (c == std::char_traits<char>::eof()) break;
+        int c = in.sgetc();
+        if (c == eof) break;
         if (blank(c)) {
             // Between words: skip blanks to the next word; a newline ends the line, and the
             // end of input here drops the line (as ipvsadm's reader does).
             for (;;) {
-                int b = in_.get();
-                if (b == std::char_traits<char>::eof()) return std::nullopt;
+                int b = in.sbumpc();
+                if (b == eof) return std::nullopt;
                 if (b == '\n') return words;
                 if (b == ' ' || b == '\t' || b == '\r') continue;
-                in_.unget();
+                in.sungetc();
                 break;
             }
             continue;
         }
         std::string word;
         while (word.size() < kMaxWord) {
-            int w = in_.peek();
-            if (w == std::char_traits<char>::eof() || blank(w)) break;
-            word.push_back(static_cast<char>(in_.get()));
+            int w = in.sgetc();
+            if (w == eof || blank(w)) break;
+            word.push_back(static_cast<char>(in.sbumpc()));
         }
         int tail = -1;  // the one blank read with the word
-        if (int t = in_.peek(); t != std::char_traits<char>::eof() && blank(t)) tail = in_.get();
+        if (int t = in.sgetc(); t != eof && blank(t)) tail = in.sbumpc();
         if (word != "ipvsadm") {
             words.push_back(std::move(word));
             ++counted;

@@ -163,6 +163,7 @@ private:
         if (auto o = ready(); o.exit) return o;
         const model::ServiceKey key = ce.svc.key();
         warn_edit(ce.cmd, key);
+        if (batch_.capacity() == 0) batch_.reserve(in_restore_ ? 4096 : 1);
         using Op = model::IpvsOp;
         switch (ce.cmd) {
             case Cmd::add:

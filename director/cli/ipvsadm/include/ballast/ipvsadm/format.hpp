@@ -16,6 +16,9 @@ namespace ballast::ipvsadm {
 using kernel::ipvs::DestEntry;
 using kernel::ipvs::ServiceEntry;
 
+// inet_ntop of af's 4 or 16 bytes.
+std::string address_text(int af, const uint8_t* addr);
+
 // "IP Virtual Server version 1.2.1 (size=4096)\n" (not printed for -S).
 std::string version_header(const kernel::ipvs::Info& info);
 // The column titles of a table listing ("" for -S).

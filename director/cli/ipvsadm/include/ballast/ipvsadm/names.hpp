@@ -7,6 +7,10 @@
 
 namespace ballast::ipvsadm {
 
+// The protocol word of /etc/services for an IPPROTO_* ("tcp", "udp", "sctp"); null for any
+// other (ipvsadm looks no name up then).
+const char* services_protocol(uint16_t protocol);
+
 class Names {
 public:
     virtual ~Names() = default;
