@@ -16,6 +16,9 @@ namespace ballast::ipvsadm {
 
 namespace {
 
+// Edits of a restore sent per apply() at most (each apply() pipelines its ops).
+constexpr size_t kBatchOps = 4096;
+
 // How one command line ended, in ipvsadm's terms: a result (0 or -1, which main() turns into
 // exit status 0 or 255), or an exit() with its status that also ends a restore.
 struct Outcome {
@@ -163,7 +166,7 @@ private:
         if (auto o = ready(); o.exit) return o;
         const model::ServiceKey key = ce.svc.key();
         warn_edit(ce.cmd, key);
-        if (batch_.capacity() == 0) batch_.reserve(in_restore_ ? 4096 : 1);
+        if (batch_.capacity() == 0) batch_.reserve(in_restore_ ? kBatchOps : 1);
         using Op = model::IpvsOp;
         switch (ce.cmd) {
             case Cmd::add:
@@ -187,7 +190,9 @@ private:
             default:
                 break;
         }
-        if (!in_restore_) return settle();
+        // A full batch goes out at once: apply() pipelines it anyway, and a long restore then
+        // never holds more than one batch in memory.
+        if (!in_restore_ || batch_.size() >= kBatchOps) return settle();
         return Outcome::ok();  // decided when the batch is sent
     }
 
