@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <random>
+
 #include "ballast/ipvsadm/parse.hpp"
 
 namespace ballast::ipvsadm {
@@ -401,6 +403,150 @@ TEST(IpvsadmParse, BallastctlsOwnOptionsAreTakenOutAnywhere) {
     EXPECT_EQ(stop.err, "ballastctl: --output must be json or text, not 'yaml'\n");
     std::vector<std::string> missing = {"ballastctl", "-L", "--state-dir"};
     EXPECT_EQ(std::get<Stop>(take_extras(missing)).err, "ballastctl: --state-dir needs a value\n");
+}
+
+}  // namespace
+}  // namespace ballast::ipvsadm
+
+namespace ballast::ipvsadm {
+namespace {
+
+// The fast path for plain lines must read every line exactly as popt does: the same command,
+// or the same refusal, message and status. Random lines from every option (short and long) and
+// values of every kind, plus the shapes only popt handles.
+TEST(IpvsadmParse, PlainLinesReadWithoutPoptAsPoptReadsThem) {
+    const std::vector<std::string> options = {"-A",
+                                              "-E",
+                                              "-D",
+                                              "-C",
+                                              "-L",
+                                              "-l",
+                                              "-Z",
+                                              "-a",
+                                              "-e",
+                                              "-d",
+                                              "-R",
+                                              "-S",
+                                              "-h",
+                                              "-v",
+                                              "--add-service",
+                                              "--list",
+                                              "--set",
+                                              "--save",
+                                              "--start-daemon",
+                                              "--stop-daemon",
+                                              "-t",
+                                              "-u",
+                                              "-f",
+                                              "-s",
+                                              "-p",
+                                              "-M",
+                                              "-r",
+                                              "-m",
+                                              "-i",
+                                              "-g",
+                                              "-w",
+                                              "-x",
+                                              "-y",
+                                              "-n",
+                                              "-c",
+                                              "-X",
+                                              "-6",
+                                              "-o",
+                                              "-b",
+                                              "--tcp-service",
+                                              "--udp-service",
+                                              "--sctp-service",
+                                              "--fwmark-service",
+                                              "--scheduler",
+                                              "--persistent",
+                                              "--netmask",
+                                              "--real-server",
+                                              "--masquerading",
+                                              "--ipip",
+                                              "--gatewaying",
+                                              "--weight",
+                                              "--u-threshold",
+                                              "--l-threshold",
+                                              "--numeric",
+                                              "--connection",
+                                              "--mcast-interface",
+                                              "--syncid",
+                                              "--timeout",
+                                              "--daemon",
+                                              "--stats",
+                                              "--rate",
+                                              "--thresholds",
+                                              "--persistent-conn",
+                                              "--nosort",
+                                              "--sort",
+                                              "--exact",
+                                              "--ipv6",
+                                              "--ops",
+                                              "--pe",
+                                              "--sched-flags",
+                                              "--mcast-group",
+                                              "--mcast-port",
+                                              "--mcast-ttl",
+                                              "--sync-maxlen",
+                                              "--tun-info",
+                                              "--tun-type",
+                                              "--tun-port",
+                                              "--tun-nocsum",
+                                              "--tun-csum",
+                                              "--tun-remcsum"};
+    const std::vector<std::string> values = {"10.0.0.1:80",
+                                             "[2001:db8::1]:53",
+                                             "10.0.0.2",
+                                             "7",
+                                             "0",
+                                             "-5",
+                                             "300",
+                                             "255.255.255.0",
+                                             "64",
+                                             "rr",
+                                             "sh",
+                                             "sh-port",
+                                             "flag-1,flag-3",
+                                             "master",
+                                             "backup",
+                                             "ipip",
+                                             "gue",
+                                             "",
+                                             "web:http",
+                                             "x",
+                                             "-",
+                                             "--",
+                                             "-Ln",
+                                             "--weight=3",
+                                             "-t10.0.0.1:80",
+                                             "239.1.2.3",
+                                             "eth0"};
+    std::mt19937 rng(14);
+    auto pick = [&](const std::vector<std::string>& v) {
+        return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)];
+    };
+    TableNames names;
+    size_t plain_lines = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::vector<std::string> argv = {"ipvsadm"};
+        const int words = std::uniform_int_distribution<int>(1, 8)(rng);
+        for (int w = 0; w < words; ++w)
+            argv.push_back(std::uniform_int_distribution<int>(0, 2)(rng) ? pick(options)
+                                                                         : pick(values));
+        Parsed fast = parse_command(argv, false, names);
+        Parsed popt = parse_command(argv, false, names, Tokenizer::popt);
+        std::string line;
+        for (const auto& a : argv) line += " '" + a + "'";
+        ASSERT_EQ(fast.index(), popt.index()) << line;
+        if (auto* s = std::get_if<Stop>(&popt)) {
+            EXPECT_EQ(std::get<Stop>(fast), *s) << line;
+        } else {
+            EXPECT_TRUE(std::get<Command>(fast) == std::get<Command>(popt)) << line;
+            ++plain_lines;
+        }
+    }
+    EXPECT_GT(plain_lines, 100u);  // the comparison saw commands, not only refusals
 }
 
 }  // namespace

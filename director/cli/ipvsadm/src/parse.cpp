@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "ballast/version.hpp"
 
@@ -427,85 +429,202 @@ void check_command(Command& ce) {
     }
 }
 
+// ipvsadm's options: long name, short name, whether a value follows, and the code popt
+// returns for it (ipvsadm's own codes, so the handlers below read like its switch).
+enum class Value : uint8_t { none, required, optional };
+struct OptionDef {
+    const char* long_name;
+    char short_name;
+    Value value;
+    int code;
+};
+constexpr OptionDef kOptions[] = {
+    {"add-service", 'A', Value::none, 'A'},
+    {"edit-service", 'E', Value::none, 'E'},
+    {"delete-service", 'D', Value::none, 'D'},
+    {"clear", 'C', Value::none, 'C'},
+    {"list", 'L', Value::none, 'L'},
+    {"list", 'l', Value::none, 'l'},
+    {"zero", 'Z', Value::none, 'Z'},
+    {"add-server", 'a', Value::none, 'a'},
+    {"edit-server", 'e', Value::none, 'e'},
+    {"delete-server", 'd', Value::none, 'd'},
+    {"set", '\0', Value::none, tag_set},
+    {"help", 'h', Value::none, 'h'},
+    {"version", 'v', Value::none, 'v'},
+    {"restore", 'R', Value::none, 'R'},
+    {"save", 'S', Value::none, 'S'},
+    {"start-daemon", '\0', Value::required, tag_start_daemon},
+    {"stop-daemon", '\0', Value::required, tag_stop_daemon},
+    {"tcp-service", 't', Value::required, 't'},
+    {"udp-service", 'u', Value::required, 'u'},
+    {"sctp-service", '\0', Value::required, tag_sctp_service},
+    {"fwmark-service", 'f', Value::required, 'f'},
+    {"scheduler", 's', Value::required, 's'},
+    {"persistent", 'p', Value::optional, 'p'},
+    {"netmask", 'M', Value::required, 'M'},
+    {"real-server", 'r', Value::required, 'r'},
+    {"masquerading", 'm', Value::none, 'm'},
+    {"ipip", 'i', Value::none, 'i'},
+    {"gatewaying", 'g', Value::none, 'g'},
+    {"weight", 'w', Value::required, 'w'},
+    {"u-threshold", 'x', Value::required, 'x'},
+    {"l-threshold", 'y', Value::required, 'y'},
+    {"numeric", 'n', Value::none, 'n'},
+    {"connection", 'c', Value::none, 'c'},
+    {"mcast-interface", '\0', Value::required, tag_mcast_interface},
+    {"syncid", '\0', Value::required, 'I'},
+    {"timeout", '\0', Value::none, tag_timeout},
+    {"daemon", '\0', Value::none, tag_daemon},
+    {"stats", '\0', Value::none, tag_stats},
+    {"rate", '\0', Value::none, tag_rate},
+    {"thresholds", '\0', Value::none, tag_thresholds},
+    {"persistent-conn", '\0', Value::none, tag_persistent_conn},
+    {"nosort", '\0', Value::none, tag_no_sort},
+    {"sort", '\0', Value::none, tag_sort},
+    {"exact", 'X', Value::none, 'X'},
+    {"ipv6", '6', Value::none, '6'},
+    {"ops", 'o', Value::none, 'o'},
+    {"pe", '\0', Value::required, tag_pe},
+    {"sched-flags", 'b', Value::required, 'b'},
+    {"mcast-group", '\0', Value::required, tag_mcast_group},
+    {"mcast-port", '\0', Value::required, tag_mcast_port},
+    {"mcast-ttl", '\0', Value::required, tag_mcast_ttl},
+    {"sync-maxlen", '\0', Value::required, tag_sync_maxlen},
+    {"tun-info", '\0', Value::none, tag_tun_info},
+    {"tun-type", '\0', Value::required, tag_tun_type},
+    {"tun-port", '\0', Value::required, tag_tun_port},
+    {"tun-nocsum", '\0', Value::none, tag_tun_nocsum},
+    {"tun-csum", '\0', Value::none, tag_tun_csum},
+    {"tun-remcsum", '\0', Value::none, tag_tun_remcsum},
+};
+
+// The same table for popt; string values land in *arg.
+std::vector<poptOption> popt_table(char** arg) {
+    std::vector<poptOption> t;
+    for (const auto& o : kOptions) {
+        unsigned int info = o.value == Value::none       ? POPT_ARG_NONE
+                            : o.value == Value::optional ? POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL
+                                                         : POPT_ARG_STRING;
+        t.push_back({o.long_name, o.short_name, info, o.value == Value::none ? nullptr : arg,
+                     o.code, nullptr, nullptr});
+    }
+    t.push_back(POPT_TABLEEND);
+    return t;
+}
+
+// What parsing reads a command line as: options one by one (popt's codes; -1 at the end, below
+// -1 a popt error), each with its value, then the words left over.
+class Events {
+public:
+    virtual ~Events() = default;
+    virtual int next() = 0;
+    virtual const char* value() const = 0;  // of the last option; null when it has none
+    virtual std::string bad_option() = 0;   // poptBadOption: the last word read
+    virtual std::string error_text(int code) = 0;
+    virtual const char* leftover() = 0;  // the next word that was not an option, or null
+};
+
+// popt itself.
+class PoptEvents final : public Events {
+public:
+    explicit PoptEvents(std::vector<const char*>& argv)
+        : table_(popt_table(&value_.value)),
+          ctx_(poptGetContext("ballastctl", static_cast<int>(argv.size()) - 1, argv.data(),
+                              table_.data(), 0)) {}
+    int next() override {
+        value_.reset();
+        return poptGetNextOpt(ctx_.get());
+    }
+    const char* value() const override { return value_.value; }
+    std::string bad_option() override { return poptBadOption(ctx_.get(), POPT_BADOPTION_NOALIAS); }
+    std::string error_text(int code) override { return poptStrerror(code); }
+    const char* leftover() override { return poptGetArg(ctx_.get()); }
+
+private:
+    OptArg value_;  // before ctx_: popt's context is freed first
+    std::vector<poptOption> table_;
+    PoptContext ctx_;
+};
+
+// A fast path for what -R mostly reads: every option a word of its own ("-t", "--weight") with
+// its value, if any, as the next word, and no word left over. popt's events for such a line are
+// plain to see and this yields exactly them; any other line (bundles, attached or "=" values,
+// "--", unknown options, leftovers, a missing value, POSIXLY_CORRECT set) goes to popt.
+class PlainEvents final : public Events {
+public:
+    static std::optional<PlainEvents> read(const std::vector<const char*>& argv) {
+        static const bool posix = std::getenv("POSIXLY_CORRECT") || std::getenv("POSIX_ME_HARDER");
+        if (posix) return std::nullopt;
+        PlainEvents e;
+        const size_t n = argv.size() - 1;  // argv ends with a null
+        e.events_.reserve(n);
+        for (size_t i = 1; i < n; ++i) {
+            const OptionDef* def = find(argv[i]);
+            if (!def) return std::nullopt;
+            const char* v = nullptr;
+            if (def->value == Value::required) {
+                if (i + 1 >= n) return std::nullopt;
+                v = argv[++i];
+            } else if (def->value == Value::optional && i + 1 < n && argv[i + 1][0] != '-') {
+                v = argv[++i];  // popt takes an optional value unless it starts with '-'
+            }
+            e.events_.push_back({def->code, v, argv[i]});
+        }
+        return e;
+    }
+    int next() override {
+        if (at_ == events_.size()) return -1;
+        last_ = at_++;
+        return events_[last_].code;
+    }
+    const char* value() const override { return events_[last_].value; }
+    std::string bad_option() override { return events_[last_].last_word; }
+    std::string error_text(int) override { return {}; }  // never has one
+    const char* leftover() override { return nullptr; }
+
+private:
+    struct Event {
+        int code;
+        const char* value;
+        const char* last_word;  // the last word this option read (its value, when it has one)
+    };
+    static const OptionDef* find(const char* w) {
+        if (w[0] != '-') return nullptr;
+        if (w[1] == '-') {
+            for (const auto& o : kOptions)
+                if (std::strcmp(o.long_name, w + 2) == 0) return &o;
+        } else if (w[1] != '\0' && w[2] == '\0') {
+            for (const auto& o : kOptions)
+                if (o.short_name == w[1]) return &o;
+        }
+        return nullptr;
+    }
+    std::vector<Event> events_;
+    size_t at_ = 0, last_ = 0;
+};
+
 }  // namespace
 
-Parsed parse_command(const std::vector<std::string>& args, bool reading_stdin, Names& names) {
+Parsed parse_command(const std::vector<std::string>& args, bool reading_stdin, Names& names,
+                     Tokenizer tokenizer) {
     const std::string program = args.empty() ? std::string("ballastctl") : args[0];
     std::vector<const char*> argv;
+    argv.reserve(args.size() + 1);
     for (const auto& a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
 
-    OptArg optarg;
-    char** arg = &optarg.value;
-    const poptOption table[] = {
-        {"add-service", 'A', POPT_ARG_NONE, nullptr, 'A', nullptr, nullptr},
-        {"edit-service", 'E', POPT_ARG_NONE, nullptr, 'E', nullptr, nullptr},
-        {"delete-service", 'D', POPT_ARG_NONE, nullptr, 'D', nullptr, nullptr},
-        {"clear", 'C', POPT_ARG_NONE, nullptr, 'C', nullptr, nullptr},
-        {"list", 'L', POPT_ARG_NONE, nullptr, 'L', nullptr, nullptr},
-        {"list", 'l', POPT_ARG_NONE, nullptr, 'l', nullptr, nullptr},
-        {"zero", 'Z', POPT_ARG_NONE, nullptr, 'Z', nullptr, nullptr},
-        {"add-server", 'a', POPT_ARG_NONE, nullptr, 'a', nullptr, nullptr},
-        {"edit-server", 'e', POPT_ARG_NONE, nullptr, 'e', nullptr, nullptr},
-        {"delete-server", 'd', POPT_ARG_NONE, nullptr, 'd', nullptr, nullptr},
-        {"set", '\0', POPT_ARG_NONE, nullptr, tag_set, nullptr, nullptr},
-        {"help", 'h', POPT_ARG_NONE, nullptr, 'h', nullptr, nullptr},
-        {"version", 'v', POPT_ARG_NONE, nullptr, 'v', nullptr, nullptr},
-        {"restore", 'R', POPT_ARG_NONE, nullptr, 'R', nullptr, nullptr},
-        {"save", 'S', POPT_ARG_NONE, nullptr, 'S', nullptr, nullptr},
-        {"start-daemon", '\0', POPT_ARG_STRING, arg, tag_start_daemon, nullptr, nullptr},
-        {"stop-daemon", '\0', POPT_ARG_STRING, arg, tag_stop_daemon, nullptr, nullptr},
-        {"tcp-service", 't', POPT_ARG_STRING, arg, 't', nullptr, nullptr},
-        {"udp-service", 'u', POPT_ARG_STRING, arg, 'u', nullptr, nullptr},
-        {"sctp-service", '\0', POPT_ARG_STRING, arg, tag_sctp_service, nullptr, nullptr},
-        {"fwmark-service", 'f', POPT_ARG_STRING, arg, 'f', nullptr, nullptr},
-        {"scheduler", 's', POPT_ARG_STRING, arg, 's', nullptr, nullptr},
-        {"persistent", 'p', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, arg, 'p', nullptr, nullptr},
-        {"netmask", 'M', POPT_ARG_STRING, arg, 'M', nullptr, nullptr},
-        {"real-server", 'r', POPT_ARG_STRING, arg, 'r', nullptr, nullptr},
-        {"masquerading", 'm', POPT_ARG_NONE, nullptr, 'm', nullptr, nullptr},
-        {"ipip", 'i', POPT_ARG_NONE, nullptr, 'i', nullptr, nullptr},
-        {"gatewaying", 'g', POPT_ARG_NONE, nullptr, 'g', nullptr, nullptr},
-        {"weight", 'w', POPT_ARG_STRING, arg, 'w', nullptr, nullptr},
-        {"u-threshold", 'x', POPT_ARG_STRING, arg, 'x', nullptr, nullptr},
-        {"l-threshold", 'y', POPT_ARG_STRING, arg, 'y', nullptr, nullptr},
-        {"numeric", 'n', POPT_ARG_NONE, nullptr, 'n', nullptr, nullptr},
-        {"connection", 'c', POPT_ARG_NONE, nullptr, 'c', nullptr, nullptr},
-        {"mcast-interface", '\0', POPT_ARG_STRING, arg, tag_mcast_interface, nullptr, nullptr},
-        {"syncid", '\0', POPT_ARG_STRING, arg, 'I', nullptr, nullptr},
-        {"timeout", '\0', POPT_ARG_NONE, nullptr, tag_timeout, nullptr, nullptr},
-        {"daemon", '\0', POPT_ARG_NONE, nullptr, tag_daemon, nullptr, nullptr},
-        {"stats", '\0', POPT_ARG_NONE, nullptr, tag_stats, nullptr, nullptr},
-        {"rate", '\0', POPT_ARG_NONE, nullptr, tag_rate, nullptr, nullptr},
-        {"thresholds", '\0', POPT_ARG_NONE, nullptr, tag_thresholds, nullptr, nullptr},
-        {"persistent-conn", '\0', POPT_ARG_NONE, nullptr, tag_persistent_conn, nullptr, nullptr},
-        {"nosort", '\0', POPT_ARG_NONE, nullptr, tag_no_sort, nullptr, nullptr},
-        {"sort", '\0', POPT_ARG_NONE, nullptr, tag_sort, nullptr, nullptr},
-        {"exact", 'X', POPT_ARG_NONE, nullptr, 'X', nullptr, nullptr},
-        {"ipv6", '6', POPT_ARG_NONE, nullptr, '6', nullptr, nullptr},
-        {"ops", 'o', POPT_ARG_NONE, nullptr, 'o', nullptr, nullptr},
-        {"pe", '\0', POPT_ARG_STRING, arg, tag_pe, nullptr, nullptr},
-        {"sched-flags", 'b', POPT_ARG_STRING, arg, 'b', nullptr, nullptr},
-        {"mcast-group", '\0', POPT_ARG_STRING, arg, tag_mcast_group, nullptr, nullptr},
-        {"mcast-port", '\0', POPT_ARG_STRING, arg, tag_mcast_port, nullptr, nullptr},
-        {"mcast-ttl", '\0', POPT_ARG_STRING, arg, tag_mcast_ttl, nullptr, nullptr},
-        {"sync-maxlen", '\0', POPT_ARG_STRING, arg, tag_sync_maxlen, nullptr, nullptr},
-        {"tun-info", '\0', POPT_ARG_NONE, nullptr, tag_tun_info, nullptr, nullptr},
-        {"tun-type", '\0', POPT_ARG_STRING, arg, tag_tun_type, nullptr, nullptr},
-        {"tun-port", '\0', POPT_ARG_STRING, arg, tag_tun_port, nullptr, nullptr},
-        {"tun-nocsum", '\0', POPT_ARG_NONE, nullptr, tag_tun_nocsum, nullptr, nullptr},
-        {"tun-csum", '\0', POPT_ARG_NONE, nullptr, tag_tun_csum, nullptr, nullptr},
-        {"tun-remcsum", '\0', POPT_ARG_NONE, nullptr, tag_tun_remcsum, nullptr, nullptr},
-        POPT_TABLEEND};
-
-    PoptContext ctx(
-        poptGetContext("ballastctl", static_cast<int>(args.size()), argv.data(), table, 0));
+    std::optional<PlainEvents> plain;
+    if (tokenizer == Tokenizer::fastest) plain = PlainEvents::read(argv);
+    std::optional<PoptEvents> popt;
+    if (!plain) popt.emplace(argv);
+    Events& events = plain ? static_cast<Events&>(*plain) : *popt;
     Command ce;
     try {
-        int c = poptGetNextOpt(ctx.get());
+        int c = events.next();
         if (c < 0) return try_help(program);
         auto daemon_state = [&](const char* refusal) {
-            const char* v = optarg.value ? optarg.value : "";
+            const char* v = events.value() ? events.value() : "";
             if (std::strcmp(v, "master") == 0)
                 ce.daemon.state = kernel::ipvs::SyncDaemon::State::master;
             else if (std::strcmp(v, "backup") == 0)
@@ -566,13 +685,11 @@ Parsed parse_command(const std::vector<std::string>& args, bool reading_stdin, N
             default:
                 return try_help(program);
         }
-        optarg.reset();
-
         std::string sched_flags;
         Service& svc = ce.svc;
         Dest& dest = ce.dest;
-        while ((c = poptGetNextOpt(ctx.get())) >= 0) {
-            const char* v = optarg.value;
+        while ((c = events.next()) >= 0) {
+            const char* v = events.value();
             switch (c) {
                 case 't':
                 case 'u':
@@ -795,26 +912,22 @@ Parsed parse_command(const std::vector<std::string>& args, bool reading_stdin, N
                     dest.tun_flags |= 2;
                     break;
                 default:
-                    fail("invalid option `%s'", poptBadOption(ctx.get(), POPT_BADOPTION_NOALIAS));
+                    fail("invalid option `%s'", events.bad_option().c_str());
             }
-            optarg.reset();
         }
         if (c < -1) {
-            return Stop{255, "",
-                        std::string(poptBadOption(ctx.get(), POPT_BADOPTION_NOALIAS)) + ": " +
-                            poptStrerror(c) + "\n",
-                        false};
+            return Stop{255, "", events.bad_option() + ": " + events.error_text(c) + "\n", false};
         }
         if (ce.cmd == Cmd::timeout) {
             const char* values[3] = {};
             for (auto& value : values)
-                if ((value = poptGetArg(ctx.get())) == nullptr)
+                if ((value = events.leftover()) == nullptr)
                     fail("--set option requires 3 timeout values");
             ce.timeouts.tcp = parse_timeout(values[0], 0, kMaxTimeout);
             ce.timeouts.tcp_fin = parse_timeout(values[1], 0, kMaxTimeout);
             ce.timeouts.udp = parse_timeout(values[2], 0, kMaxTimeout);
         }
-        if (const char* extra = poptGetArg(ctx.get())) fail("unexpected argument %s", extra);
+        if (const char* extra = events.leftover()) fail("unexpected argument %s", extra);
         if (!sched_flags.empty()) {
             svc.flags &= ~(kSvcSched1 | kSvcSched2 | kSvcSched3);
             svc.flags |= parse_sched_flags(svc.scheduler, sched_flags);
@@ -832,20 +945,12 @@ Parsed parse_command(const std::vector<std::string>& args, bool reading_stdin, N
 
 namespace {
 
-// ipvsadm's options that take a value: the value is the rest of the bundle or the next word.
-bool short_takes_value(char c) {
-    return std::strchr("tufsMrwxyb", c) != nullptr;
-}
-bool long_takes_value(std::string_view name) {
-    static constexpr std::string_view names[] = {
-        "start-daemon",   "stop-daemon", "tcp-service",     "udp-service", "sctp-service",
-        "fwmark-service", "scheduler",   "netmask",         "real-server", "weight",
-        "u-threshold",    "l-threshold", "mcast-interface", "syncid",      "pe",
-        "sched-flags",    "mcast-group", "mcast-port",      "mcast-ttl",   "sync-maxlen",
-        "tun-type",       "tun-port"};
-    for (auto n : names)
-        if (n == name) return true;
-    return false;
+// An ipvsadm option by its short or long name (null when there is none).
+const OptionDef* option_named(char short_name, std::string_view long_name) {
+    for (const auto& o : kOptions)
+        if ((short_name && o.short_name == short_name) || (!short_name && o.long_name == long_name))
+            return &o;
+    return nullptr;
 }
 
 Stop bad_extra(const std::string& what) {
@@ -921,21 +1026,20 @@ std::variant<Extras, Stop> take_extras(std::vector<std::string>& argv) {
         if (a.starts_with("--")) {
             std::string_view name = std::string_view(a).substr(2);
             if (name.find('=') != std::string_view::npos) continue;
-            if (long_takes_value(name) && has_next) kept.push_back(argv[++i]);
-            if (name == "persistent" && has_next && !argv[i + 1].starts_with("-"))
+            const OptionDef* o = option_named('\0', name);
+            if (o && o->value == Value::required && has_next) kept.push_back(argv[++i]);
+            if (o && o->value == Value::optional && has_next && !argv[i + 1].starts_with("-"))
                 kept.push_back(argv[++i]);
         } else if (a.size() > 1 && a[0] == '-') {
             for (size_t j = 1; j < a.size(); ++j) {
                 const bool last = j + 1 == a.size();
-                if (short_takes_value(a[j])) {
-                    if (last && has_next) kept.push_back(argv[++i]);
-                    break;
-                }
-                if (a[j] == 'p') {
-                    if (last && has_next && !argv[i + 1].starts_with("-"))
-                        kept.push_back(argv[++i]);
-                    break;
-                }
+                const OptionDef* o = option_named(a[j], {});
+                if (!o || o->value == Value::none) continue;
+                // The value is the rest of the bundle, or else the next word.
+                if (last && has_next &&
+                    (o->value == Value::required || !argv[i + 1].starts_with("-")))
+                    kept.push_back(argv[++i]);
+                break;
             }
         }
     }

@@ -79,6 +79,7 @@ struct OptionSet {
     bool has(Opt o) const { return bits & bit(o); }
     void add(Opt o) { bits |= bit(o); }
     static constexpr uint64_t bit(Opt o) { return uint64_t{1} << static_cast<unsigned>(o); }
+    bool operator==(const OptionSet&) const = default;
 };
 
 // How listings print (ipvsadm's FMT_* flags).
@@ -92,6 +93,7 @@ struct Format {
     bool nosort = false;
     bool exact = false;
     bool tun_info = false;
+    bool operator==(const Format&) const = default;
 };
 
 // IP_VS_SVC_F_* and IP_VS_CONN_F_* values ipvsadm works with.
@@ -117,6 +119,7 @@ struct Service {
     model::ServiceKey key() const;
     // True when -Z means "every service" (no fwmark, no address, no port).
     bool is_empty() const;
+    bool operator==(const Service&) const = default;
 };
 
 struct Dest {
@@ -131,6 +134,7 @@ struct Dest {
     uint16_t tun_flags = 0;
     model::RealKey key() const;
     model::RealSpec spec() const;
+    bool operator==(const Dest&) const = default;
 };
 
 // What ballastctl adds to ipvsadm's command line (taken out before ipvsadm's own parsing).
@@ -140,6 +144,7 @@ struct Extras {
     std::optional<std::string> state_dir;  // --state-dir DIR
     std::optional<std::string> socket;     // --socket PATH
     std::optional<std::string> config;     // --config FILE
+    bool operator==(const Extras&) const = default;
 };
 
 struct Command {
@@ -151,6 +156,7 @@ struct Command {
     kernel::ipvs::Timeouts timeouts;
     kernel::ipvs::SyncDaemon daemon;
     Extras extras;
+    bool operator==(const Command&) const = default;
 };
 
 }  // namespace ballast::ipvsadm

@@ -19,12 +19,17 @@ struct Stop {
     // ipvsadm exits at once (fail(), "Try ... -h", -h, -v), even in the middle of -R; only a popt
     // error found after the command ends just its own line of a restore.
     bool ends_restore = true;
+    bool operator==(const Stop&) const = default;
 };
 using Parsed = std::variant<Command, Stop>;
 
 // argv[0] is the program name used in messages ("Try `ballastctl -h' ..."). reading_stdin: a
-// line of -R input (a nested -R is refused as ipvsadm refuses it).
-Parsed parse_command(const std::vector<std::string>& argv, bool reading_stdin, Names& names);
+// line of -R input (a nested -R is refused as ipvsadm refuses it). A line of plain words (each
+// option a word of its own, its value the next word) is read without popt, yielding exactly
+// popt's events; Tokenizer::popt forces popt (the tests compare the two).
+enum class Tokenizer { fastest, popt };
+Parsed parse_command(const std::vector<std::string>& argv, bool reading_stdin, Names& names,
+                     Tokenizer tokenizer = Tokenizer::fastest);
 
 // Takes ballastctl's own options out of argv, wherever they are (never an argument of an
 // ipvsadm option, nothing after "--"): -o json|text, --output json|text, -j, --json, --force,
