@@ -154,14 +154,16 @@ TEST(IpvsadmRun, RestoreSendsConsecutiveEditsInOneBatchAndReportsEachLine) {
     EXPECT_EQ(k.batches, std::vector<size_t>{550});
     EXPECT_EQ(k.services_.size(), 50u);
 
-    // A long restore goes out in batches of 4096 edits; the status is still the last line's.
+    // A long restore goes out in batches of 1024 edits; the status is still the last line's.
     FakeKernel big;
     std::string many;
     for (int s = 0; s < 9000; ++s)
         many += "-A -t 10." + std::to_string(s / 256) + "." + std::to_string(s % 256) + ".1:80\n";
     many += "-A -t 10.0.0.1:80\n";
     auto r_big = ballastctl(big, {"-R"}, many);
-    EXPECT_EQ(big.batches, (std::vector<size_t>{4096, 4096, 809}));
+    std::vector<size_t> batches(8, 1024);
+    batches.push_back(809);
+    EXPECT_EQ(big.batches, batches);
     EXPECT_EQ(r_big.err, "Service already exists\n");
     EXPECT_EQ(r_big.status, 255);
     FakeKernel exact;
@@ -169,7 +171,7 @@ TEST(IpvsadmRun, RestoreSendsConsecutiveEditsInOneBatchAndReportsEachLine) {
     for (int s = 0; s < 4096; ++s)
         full += "-A -t 10." + std::to_string(s / 256) + "." + std::to_string(s % 256) + ".1:80\n";
     auto r_full = ballastctl(exact, {"-R"}, "-A -t 10.0.0.1:80\n" + full);
-    EXPECT_EQ(exact.batches, (std::vector<size_t>{4096, 1}));
+    EXPECT_EQ(exact.batches, (std::vector<size_t>{1024, 1024, 1024, 1024, 1}));
     EXPECT_EQ(r_full.status, 0);  // the last line succeeded, though an earlier one failed
 
     // Errors in ipvsadm's words, in line order; the status is the last line's.

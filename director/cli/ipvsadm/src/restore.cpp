@@ -13,7 +13,9 @@ std::optional<std::vector<std::string>> RestoreReader::next() {
     // The stream buffer itself: istream's per-character sentries cost more than the parsing.
     std::streambuf& in = *in_.rdbuf();
     constexpr int eof = std::char_traits<char>::eof();
-    std::vector<std::string> words{program_};
+    std::vector<std::string> words;
+    words.reserve(16);  // ipvsadm lines have a dozen words at most; no regrowth per line
+    words.push_back(program_);
     size_t counted = 0;
     for (;;) {
         int c = in.sgetc();

@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 
+#include <future>
+#include <memory>
 #include <optional>
 #include <set>
 #include <utility>
@@ -17,16 +19,18 @@ namespace ballast::ipvsadm {
 namespace {
 
 // Edits of a restore sent per apply() at most (each apply() pipelines its ops).
-constexpr size_t kBatchOps = 4096;
+constexpr size_t kBatchOps = 1024;
 
 // How one command line ended, in ipvsadm's terms: a result (0 or -1, which main() turns into
 // exit status 0 or 255), or an exit() with its status that also ends a restore.
 struct Outcome {
     int result = 0;
     std::optional<int> exit;
+    bool pending = false;  // an edit of a restore whose batch has not been answered yet
     static Outcome ok() { return {}; }
     static Outcome failed() { return {-1, std::nullopt}; }
     static Outcome exit_with(int code) { return {0, code}; }
+    static Outcome pending_edit() { return {0, std::nullopt, true}; }
 };
 
 model::ServiceSpec service_spec(const Service& s) {
@@ -119,24 +123,58 @@ public:
         return list_all(Format{});
     }
 
-    // Sends the batched edits and reports their errors in order. Returns the outcome of the
-    // last of them (the line whose result a restore ends with).
+    // Sends the batched edits (after the batch on its way, if any) and reports their errors in
+    // order. Returns the outcome of the last of them (the line whose result a restore ends with).
     Outcome settle() {
+        collect();
         if (batch_.empty()) return last_;
-        std::vector<Status> results = kernel_.apply(batch_);
+        report_batch(batch_, kernel_.apply(batch_));
+        batch_.clear();
+        return last_;
+    }
+
+    ~Runner() {
+        if (in_flight_) in_flight_->results.wait();
+    }
+
+private:
+    // A batch on its way: apply() runs on a thread of its own while the next lines are parsed
+    // (meanwhile this thread makes no kernel call: every other command settles first).
+    struct InFlight {
+        std::shared_ptr<const std::vector<model::IpvsOp>> ops;
+        std::future<std::vector<Status>> results;
+    };
+
+    void report_batch(const std::vector<model::IpvsOp>& ops, const std::vector<Status>& results) {
         for (size_t i = 0; i < results.size(); ++i) {
             if (results[i]) {
                 last_ = Outcome::ok();
                 continue;
             }
-            io_.err << ipvs_strerror(call_of(batch_[i].kind), results[i].error().code) << "\n";
+            io_.err << ipvs_strerror(call_of(ops[i].kind), results[i].error().code) << "\n";
             last_ = Outcome::failed();
         }
-        batch_.clear();
-        return last_;
     }
 
-private:
+    // Waits for the batch on its way, if any, and reports it.
+    void collect() {
+        if (!in_flight_) return;
+        InFlight f = std::move(*in_flight_);
+        in_flight_.reset();
+        report_batch(*f.ops, f.results.get());
+    }
+
+    // Sends the full batch without waiting for it; at most one is on its way.
+    void dispatch() {
+        collect();
+        auto ops = std::make_shared<const std::vector<model::IpvsOp>>(std::move(batch_));
+        batch_ = {};
+        batch_.reserve(kBatchOps);
+        Kernel& kernel = kernel_;
+        in_flight_ = InFlight{
+            ops, std::async(std::launch::async, [&kernel, ops] { return kernel.apply(*ops); })};
+    }
+
     // ipvsadm initialises IPVS before anything else; so do we, before the first kernel call.
     Outcome ready() {
         if (info_) return Outcome::ok();
@@ -190,26 +228,27 @@ private:
             default:
                 break;
         }
-        // A full batch goes out at once: apply() pipelines it anyway, and a long restore then
-        // never holds more than one batch in memory.
-        if (!in_restore_ || batch_.size() >= kBatchOps) return settle();
-        return Outcome::ok();  // decided when the batch is sent
+        if (!in_restore_) return settle();
+        // A full batch goes out at once while parsing goes on (apply() pipelines it anyway),
+        // and a long restore never holds more than two batches in memory.
+        if (batch_.size() >= kBatchOps) dispatch();
+        return Outcome::pending_edit();  // decided when its batch is answered
     }
 
     Outcome restore() {
         in_restore_ = true;
         RestoreReader reader(io_.in, program_);
         Outcome result = Outcome::ok();
-        bool batched_last = false;
+        bool edit_last = false;
         while (auto argv = reader.next()) {
             if (argv->size() <= 1) continue;
             Outcome o = line(*argv, true);
             if (o.exit) return o;
-            batched_last = !batch_.empty();
-            if (!batched_last) result = o;
+            edit_last = o.pending;
+            if (!edit_last) result = o;
         }
         Outcome sent = settle();
-        return batched_last ? sent : result;
+        return edit_last ? sent : result;
     }
 
     Outcome list(const Command& ce) {
@@ -338,6 +377,7 @@ private:
     std::string program_;
     std::optional<kernel::ipvs::Info> info_;
     std::vector<model::IpvsOp> batch_;
+    std::optional<InFlight> in_flight_;
     Outcome last_;
     bool in_restore_ = false;
     std::optional<OwnedServices> owned_;
