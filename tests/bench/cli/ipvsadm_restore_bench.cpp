@@ -3,7 +3,6 @@
 // kernel-lab boot, alternating which goes first; then `-Sn` of the result by each; and, as the
 // floor, IpvsNetlinkClient::apply() of the same ops in-process. Prints a
 // Markdown table. Usage: ipvsadm_restore_bench [S...] (default 5000), repeated 3 times.
-#include <fcntl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,15 +43,9 @@ std::string rules(size_t services) {
     return out;
 }
 
-// Every namespace stays open until exit (emptied by ipvsadm -C), so no namespace teardown runs
-// in the background of a later measurement.
-std::vector<int> g_namespaces;
+// Every namespace stays open until exit (emptied by ipvsadm -C).
 void fresh_netns() {
-    Status st = lab::enter_fresh_netns();
-    if (!st) die(st.error().describe());
-    int fd = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die("open /proc/self/ns/net");
-    g_namespaces.push_back(fd);
+    if (Status st = lab::enter_fresh_netns_kept_open(); !st) die(st.error().describe());
 }
 
 double run_timed(const std::vector<std::string>& argv, const std::string& input,
