@@ -322,6 +322,14 @@ control::ReloadResult Shell::reload() {
         director_.reject_reload(config_path_, missing, now());
         result.problems = std::move(missing);
     } else {
+        const auto& was = director_.config().director;
+        const auto& next = loaded.config->director;
+        if (was.control_socket != next.control_socket || was.control_group != next.control_group ||
+            was.status_listen != next.status_listen || was.status_write != next.status_write)
+            log_.write(Severity::warning,
+                       "reload: control_socket, control_group, status_listen and status_write "
+                       "take effect at the next start; the control socket and status page keep "
+                       "their current settings");
         const auto t0 = SteadyClock::now();
         result.outcome = director_.reload(std::move(*loaded.config), now());
         result.services = director_.config().services.size();

@@ -310,6 +310,11 @@ TEST_F(Http, StatusApiAndPage) {
         http_exchange(port, "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .status,
         405);
+    // Paths a peer makes up are counted under one label: they cannot grow the scrape.
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(get(port, "/made-up-" + std::to_string(i)).status, 404);
+    const auto scrape = get(port, "/metrics").body;
+    EXPECT_EQ(scrape.find("made-up"), std::string::npos);
+    EXPECT_NE(scrape.find("verb=\"http other\""), std::string::npos);
 }
 
 TEST_F(Http, WritesNeedTokenLoopbackHostAndSameOrigin) {

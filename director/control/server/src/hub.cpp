@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+
 #include <cstdio>
 #include <random>
 
@@ -627,8 +630,14 @@ void Hub::handle(const HttpRequest& req, const asio::ip::tcp::endpoint& peer,
     const std::string path = target.substr(0, target.find('?'));
     const std::string host(req[http::field::host]);
     const bool trusted_host = writes_allowed_ && loopback_host(host, http_port_);
-    auto answer = [this, path, done = std::move(done)](HttpResponse r) {
-        metrics_.count_request("http " + path, r.status < 400);
+    // The label is one of the served paths or "other": a peer requesting random paths must not
+    // grow the metrics without bound.
+    static constexpr std::array<std::string_view, 5> kServed{"/", "/metrics", "/api/v1/status",
+                                                             "/api/v1/drain", "/api/v1/enable"};
+    const bool served = std::find(kServed.begin(), kServed.end(), path) != kServed.end();
+    auto answer = [this, label = "http " + (served ? path : std::string("other")),
+                   done = std::move(done)](HttpResponse r) {
+        metrics_.count_request(label, r.status < 400);
         done(std::move(r));
     };
     if (req.method() == http::verb::get && path == "/") {
