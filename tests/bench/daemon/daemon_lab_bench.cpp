@@ -34,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -291,9 +292,23 @@ std::string last_match(const std::string& text, const std::string& re) {
     return last;
 }
 
+std::string fmt3(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", v);
+    return b;
+}
+
+// How long a reload may take to show in the kernel before it is recorded as not applied
+// (keepalived 2.2.7 at 5,000 x 10 in the TCG lab did not show it within 15 min).
+double reload_cap_s() {
+    const char* v = std::getenv("BALLAST_BENCH_RELOAD_CAP_S");
+    return v ? std::atof(v) : 300.0;
+}
+
 struct Row {
     std::string name;
     double cold = 0, restart = 0, reload = 0;
+    bool reload_applied = true;
     std::string restart_writes = "-", reload_writes = "-", verdicts = "-";
     double cpu_per_s = 0;
     long rss_kib = 0;
@@ -343,10 +358,13 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
             for (const auto& e : *dests)
                 if (e.key == first_real && e.spec.weight == 5) shown = true;
         if (shown) break;
-        if (since(t0) > 900) die(d.name() + " did not apply the reload in 15 min");
+        if (since(t0) > reload_cap_s()) break;  // recorded as "> cap", the run goes on
         std::this_thread::sleep_for(5ms);
     }
     row.reload = since(t0);
+    row.reload_applied = row.reload <= reload_cap_s();
+    std::fprintf(stderr, "%s: reload %s in %.3f s\n", d.name().c_str(),
+                 row.reload_applied ? "applied" : "NOT applied", row.reload);
     std::this_thread::sleep_for(2s);
     if (dynamic_cast<Ballastd*>(&d))
         row.reload_writes = last_match(read_file(d.log), R"(checks \+\d+ -\d+ =\d+; (\d+) IPVS)");
@@ -421,8 +439,10 @@ int main(int argc, char** argv) {
         "|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : rows)
         std::printf(
-            "| %s | %.2f s | %.2f s | %s | %.3f s | %s | %.3f | %llu | %.1f MiB (%zu) | %s |\n",
-            r.name.c_str(), r.cold, r.restart, r.restart_writes.c_str(), r.reload,
+            "| %s | %.2f s | %.2f s | %s | %s | %s | %.3f | %llu | %.1f MiB (%zu) | %s |\n",
+            r.name.c_str(), r.cold, r.restart, r.restart_writes.c_str(),
+            (r.reload_applied ? fmt3(r.reload) + " s" : "> " + fmt3(r.reload) + " s, not shown")
+                .c_str(),
             r.reload_writes.c_str(), r.cpu_per_s, static_cast<unsigned long long>(r.checks_per_s),
             static_cast<double>(r.rss_kib) / 1024.0, r.procs, r.verdicts.c_str());
     return 0;
