@@ -141,7 +141,8 @@ Shell::Shell(asio::io_context& io, Director& director, std::string config_path, 
       dumps_(io),
       signals_(io, SIGHUP, SIGTERM, SIGINT),
       tick_(io),
-      watchdog_(io) {}
+      watchdog_(io),
+      status_timer_(io) {}
 
 Shell::~Shell() {
     runner_.stop();
@@ -228,9 +229,27 @@ void Shell::settle() {
         sd_notify(0, "READY=1");
         log_.write(Severity::notice, "ready: the kernel matches " + config_path_);
     }
-    notify_status();
+    request_status();
     if (director_.resync_due(std::chrono::steady_clock::now())) start_resync();
     arm_tick();
+}
+
+void Shell::request_status() {
+    const auto t = std::chrono::steady_clock::now();
+    if (!status_at_ || t - *status_at_ >= std::chrono::seconds(1)) {
+        status_at_ = t;
+        notify_status();
+        return;
+    }
+    if (status_pending_) return;
+    status_pending_ = true;
+    status_timer_.expires_at(*status_at_ + std::chrono::seconds(1));
+    status_timer_.async_wait([this](const boost::system::error_code& ec) {
+        status_pending_ = false;
+        if (ec) return;
+        status_at_ = std::chrono::steady_clock::now();
+        notify_status();
+    });
 }
 
 void Shell::notify_status() {
@@ -356,6 +375,7 @@ void Shell::stop(int signal) {
     runner_.stop();
     tick_.cancel();
     watchdog_.cancel();
+    status_timer_.cancel();
     if (hub_) hub_->stop();
     io_.stop();
 }

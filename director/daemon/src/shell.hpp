@@ -96,6 +96,9 @@ private:
     Status start_hub();
     void stop(int signal);
     void arm_watchdog();
+    // STATUS= for systemd: counting every real server is O(table), so at most once a second
+    // (50,000 first results at start would otherwise cost 50,000 x 50,000 steps).
+    void request_status();
     void notify_status();
 
     boost::asio::io_context& io_;
@@ -107,6 +110,9 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer tick_;
     boost::asio::steady_timer watchdog_;
+    boost::asio::steady_timer status_timer_;
+    bool status_pending_ = false;
+    std::optional<std::chrono::steady_clock::time_point> status_at_;
     std::optional<SteadyTime> tick_at_;
     // From a check's verdict to the kernel's ack of the edit it caused (events that wrote).
     health::LatenessHistogram verdict_to_ack_;
