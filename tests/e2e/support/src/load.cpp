@@ -113,9 +113,13 @@ void LoadClient::run() {
             std::lock_guard lock(mutex_);
             ++stats_.completed;
             ++stats_.outcomes[outcome];
-            if (outcome == Outcome::ok)
+            if (outcome == Outcome::ok) {
                 ++stats_.by_server[c.record.detail];
-            else
+                stats_.ok_ms.push_back(
+                    static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              c.record.ended - c.record.opened)
+                                              .count()));
+            } else
                 failures_.push_back(c.record);
         }
         ::epoll_ctl(epoll.fd, EPOLL_CTL_DEL, fd, nullptr);
@@ -164,7 +168,10 @@ void LoadClient::run() {
             socklen_t len = sizeof err;
             ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
             if (err != 0)
-                return end(fd, err == ECONNREFUSED ? Outcome::refused : Outcome::connect_error,
+                return end(fd,
+                           err == ECONNREFUSED ? Outcome::refused
+                           : err == ECONNRESET ? Outcome::reset_early
+                                               : Outcome::connect_error,
                            std::strerror(err));
             if (!(events & EPOLLOUT)) return;
             c.connected = true;
@@ -209,8 +216,11 @@ void LoadClient::run() {
             ::epoll_wait(epoll.fd, events.data(), static_cast<int>(events.size()), wait_ms);
         if (n < 0 && errno != EINTR)
             throw CommandFailed(std::string("epoll_wait: ") + std::strerror(errno));
-        for (int i = 0; i < n; ++i)
+        for (int i = 0; i < n; ++i) {
             if (open.count(events[i].data.fd)) on_event(events[i].data.fd, events[i].events);
+            // Replace each ended connection at once: a batch of endings must not dip the count.
+            while (!finishing_ && open.size() < options_.concurrency) open_one();
+        }
         now = Clock::now();
         while (!deadlines.empty() && deadlines.begin()->first <= now) {
             const int fd = deadlines.begin()->second;

@@ -48,6 +48,7 @@ struct LoadStats {
     uint64_t completed = 0;  // any outcome
     std::map<Outcome, uint64_t> outcomes;
     std::map<std::string, uint64_t> by_server;  // ok replies per server name
+    std::vector<uint32_t> ok_ms;                // each ok connection's duration, in order
 };
 
 class LoadClient {
