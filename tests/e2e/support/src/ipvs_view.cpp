@@ -7,29 +7,31 @@
 namespace ballast::testing {
 
 std::map<std::string, KernelService> kernel_services(IsolatedNetns& director) {
-    return director.run([] {
-        auto client = kernel::IpvsNetlinkClient::open();
-        if (!client) throw CommandFailed(client.error().describe());
-        auto snap = (*client)->dump();
-        if (!snap) throw CommandFailed(snap.error().describe());
-        std::map<std::string, KernelService> out;
-        for (const auto& [key, svc] : snap->table.services) {
-            KernelService& s = out[key.to_string()];
-            const auto counters = snap->dest_counters.find(key);
-            for (const auto& [real, spec] : svc.reals) {
-                KernelDest d;
-                d.weight = spec.weight;
-                if (counters != snap->dest_counters.end()) {
-                    if (auto c = counters->second.find(real); c != counters->second.end()) {
-                        d.active = c->second.active_conns;
-                        d.inactive = c->second.inactive_conns;
-                    }
+    return director.run([] { return kernel_services_here(); });
+}
+
+std::map<std::string, KernelService> kernel_services_here() {
+    auto client = kernel::IpvsNetlinkClient::open();
+    if (!client) throw CommandFailed(client.error().describe());
+    auto snap = (*client)->dump();
+    if (!snap) throw CommandFailed(snap.error().describe());
+    std::map<std::string, KernelService> out;
+    for (const auto& [key, svc] : snap->table.services) {
+        KernelService& s = out[key.to_string()];
+        const auto counters = snap->dest_counters.find(key);
+        for (const auto& [real, spec] : svc.reals) {
+            KernelDest d;
+            d.weight = spec.weight;
+            if (counters != snap->dest_counters.end()) {
+                if (auto c = counters->second.find(real); c != counters->second.end()) {
+                    d.active = c->second.active_conns;
+                    d.inactive = c->second.inactive_conns;
                 }
-                s[real.to_string()] = d;
             }
+            s[real.to_string()] = d;
         }
-        return out;
-    });
+    }
+    return out;
 }
 
 KernelService kernel_service(IsolatedNetns& director, const std::string& key) {

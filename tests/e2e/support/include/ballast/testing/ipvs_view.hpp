@@ -22,6 +22,8 @@ using KernelService = std::map<std::string, KernelDest>;
 // Every IPVS service in the director's namespace, by model::ServiceKey::to_string():
 // "10.50.0.100:80/tcp", "[fd00:50::100]:80/tcp", "fwmark 4096/ipv4". Throws CommandFailed.
 std::map<std::string, KernelService> kernel_services(IsolatedNetns& director);
+// The same in the calling thread's namespace (the demo's tool, under `ip netns exec`).
+std::map<std::string, KernelService> kernel_services_here();
 // One of them; empty when it is missing.
 KernelService kernel_service(IsolatedNetns& director, const std::string& key);
 // Its real servers' weights.
