@@ -40,16 +40,23 @@ SockAddr sock_addr(const std::string& ip, uint16_t port) {
     return a;
 }
 
-std::string to_string(const SockAddr& a) {
+std::string ip_text(const SockAddr& a) {
     char text[INET6_ADDRSTRLEN] = {};
-    if (a.family() == AF_INET6) {
-        const auto* s = reinterpret_cast<const sockaddr_in6*>(&a.storage);
-        ::inet_ntop(AF_INET6, &s->sin6_addr, text, sizeof text);
-        return "[" + std::string(text) + "]:" + std::to_string(ntohs(s->sin6_port));
-    }
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&a.storage);
-    ::inet_ntop(AF_INET, &s->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(s->sin_port));
+    if (a.family() == AF_INET6)
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr, text,
+                    sizeof text);
+    else
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr, text,
+                    sizeof text);
+    return text;
+}
+
+std::string to_string(const SockAddr& a) {
+    if (a.family() == AF_INET6)
+        return "[" + ip_text(a) + "]:" +
+               std::to_string(ntohs(reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_port));
+    return ip_text(a) + ":" +
+           std::to_string(ntohs(reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_port));
 }
 
 Fd listen_on(const std::string& ip, uint16_t port, int type, int backlog) {

@@ -384,11 +384,15 @@ EchoServer::EchoServer(IsolatedNetns& ns, std::string ip, uint16_t port)
     thread_ = std::thread([this] {
         while (!stopping_) {
             if (!readable(listener_.fd, 100)) continue;
-            int c = ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+            SockAddr peer;
+            peer.length = sizeof peer.storage;
+            int c = ::accept4(listener_.fd, reinterpret_cast<sockaddr*>(&peer.storage),
+                              &peer.length, SOCK_CLOEXEC);
             if (c < 0) continue;
             ++accepted_;
             ++open_;
             std::lock_guard lock(mutex_);
+            ++accepted_from_[ip_text(peer)];
             sessions_.emplace_back([this, c] {
                 Fd conn(c);
                 char buf[4096];
@@ -402,6 +406,12 @@ EchoServer::EchoServer(IsolatedNetns& ns, std::string ip, uint16_t port)
             });
         }
     });
+}
+
+uint64_t EchoServer::accepted_from(const std::string& ip) const {
+    std::lock_guard lock(mutex_);
+    auto it = accepted_from_.find(ip);
+    return it == accepted_from_.end() ? 0 : it->second;
 }
 
 EchoServer::~EchoServer() {

@@ -25,6 +25,8 @@ struct SockAddr {
 SockAddr sock_addr(const std::string& ip, uint16_t port);
 // "10.0.0.1:80" / "[fd00::1]:80".
 std::string to_string(const SockAddr& a);
+// "10.0.0.1" / "fd00::1".
+std::string ip_text(const SockAddr& a);
 
 // A TCP listener (SOCK_STREAM) or a bound UDP socket (SOCK_DGRAM) on ip:port, non-blocking,
 // opened in the calling thread's network namespace. Throws CommandFailed.

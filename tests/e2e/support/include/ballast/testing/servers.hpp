@@ -103,6 +103,8 @@ public:
     EchoServer(IsolatedNetns& ns, std::string ip, uint16_t port);
     ~EchoServer();
     uint64_t accepted() const { return accepted_.load(); }
+    // Connections accepted from `ip` ("10.50.1.2"): a client's, not the director's checks.
+    uint64_t accepted_from(const std::string& ip) const;
     int open_sessions() const { return open_.load(); }
 
 private:
@@ -111,8 +113,9 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> accepted_{0};
     std::atomic<int> open_{0};
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::vector<std::thread> sessions_;
+    std::map<std::string, uint64_t> accepted_from_;
 };
 
 // A DNS-like UDP service: every query for an A (IPv4 answer) or AAAA (IPv6 answer) record is
