@@ -308,7 +308,10 @@ void HttpServer::on_readable(Connection& c) {
 
 void HttpServer::respond(Connection& c, const std::string& request) {
     ++requests_;
-    const auto [path, id] = request_target(request);
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const auto target = request_target(request);
+    const std::string& path = target.first;
+    const std::optional<uint64_t>& id = target.second;
     if (id) {
         std::lock_guard lock(ids_mutex_);
         ids_.insert(*id);
