@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
     }
     boost::asio::io_context io;
     daemon::Shell shell(io, director, config_path, log);
-    shell.start();
+    if (auto st = shell.start(); !st) return fail(st.error().describe());
     io.run();
     return 0;
 }

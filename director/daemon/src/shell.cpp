@@ -15,6 +15,7 @@
 #include "ballast/config/config.hpp"
 #include "ballast/health/probe.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
+#include "ballast/version.hpp"
 
 namespace ballast::daemon {
 
@@ -91,8 +92,22 @@ void DumpWorker::request(Done done) {
     wake_.notify_all();
 }
 
+LazyDumper::LazyDumper() = default;
+LazyDumper::~LazyDumper() = default;
+
+Result<kernel::IpvsSnapshot> LazyDumper::dump() {
+    if (!client_) {
+        auto opened = kernel::IpvsNetlinkClient::open();
+        if (!opened) return opened.error();
+        client_ = std::move(*opened);
+    }
+    auto result = client_->dump();
+    if (!result) client_.reset();  // a fresh socket next time
+    return result;
+}
+
 void DumpWorker::work() {
-    std::unique_ptr<kernel::IpvsNetlinkClient> client;
+    LazyDumper dumper;
     for (;;) {
         Done done;
         {
@@ -102,18 +117,7 @@ void DumpWorker::work() {
             done = std::move(*pending_);
             pending_.reset();
         }
-        Result<kernel::IpvsSnapshot> result = make_error(EIO, "IPVS_CMD_GET_SERVICE");
-        if (!client) {
-            auto opened = kernel::IpvsNetlinkClient::open();
-            if (opened)
-                client = std::move(*opened);
-            else
-                result = opened.error();
-        }
-        if (client) {
-            result = client->dump();
-            if (!result) client.reset();  // a fresh socket next time
-        }
+        auto result = dumper.dump();
         asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable {
             done(std::move(result));
         });
@@ -147,23 +151,54 @@ Now Shell::now() const {
     return Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
 }
 
-void Shell::start() {
-    runner_.reload(director_.checks().keys());
+Status Shell::start() {
+    if (auto st = start_hub(); !st) return st;
+    runner_.reload(director_.checks());
     wait_signal();
     if (sd_watchdog_enabled(0, &watchdog_usec_) > 0) arm_watchdog();
     settle();
+    return {};
 }
+
+// --- the control socket, status page and metrics (director/control) ---------------------
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+}  // namespace
+
+Status Shell::start_hub() {
+    control::LoopHooks hooks;
+    hooks.settle = [this] { settle(); };
+    hooks.reload = [this] { return reload(); };
+    hooks.log = [this](Severity s, const std::string& m) { log_.write(s, m); };
+    // Fresh counters for `ballastctl top`: a dump on the hub's own thread and socket.
+    hooks.dump = [dumper = std::make_shared<LazyDumper>()] { return dumper->dump(); };
+    hub_ = std::make_unique<control::Hub>(
+        io_, director_,
+        control::HubSettings::from(director_.config(), std::string("ballastd ") + kVersion,
+                                   config_path_),
+        std::move(hooks));
+    return hub_->start();
+}
+
+void Shell::on_run_finished(const health::RunResult& run) {
+    if (hub_) hub_->on_run_finished(run);
+}
+// ------------------------------------------------------------------------------------------
 
 void Shell::on_health_event(const health::HealthEvent& event) {
     const auto writes = director_.reconcile_status().ops_applied;
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = SteadyClock::now();
     director_.on_health_event(event, now());
+    const auto took = SteadyClock::now() - t0;
+    if (hub_) {
+        hub_->observe("health", took);
+        hub_->on_health_event(event);
+    }
     if (director_.reconcile_status().ops_applied != writes) {
         // apply() returns once the kernel acked every write.
-        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - t0);
-        verdict_to_ack_.add(took);
-        verdict_to_ack_max_ = std::max(verdict_to_ack_max_, took);
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took);
+        verdict_to_ack_.add(us);
+        verdict_to_ack_max_ = std::max(verdict_to_ack_max_, us);
     }
     settle();
 }
@@ -184,7 +219,9 @@ void Shell::on_inconclusive_run(const health::InconclusiveRun& run) {
 }
 
 void Shell::settle() {
-    for (const auto& e : director_.take_events()) log_.event(e);
+    auto events = director_.take_events();
+    for (const auto& e : events) log_.event(e);
+    if (hub_) hub_->publish(events);
     const auto& st = director_.reconcile_status();
     if (!ready_ && st.in_sync) {
         ready_ = true;
@@ -227,15 +264,22 @@ void Shell::arm_tick() {
     tick_.async_wait([this, at](const boost::system::error_code& ec) {
         if (ec || tick_at_ != at) return;
         tick_at_.reset();
+        const auto t0 = SteadyClock::now();
         director_.tick(now());
+        if (hub_) hub_->observe("tick", SteadyClock::now() - t0);
         settle();
     });
 }
 
 void Shell::start_resync() {
     director_.begin_resync();
-    dumps_.request([this](Result<kernel::IpvsSnapshot> observed) {
+    dumps_.request([this, t0 = SteadyClock::now()](Result<kernel::IpvsSnapshot> observed) {
+        const auto t1 = SteadyClock::now();
         director_.finish_resync(observed, now());
+        if (hub_) {
+            hub_->observe_dump(t1 - t0);
+            hub_->observe("resync", SteadyClock::now() - t1);
+        }
         settle();
     });
 }
@@ -252,15 +296,20 @@ void Shell::wait_signal() {
     });
 }
 
-void Shell::reload() {
+control::ReloadResult Shell::reload() {
     const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
     sd_notify(0, fmt::format("RELOADING=1\nMONOTONIC_USEC={}", usec).c_str());
     log_.write(Severity::info, "reload: reading " + config_path_);
+    control::ReloadResult result;
+    result.file = config_path_;
     auto loaded = config::load_file(config_path_);
     if (!loaded.ok()) {
-        for (const auto& d : loaded.diagnostics) log_.write(Severity::error, config::format(d));
+        for (const auto& d : loaded.diagnostics) {
+            result.problems.push_back(config::format(d));
+            log_.write(Severity::error, result.problems.back());
+        }
         log_.write(Severity::error,
                    fmt::format("reload rejected: {} error{} in {}; the running configuration "
                                "stays, nothing was changed",
@@ -271,12 +320,25 @@ void Shell::reload() {
                        .keys());
                !missing.empty()) {
         director_.reject_reload(config_path_, missing, now());
+        result.problems = std::move(missing);
     } else {
-        director_.reload(std::move(*loaded.config), now());
-        runner_.reload(director_.checks().keys());
+        const auto& was = director_.config().director;
+        const auto& next = loaded.config->director;
+        if (was.control_socket != next.control_socket || was.control_group != next.control_group ||
+            was.status_listen != next.status_listen || was.status_write != next.status_write)
+            log_.write(Severity::warning,
+                       "reload: control_socket, control_group, status_listen and status_write "
+                       "take effect at the next start; the control socket and status page keep "
+                       "their current settings");
+        const auto t0 = SteadyClock::now();
+        result.outcome = director_.reload(std::move(*loaded.config), now());
+        result.services = director_.config().services.size();
+        if (hub_) hub_->observe("reload", SteadyClock::now() - t0);
+        runner_.reload(director_.checks());
     }
     sd_notify(0, "READY=1");
     settle();
+    return result;
 }
 
 void Shell::stop(int signal) {
@@ -294,6 +356,7 @@ void Shell::stop(int signal) {
     runner_.stop();
     tick_.cancel();
     watchdog_.cancel();
+    if (hub_) hub_->stop();
     io_.stop();
 }
 

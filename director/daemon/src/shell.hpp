@@ -14,9 +14,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "ballast/control/hub.hpp"
 #include "ballast/daemon/director.hpp"
 #include "ballast/health/runner.hpp"
 #include "ballast/kernel/ipvs_client.hpp"
+
+namespace ballast::kernel {
+class IpvsNetlinkClient;
+}
 
 namespace ballast::daemon {
 
@@ -32,6 +37,18 @@ public:
 private:
     Severity threshold_;
     bool journal_;
+};
+
+// A full IPVS dump on a netlink socket of its own, opened at the first dump and again after a
+// failed one.
+class LazyDumper {
+public:
+    LazyDumper();
+    ~LazyDumper();
+    Result<kernel::IpvsSnapshot> dump();
+
+private:
+    std::unique_ptr<kernel::IpvsNetlinkClient> client_;
 };
 
 // The full IPVS dump, made on a thread of its own with its own socket, so a dump of a large
@@ -61,10 +78,12 @@ public:
     Shell(boost::asio::io_context& io, Director& director, std::string config_path, const Log& log);
     ~Shell() override;
 
-    // Starts the checks, timers and signal handling; io.run() then runs until SIGTERM/SIGINT.
-    void start();
+    // Starts the control socket and status page (an error: neither could be set up), the
+    // checks, timers and signal handling; io.run() then runs until SIGTERM/SIGINT.
+    Status start();
     void on_health_event(const health::HealthEvent& event) override;
     void on_inconclusive_run(const health::InconclusiveRun& run) override;
+    void on_run_finished(const health::RunResult& run) override;
 
 private:
     Now now() const;
@@ -73,7 +92,8 @@ private:
     void arm_tick();
     void start_resync();
     void wait_signal();
-    void reload();
+    control::ReloadResult reload();
+    Status start_hub();
     void stop(int signal);
     void arm_watchdog();
     void notify_status();
@@ -96,6 +116,7 @@ private:
     uint64_t watchdog_usec_ = 0;
     bool ready_ = false;
     std::string last_status_;
+    std::unique_ptr<control::Hub> hub_;  // control socket, status page, metrics
 };
 
 }  // namespace ballast::daemon

@@ -1,6 +1,8 @@
 #include "ballast/health/check_plan.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <set>
 
 namespace ballast::health {
@@ -70,14 +72,25 @@ CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
 }
 
 PlanDiff diff_checks(const std::vector<CheckKey>& running, const std::vector<CheckKey>& wanted) {
-    std::set<CheckKey> old(running.begin(), running.end());
-    std::set<CheckKey> now(wanted.begin(), wanted.end());
-    PlanDiff d;
-    for (const auto& k : now) (old.count(k) ? d.kept : d.added).push_back(k);
-    for (const auto& k : old) {
-        if (!now.count(k)) d.removed.push_back(k);
-    }
-    return d;
+    // Both are usually sorted already (CheckPlan::keys(), the runner's map): merge them in one
+    // pass instead of copying 2 x 50,000 keys into sets.
+    auto sorted_unique =
+        [](const std::vector<CheckKey>& v) -> std::optional<std::vector<CheckKey>> {
+        if (std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end())
+            return std::nullopt;  // strictly ascending: use as it is
+        std::vector<CheckKey> c = v;
+        std::sort(c.begin(), c.end());
+        c.erase(std::unique(c.begin(), c.end()), c.end());
+        return c;
+    };
+    const auto old_copy = sorted_unique(running), now_copy = sorted_unique(wanted);
+    return diff_sorted(old_copy ? *old_copy : running, now_copy ? *now_copy : wanted,
+                       std::identity{});
+}
+
+PlanDiff diff_checks(const CheckPlan& running, const CheckPlan& wanted) {
+    return diff_sorted(running.checks, wanted.checks,
+                       [](const auto& entry) -> const CheckKey& { return entry.first; });
 }
 
 }  // namespace ballast::health

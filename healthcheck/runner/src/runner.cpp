@@ -53,6 +53,7 @@ public:
         runner_->stats_.lateness.add(
             std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
         ++runner_->stats_.runs_started;
+        started_ = now;
         run_ = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
             if (!self->stopped_) self->completed(std::move(r));
         });
@@ -76,6 +77,8 @@ private:
             return;
         }
         auto transition = tracker_.record(r.up, r.reason, now);
+        runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
+        if (stopped_) return;  // the sink reloaded the runner from inside the callback
         const bool agent_changed = r.agent != last_agent_;
         last_agent_ = r.agent;
         if (transition || agent_changed) {
@@ -96,6 +99,7 @@ private:
     CheckSchedule schedule_;
     std::shared_ptr<ProbeRun> run_;
     std::optional<AgentReply> last_agent_;
+    TimePoint started_{};
     uint64_t runs_ = 0;
     bool stopped_ = false;
 };
@@ -156,7 +160,15 @@ PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
     running.reserve(sessions_.size());
     for (const auto& [k, s] : sessions_) running.push_back(k);
-    auto diff = diff_checks(running, checks);
+    return start_and_stop(diff_checks(running, checks));
+}
+
+PlanDiff HealthRunner::reload(const CheckPlan& plan) {
+    const auto key = [](const auto& entry) -> const CheckKey& { return entry.first; };
+    return start_and_stop(diff_sorted(sessions_, plan.checks, key));
+}
+
+PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     for (const auto& k : diff.removed) {
         auto it = sessions_.find(k);
         it->second->stop();

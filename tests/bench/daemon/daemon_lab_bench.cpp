@@ -88,11 +88,11 @@ public:
     Farm(size_t services, size_t reals) : services_(services) {
         const std::string tid = std::to_string(ns_.tid());
         testing::check_argv(
-            {"ip", "link", "add", "vf", "type", "veth", "peer", "name", "vp", "netns", tid});
-        testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "vf"});
-        testing::check_argv({"ip", "link", "set", "vf", "up"});
-        std::string batch = "link set vp up\nlink set lo up\n";
-        for (size_t i = 0; i < reals; ++i) batch += "addr add " + real_addr(i) + "/16 dev vp\n";
+            {"ip", "link", "add", "dfarm", "type", "veth", "peer", "name", "pfarm", "netns", tid});
+        testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "dfarm"});
+        testing::check_argv({"ip", "link", "set", "dfarm", "up"});
+        std::string batch = "link set pfarm up\nlink set lo up\n";
+        for (size_t i = 0; i < reals; ++i) batch += "addr add " + real_addr(i) + "/16 dev pfarm\n";
         batch += "route add default via 10.60.255.254\n";
         ns_.check({"ip", "-batch", "-"}, batch);
         ep_ = epoll_create1(EPOLL_CLOEXEC);

@@ -3,7 +3,6 @@
 //   a one-weight reconcile (dump + plan + apply), and the floor: a minimal raw generic-netlink
 //   loop, one request then its ack, and the same requests pipelined.
 // Prints a Markdown table. Usage: ipvs_bench [S...]   (default 1000 5000; D = 10)
-#include <fcntl.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,15 +42,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     std::exit(1);
 }
 
-// Every namespace stays alive until exit (emptied by clear_namespace) so no netns teardown
-// runs in the background of a later measurement.
-std::vector<int> g_namespaces;
+// Every namespace stays alive until exit (emptied by clear_namespace).
 void fresh_netns() {
-    Status st = lab::enter_fresh_netns();
-    if (!st) die(st.error().describe());
-    int fd = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die("open /proc/self/ns/net");
-    g_namespaces.push_back(fd);
+    if (Status st = lab::enter_fresh_netns_kept_open(); !st) die(st.error().describe());
 }
 
 IpvsTable table(size_t services) {

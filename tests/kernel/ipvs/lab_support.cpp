@@ -38,6 +38,15 @@ Status enter_fresh_netns() {
     return {};
 }
 
+Status enter_fresh_netns_kept_open() {
+    static std::vector<int> kept;  // closed by exit
+    if (Status st = enter_fresh_netns(); !st) return st;
+    int fd = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(errno, "open", "/proc/self/ns/net");
+    kept.push_back(fd);
+    return {};
+}
+
 ProcessResult run(const std::vector<std::string>& argv, const std::string& stdin_text) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return {};

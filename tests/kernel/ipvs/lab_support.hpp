@@ -13,6 +13,10 @@ namespace ballast::lab {
 // without a local route the kernel rejects every NAT destination with EINVAL.
 Status enter_fresh_netns();
 
+// enter_fresh_netns(), keeping a descriptor of the namespace open until the process exits: for
+// benchmarks, so no namespace teardown runs in the background of a later measurement.
+Status enter_fresh_netns_kept_open();
+
 struct ProcessResult {
     int exit_code = -1;
     std::string out;  // stdout + stderr

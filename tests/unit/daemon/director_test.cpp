@@ -367,6 +367,27 @@ TEST(Director, ReloadAppliesTheMinimalDiffAndKeepsHealthState) {
     EXPECT_FALSE(r.ipvs.table().services.at(kApi).reals.count(rk("10.0.0.2:443")));
 }
 
+TEST(Director, AReloadThatOnlyMovesLinesChangesNothing) {
+    Rig r;
+    r.start();
+    r.verdict("10.0.0.3:80", State::down);
+    const size_t n = r.ipvs.op_count();
+    auto out = r.d->reload(load("# moved down by two lines\n\n" + std::string(kConfig)), r.now());
+    r.drain_events();
+    EXPECT_TRUE(r.ops_since(n).empty());
+    EXPECT_TRUE(out.ops.empty());
+    EXPECT_TRUE(out.checks.added.empty());
+    EXPECT_TRUE(out.checks.removed.empty());
+    EXPECT_EQ(r.weight(kWeb, "10.0.0.3:80"), 0u);  // still down, not re-decided from scratch
+    // A director-wide setting reaches every service: panic at 10 % keeps the down real in.
+    std::string text = kConfig;
+    text.replace(text.find("[director]\n"), 11, "[director]\npanic_threshold = 10\n");
+    out = r.d->reload(load(text), r.now());
+    r.drain_events();
+    EXPECT_EQ(r.weight(kWeb, "10.0.0.3:80"), 1u);
+    EXPECT_TRUE(out.checks.added.empty());
+}
+
 TEST(Director, AChangedCheckKeepsTheRealsWeightUntilItsFirstResult) {
     Rig r;
     r.start();

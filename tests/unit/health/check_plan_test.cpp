@@ -87,5 +87,37 @@ TEST(CheckPlan, DiffKeepsUnchangedAddsAndRemoves) {
     EXPECT_EQ(d.removed[0].spec.path, "/health");
 }
 
+// Keys from a caller in any order, repeated: the merge sorts its own copy and reports each once;
+// the plans' own overload gives the same answer as the keys' one.
+TEST(CheckPlan, DiffOfUnsortedAndRepeatedKeys) {
+    auto key = [](const char* addr, const char* path) {
+        auto spec = http_check();
+        spec.path = path;
+        return make_check_key(*IpAddress::parse(addr), 80, spec);
+    };
+    const std::vector<CheckKey> running{key("10.0.0.9", "/a"), key("10.0.0.1", "/a"),
+                                        key("10.0.0.9", "/a"), key("10.0.0.5", "/a")};
+    const std::vector<CheckKey> wanted{key("10.0.0.5", "/a"), key("10.0.0.2", "/a"),
+                                       key("10.0.0.2", "/a"), key("10.0.0.9", "/b")};
+    const auto d = diff_checks(running, wanted);
+    EXPECT_EQ(d.kept, (std::vector<CheckKey>{key("10.0.0.5", "/a")}));
+    EXPECT_EQ(d.added, (std::vector<CheckKey>{key("10.0.0.2", "/a"), key("10.0.0.9", "/b")}));
+    EXPECT_EQ(d.removed, (std::vector<CheckKey>{key("10.0.0.1", "/a"), key("10.0.0.9", "/a")}));
+
+    auto a =
+        plan_checks({service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.3", 80}})},
+                    CheckSpec{});
+    auto b =
+        plan_checks({service("192.0.2.1", 80, http_check(), {{"10.0.0.3", 80}, {"10.0.0.4", 80}})},
+                    CheckSpec{});
+    const auto from_plans = diff_checks(a, b), from_keys = diff_checks(a.keys(), b.keys());
+    EXPECT_EQ(from_plans.kept, from_keys.kept);
+    EXPECT_EQ(from_plans.added, from_keys.added);
+    EXPECT_EQ(from_plans.removed, from_keys.removed);
+    EXPECT_EQ(from_plans.kept.size(), 1u);
+    EXPECT_EQ(from_plans.added.size(), 1u);
+    EXPECT_EQ(from_plans.removed.size(), 1u);
+}
+
 }  // namespace
 }  // namespace ballast::health

@@ -208,7 +208,8 @@ TEST(IpvsEncode, ConfigDaemonZeroInfoAndFamilyRequests) {
     m = d.msg(kFamily, kReqAck, 2, 9 /*NEW_DAEMON*/);
     size_t n = d.open(3 /*CMD_ATTR_DAEMON*/);
     d.attr32(1, 2), d.attr_str(2, "eth0"), d.attr32(3, 9);
-    d.attr_raw(7 /*MCAST_PORT*/, {0x22, 0x90}), d.attr_raw(8 /*MCAST_TTL*/, {2});
+    // The kernel keeps the sync port as a host-order u16 (ipvsadm shows port=8848).
+    d.attr16(7 /*MCAST_PORT*/, 8848), d.attr_raw(8 /*MCAST_TTL*/, {2});
     d.close(n);
     d.end_msg(m);
     EXPECT_EQ(out, d.b);
@@ -228,11 +229,13 @@ TEST(IpvsEncode, ConfigDaemonZeroInfoAndFamilyRequests) {
     encode_get_timeouts(out, {kFamily, 5});
     encode_get_info(out, {kFamily, 6});
     encode_zero(out, {kFamily, 7}, nullptr);
+    encode_flush(out, {kFamily, 8});
     WireBytes q;
     m = q.msg(kFamily, kDump, 4, 11), q.end_msg(m);
     m = q.msg(kFamily, 0x1, 5, 13), q.end_msg(m);
     m = q.msg(kFamily, 0x1, 6, 15), q.end_msg(m);
     m = q.msg(kFamily, kReqAck, 7, 16), q.end_msg(m);
+    m = q.msg(kFamily, kReqAck, 8, 17 /*FLUSH*/), q.end_msg(m);
     EXPECT_EQ(out, q.b);
 }
 
@@ -453,7 +456,7 @@ TEST(IpvsDecode, InfoTimeoutsDaemonAndFamilyId) {
     m = d.msg(kFamily, 0x2, 1, 9 /*NEW_DAEMON*/);
     size_t n = d.open(3);
     d.attr32(1, 1), d.attr_str(2, "eth1"), d.attr32(3, 4), d.attr16(4, 1472);
-    d.attr_raw(5, {224, 0, 0, 81}), d.attr_raw(7, {0x22, 0x90}), d.attr_raw(8, {1});
+    d.attr_raw(5, {224, 0, 0, 81}), d.attr16(7, 8848), d.attr_raw(8, {1});
     d.close(n);
     d.end_msg(m);
     auto dm = decode_daemon(one_message(d.b));

@@ -160,7 +160,8 @@ void encode_new_daemon(std::vector<uint8_t>& out, Header h, const SyncDaemon& d)
         else
             put_addr(b, IPVS_DAEMON_ATTR_MCAST_GROUP6, *d.mcast_group);
     }
-    if (d.mcast_port) b.put_be16(IPVS_DAEMON_ATTR_MCAST_PORT, *d.mcast_port);
+    // Host byte order, unlike the service and destination ports (the kernel keeps a u16).
+    if (d.mcast_port) b.put_u16(IPVS_DAEMON_ATTR_MCAST_PORT, *d.mcast_port);
     if (d.mcast_ttl) b.put_u8(IPVS_DAEMON_ATTR_MCAST_TTL, *d.mcast_ttl);
     b.end_nest(n);
     b.end();
@@ -174,6 +175,10 @@ void encode_del_daemon(std::vector<uint8_t>& out, Header h, SyncDaemon::State st
 }
 void encode_dump_daemons(std::vector<uint8_t>& out, Header h) {
     auto b = start(out, h, kDump, IPVS_CMD_GET_DAEMON);
+    b.end();
+}
+void encode_flush(std::vector<uint8_t>& out, Header h) {
+    auto b = start(out, h, kWrite, IPVS_CMD_FLUSH);
     b.end();
 }
 void encode_zero(std::vector<uint8_t>& out, Header h, const ServiceKey* svc) {
@@ -453,7 +458,7 @@ Result<SyncDaemon> decode_daemon(const nl::Message& m) {
         d.mcast_group = v;
     }
     if (t.present(IPVS_DAEMON_ATTR_MCAST_PORT)) {
-        TRY_ASSIGN(v, nl::get_be16(t[IPVS_DAEMON_ATTR_MCAST_PORT]));
+        TRY_ASSIGN(v, nl::get_u16(t[IPVS_DAEMON_ATTR_MCAST_PORT]));  // host order
         d.mcast_port = v;
     }
     if (t.present(IPVS_DAEMON_ATTR_MCAST_TTL)) {

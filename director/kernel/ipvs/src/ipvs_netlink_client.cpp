@@ -231,8 +231,8 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
                 continue;
             }
             int err = errnos[k];
-            if (err == 0 || ipvs::is_idempotent_success(ops[k], err)) continue;
-            if (err == EEXIST) {
+            if (err == 0 || (opt_.idempotent && ipvs::is_idempotent_success(ops[k], err))) continue;
+            if (err == EEXIST && opt_.idempotent) {
                 results[k] = check_identical(ops[k]);
                 continue;
             }
@@ -389,7 +389,7 @@ Status IpvsNetlinkClient::start_daemon(const ipvs::SyncDaemon& d) {
         std::string(d.state == ipvs::SyncDaemon::State::master ? "master" : "backup") + " on " +
         d.mcast_ifn + " syncid " + std::to_string(d.sync_id);
     Status st = simple_write(std::move(req), seq, "IPVS_CMD_NEW_DAEMON", key);
-    if (!st && st.error().code == EEXIST) {
+    if (!st && st.error().code == EEXIST && opt_.idempotent) {
         auto running = daemons();
         if (running)
             for (const auto& r : *running)
@@ -415,7 +415,7 @@ Status IpvsNetlinkClient::stop_daemon(ipvs::SyncDaemon::State state) {
     ipvs::encode_del_daemon(req, {family_, seq}, state);
     Status st = simple_write(std::move(req), seq, "IPVS_CMD_DEL_DAEMON",
                              state == ipvs::SyncDaemon::State::master ? "master" : "backup");
-    if (!st && st.error().code == ESRCH) return {};  // not running: already stopped
+    if (!st && st.error().code == ESRCH && opt_.idempotent) return {};  // already stopped
     return st;
 }
 
@@ -433,6 +433,13 @@ Result<std::vector<ipvs::SyncDaemon>> IpvsNetlinkClient::daemons() {
                          });
     if (!st) return st.error();
     return out;
+}
+
+Status IpvsNetlinkClient::flush() {
+    std::vector<uint8_t> req;
+    uint32_t seq = next_seq();
+    ipvs::encode_flush(req, {family_, seq});
+    return simple_write(std::move(req), seq, "IPVS_CMD_FLUSH", "all");
 }
 
 Status IpvsNetlinkClient::zero_counters() {

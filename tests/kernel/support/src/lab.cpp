@@ -53,14 +53,18 @@ struct Pipe {
 
 }  // namespace
 
-CommandOutput run_argv(const std::vector<std::string>& argv, const std::string& input) {
+namespace {
+
+// Runs argv with input on stdin; stdout into out, stderr into err (or into out when err is null).
+int spawn_and_collect(const std::vector<std::string>& argv, const std::string& input,
+                      std::string& out_text, std::string* err_text) {
     if (argv.empty()) throw CommandFailed("run_argv: empty command");
-    Pipe in, out;
+    Pipe in, out, err;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in.fd[0], 0);
     posix_spawn_file_actions_adddup2(&actions, out.fd[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, out.fd[1], 2);
+    posix_spawn_file_actions_adddup2(&actions, err_text ? err.fd[1] : out.fd[1], 2);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -70,38 +74,53 @@ CommandOutput run_argv(const std::vector<std::string>& argv, const std::string& 
     if (rc != 0) throw CommandFailed("cannot start " + describe(argv) + ": " + std::strerror(rc));
     in.close_end(0);
     out.close_end(1);
+    err.close_end(1);
+    if (!err_text) err.close_end(0);
 
-    // Feed stdin and drain stdout together so neither side can block the other.
-    CommandOutput result;
+    // Feed stdin and drain both outputs together so neither side can block the other.
     size_t written = 0;
     if (input.empty()) in.close_end(1);
     // Writing to a child that exited early must not kill us.
     ::signal(SIGPIPE, SIG_IGN);
-    while (out.fd[0] >= 0) {
-        pollfd fds[2] = {{out.fd[0], POLLIN, 0}, {in.fd[1], POLLOUT, 0}};
-        nfds_t n = in.fd[1] >= 0 ? 2 : 1;
-        if (::poll(fds, n, -1) < 0) {
+    auto drain = [](Pipe& p, std::string& into) {
+        char buf[4096];
+        ssize_t r = ::read(p.fd[0], buf, sizeof buf);
+        if (r > 0)
+            into.append(buf, static_cast<size_t>(r));
+        else if (r == 0 || errno != EINTR)
+            p.close_end(0);
+    };
+    while (out.fd[0] >= 0 || err.fd[0] >= 0) {
+        pollfd fds[3] = {{out.fd[0], POLLIN, 0}, {err.fd[0], POLLIN, 0}, {in.fd[1], POLLOUT, 0}};
+        if (::poll(fds, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw CommandFailed(errno_text("poll"));
         }
-        if (n == 2 && fds[1].revents) {
+        if (in.fd[1] >= 0 && fds[2].revents) {
             ssize_t w = ::write(in.fd[1], input.data() + written, input.size() - written);
             if (w > 0) written += static_cast<size_t>(w);
             if (w < 0 || written == input.size()) in.close_end(1);
         }
-        if (fds[0].revents) {
-            char buf[4096];
-            ssize_t r = ::read(out.fd[0], buf, sizeof buf);
-            if (r > 0)
-                result.output.append(buf, static_cast<size_t>(r));
-            else if (r == 0 || errno != EINTR)
-                out.close_end(0);
-        }
+        if (out.fd[0] >= 0 && fds[0].revents) drain(out, out_text);
+        if (err.fd[0] >= 0 && fds[1].revents) drain(err, *err_text);
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+CommandOutput run_argv(const std::vector<std::string>& argv, const std::string& input) {
+    CommandOutput result;
+    result.status = spawn_and_collect(argv, input, result.output, nullptr);
+    return result;
+}
+
+CommandStreams run_argv_streams(const std::vector<std::string>& argv, const std::string& input) {
+    CommandStreams result;
+    result.status = spawn_and_collect(argv, input, result.out, &result.err);
     return result;
 }
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ballast/health/check_plan.hpp"
@@ -176,6 +177,9 @@ public:
 
     // Events since the last call, oldest first.
     std::vector<Event> take_events();
+    // Services whose decisions were recomputed since the last call (a status page republishes
+    // just these; services a reload removed are not in it).
+    std::set<model::ServiceKey> take_redecided() { return std::exchange(redecided_, {}); }
 
 private:
     struct Indexed;  // config lookups
@@ -187,6 +191,15 @@ private:
     void apply_network(Now now, bool resync);
     // Recomputes the decisions of these services and writes what differs (no dump).
     void update_services(const std::set<model::ServiceKey>& services, Now now);
+    // The plan for just these services: against the programmed table (counters unknown, so
+    // drains finish at a resync), toward want_from's services (absent there: left the config).
+    reconcile::PlanResult plan_scope(const std::vector<model::ServiceKey>& scope,
+                                     const model::IpvsTable& want_from,
+                                     const model::DirectorConfig& config, SteadyTime now) const;
+    // plan_scope() toward desired_, then written; returns the ops.
+    std::vector<model::IpvsOp> write_scope(std::vector<model::ServiceKey> scope, Now now);
+    // The services a reload to `next` must decide and plan again.
+    std::vector<model::ServiceKey> reload_scope(const model::DirectorConfig& next) const;
     void redecide(const model::ServiceKey& key, Now now);
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
@@ -198,7 +211,7 @@ private:
     // waiting since the start, and reals whose check changed (they had a result under the
     // old check), at what the kernel holds now.
     policy::AdoptedWeights adopted_after_reload(const model::DirectorConfig& next,
-                                                const health::HealthBook& next_book) const;
+                                                const std::vector<model::ServiceKey>& scope) const;
 
     model::DirectorConfig config_;
     Ports ports_;
@@ -229,6 +242,7 @@ private:
     std::optional<SteadyTime> next_ramp_;
     ReconcileStatus status_;
     std::vector<Event> events_;
+    std::set<model::ServiceKey> redecided_;
 };
 
 // `ballastd --cleanup`: deletes every IPVS service the ownership record or the config names

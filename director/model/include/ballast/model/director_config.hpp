@@ -1,6 +1,7 @@
 #pragma once
 // The validated configuration: what config/ produces and policy/ consumes.
 // A DirectorConfig exists only if every check in config/ passed.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -89,6 +90,18 @@ struct ServiceConfig {
     std::vector<RealServerConfig> reals;
     SourceLocation where;
     auto operator<=>(const ServiceConfig&) const = default;
+    // Equal but for where things are written in the file (a reload that only moves lines
+    // changes nothing).
+    bool same_settings(const ServiceConfig& o) const {
+        auto real_eq = [](const RealServerConfig& a, const RealServerConfig& b) {
+            return a.key == b.key && a.spec == b.spec && a.agent_port == b.agent_port;
+        };
+        return name == o.name && key == o.key && spec == o.spec && group == o.group &&
+               group_vip == o.group_vip && on_failure == o.on_failure &&
+               sorry_server == o.sorry_server && panic_threshold == o.panic_threshold &&
+               check == o.check &&
+               std::equal(reals.begin(), reals.end(), o.reals.begin(), o.reals.end(), real_eq);
+    }
 };
 
 struct DirectorConfig {

@@ -61,5 +61,27 @@ struct PlanDiff {
     std::vector<CheckKey> removed;
 };
 PlanDiff diff_checks(const std::vector<CheckKey>& running, const std::vector<CheckKey>& wanted);
+// The same from two plans, without copying their keys first (a plan holds 50,000 at 5,000 x 10).
+PlanDiff diff_checks(const CheckPlan& running, const CheckPlan& wanted);
+
+// One pass over two strictly ascending ranges (maps keyed by CheckKey, sorted vectors);
+// `key_of` reads an element's key.
+template <class Old, class Now, class KeyOf>
+PlanDiff diff_sorted(const Old& old, const Now& now, KeyOf key_of) {
+    PlanDiff d;
+    auto o = old.begin();
+    for (const auto& element : now) {
+        const CheckKey& k = key_of(element);
+        while (o != old.end() && key_of(*o) < k) d.removed.push_back(key_of(*o++));
+        if (o != old.end() && key_of(*o) == k) {
+            d.kept.push_back(k);
+            ++o;
+        } else {
+            d.added.push_back(k);
+        }
+    }
+    for (; o != old.end(); ++o) d.removed.push_back(key_of(*o));
+    return d;
+}
 
 }  // namespace ballast::health

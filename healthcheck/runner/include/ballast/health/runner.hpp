@@ -43,6 +43,15 @@ struct InconclusiveRun {
     State state = State::unknown;  // the check's state, left as it was
 };
 
+// One completed run, whatever it changed: what status pages show as a check's last result
+// and what the check-duration metrics count.
+struct RunResult {
+    const CheckKey& check;
+    const ProbeResult& result;
+    TimePoint started;
+    TimePoint finished;
+};
+
 class HealthSink {
 public:
     virtual ~HealthSink() = default;
@@ -53,6 +62,9 @@ public:
     // they were, so rise/fall resume where they stood). Meant to be logged as
     // the director's own fault, rate-limited, and counted. Default: ignored.
     virtual void on_inconclusive_run(const InconclusiveRun& /*run*/) {}
+    // Every completed run that said something about the server (not inconclusive ones),
+    // before the HealthEvent it may cause. Default: ignored.
+    virtual void on_run_finished(const RunResult& /*run*/) {}
 };
 
 // How late timers fired (actual start - due), in 50 us buckets up to 100 ms.
@@ -100,7 +112,8 @@ public:
     // and schedule; new ones start spread over their interval; removed ones are
     // cancelled (an in-flight run's callback is never called).
     PlanDiff reload(const std::vector<CheckKey>& checks);
-    void stop();  // same as reload({})
+    PlanDiff reload(const CheckPlan& plan);  // the same without copying the plan's keys
+    void stop();                             // same as reload({})
 
     size_t size() const { return sessions_.size(); }
     std::optional<State> state(const CheckKey& check) const;
@@ -114,6 +127,7 @@ public:
     class Session;  // one (target, check); defined in runner.cpp
 
 private:
+    PlanDiff start_and_stop(PlanDiff diff);  // stops what diff removed, starts what it added
     friend class Session;
     // One timer for every session: sessions wait in a queue ordered by due time.
     struct Due {

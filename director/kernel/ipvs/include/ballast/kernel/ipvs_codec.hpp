@@ -80,6 +80,7 @@ void encode_get_timeouts(std::vector<uint8_t>& out, Header h);
 void encode_new_daemon(std::vector<uint8_t>& out, Header h, const SyncDaemon& d);
 void encode_del_daemon(std::vector<uint8_t>& out, Header h, SyncDaemon::State state);
 void encode_dump_daemons(std::vector<uint8_t>& out, Header h);
+void encode_flush(std::vector<uint8_t>& out, Header h);  // deletes every service
 // Zeroes the counters of one service, or of everything when svc is null.
 void encode_zero(std::vector<uint8_t>& out, Header h, const model::ServiceKey* svc);
 void encode_get_info(std::vector<uint8_t>& out, Header h);

@@ -46,6 +46,10 @@ public:
         // at 2^32 (a daemon dumping 5,000 services a second wraps in about ten days); tests
         // start just below the wrap.
         uint32_t initial_seq = 0;
+        // apply(), start_daemon(), stop_daemon(): an identical add, an absent delete and
+        // stopping a stopped daemon succeed (what a reconciler wants). false: they fail with
+        // the kernel's errno (EEXIST, ESRCH/ENOENT) like any other error, as ipvsadm reports.
+        bool idempotent = true;
     };
 
     // Opens its sockets (1 + Options::dump_sockets) in the caller's network namespace, which is
@@ -82,6 +86,7 @@ public:
     Status start_daemon(const ipvs::SyncDaemon& d);
     Status stop_daemon(ipvs::SyncDaemon::State state);  // stopping a stopped daemon succeeds
     Result<std::vector<ipvs::SyncDaemon>> daemons();
+    Status flush();                                    // IPVS_CMD_FLUSH: every service
     Status zero_counters();                            // all services
     Status zero_counters(const model::ServiceKey& k);  // one service
     Result<ipvs::Info> info();

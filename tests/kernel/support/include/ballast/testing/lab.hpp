@@ -24,6 +24,13 @@ namespace ballast::testing {
 // its exit status with stdout and stderr interleaved. No shell is involved.
 // The child inherits the calling thread's network namespace.
 CommandOutput run_argv(const std::vector<std::string>& argv, const std::string& input = {});
+// Same, with stdout and stderr kept apart.
+struct CommandStreams {
+    int status = 0;
+    std::string out, err;
+};
+CommandStreams run_argv_streams(const std::vector<std::string>& argv,
+                                const std::string& input = {});
 // Same, but throws CommandFailed (naming the command and its output) on non-zero exit.
 std::string check_argv(const std::vector<std::string>& argv, const std::string& input = {});
 

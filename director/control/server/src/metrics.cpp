@@ -1,0 +1,452 @@
+#include "ballast/control/metrics.hpp"
+
+#include <sstream>
+
+#include <zlib.h>
+
+#include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+namespace ballast::control {
+
+namespace prom = prometheus;
+using Label = prom::ClientMetric::Label;
+using Labels = std::vector<Label>;
+
+namespace {
+
+struct FamilyDef {
+    const char* name;
+    const char* help;
+    prom::MetricType type;
+};
+
+// Per service and per real server, from the service's published entry.
+constexpr std::array<FamilyDef, Metrics::kStateFamilies> kStateDefs{{
+    {"ballast_service_info", "A configured service: its name, scheduler and check type (value 1)",
+     prom::MetricType::Gauge},
+    {"ballast_service_panic",
+     "1 while more than the panic threshold of the service's real servers are down, so every "
+     "one keeps its weight",
+     prom::MetricType::Gauge},
+    {"ballast_service_sorry_server_active", "1 while the sorry server takes the service's traffic",
+     prom::MetricType::Gauge},
+    {"ballast_service_real_servers_down", "Real servers of the service its checks find down",
+     prom::MetricType::Gauge},
+    {"ballast_real_weight_configured", "The real server's weight in the configuration",
+     prom::MetricType::Gauge},
+    {"ballast_real_weight_effective",
+     "The weight ballastd gives the real server now (health, agent, overrides, slow start, "
+     "panic; -1 while removed from IPVS)",
+     prom::MetricType::Gauge},
+    {"ballast_real_health",
+     "The real server's check: 1 up, 0 down, -1 no result yet or not checked",
+     prom::MetricType::Gauge},
+    {"ballast_real_override",
+     "1 while an operator's override (ballastctl drain or weight) is in force, by action",
+     prom::MetricType::Gauge},
+    {"ballast_real_health_transitions_total",
+     "Changes of the real server's health state since ballastd started, by new state and reason",
+     prom::MetricType::Counter},
+}};
+
+// From the last IPVS dump (ballast_ipvs_*: node_exporter's ipvs collector, per service).
+constexpr std::array<FamilyDef, Metrics::kCounterFamilies> kCounterDefs{{
+    {"ballast_ipvs_connections_total", "Connections the service accepted (IPVS counter)",
+     prom::MetricType::Counter},
+    {"ballast_ipvs_incoming_packets_total", "Packets into the service (IPVS counter)",
+     prom::MetricType::Counter},
+    {"ballast_ipvs_outgoing_packets_total", "Packets out of the service (IPVS counter)",
+     prom::MetricType::Counter},
+    {"ballast_ipvs_incoming_bytes_total", "Bytes into the service (IPVS counter)",
+     prom::MetricType::Counter},
+    {"ballast_ipvs_outgoing_bytes_total", "Bytes out of the service (IPVS counter)",
+     prom::MetricType::Counter},
+    {"ballast_ipvs_backend_connections_active", "Active connections to the real server (IPVS)",
+     prom::MetricType::Gauge},
+    {"ballast_ipvs_backend_connections_inactive", "Inactive connections to the real server (IPVS)",
+     prom::MetricType::Gauge},
+}};
+
+const std::vector<double> kCheckBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+const std::vector<double> kReconcileBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                            1,      2.5,     5,      10};
+const std::vector<double> kLatenessBuckets{0.0001, 0.0005, 0.001, 0.005, 0.01,
+                                           0.05,   0.1,    0.5,   1,     5};
+
+double seconds(std::chrono::nanoseconds d) {
+    return std::chrono::duration<double>(d).count();
+}
+
+std::string serialize(const std::vector<prom::MetricFamily>& families) {
+    std::ostringstream os;
+    prom::TextSerializer().Serialize(os, families);
+    return std::move(os).str();
+}
+
+// The serializer's output split by family (a "# HELP" line starts one), without the
+// comment lines: one text per family, in order.
+template <size_t N>
+void split_families(const std::string& text,
+                    std::array<std::shared_ptr<const std::string>, N>& out) {
+    std::array<std::string, N> parts;
+    long index = -1;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size() - 1;
+        if (text.compare(pos, 7, "# HELP ") == 0) ++index;
+        if (text[pos] != '#' && index >= 0 && static_cast<size_t>(index) < N)
+            parts[static_cast<size_t>(index)].append(text, pos, end + 1 - pos);
+        pos = end + 1;
+    }
+    for (size_t i = 0; i < N; ++i)
+        out[i] = std::make_shared<const std::string>(std::move(parts[i]));
+}
+
+std::string header(const FamilyDef& d) {
+    return serialize({prom::MetricFamily{d.name, d.help, d.type, {}}});
+}
+
+Labels service_labels(const model::ServiceKey& key) {
+    if (key.is_fwmark()) return {{"local_mark", std::to_string(key.fwmark)}, {"proto", "FWM"}};
+    std::string proto(model::to_string(key.protocol));
+    for (auto& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return {{"local_address", key.addr.to_string()},
+            {"local_port", std::to_string(key.port)},
+            {"proto", std::move(proto)}};
+}
+
+Labels with(const Labels& base, std::initializer_list<Label> more) {
+    Labels out = base;
+    out.insert(out.end(), more);
+    return out;
+}
+
+prom::ClientMetric gauge(Labels labels, double value) {
+    prom::ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    return m;
+}
+
+prom::ClientMetric counter(Labels labels, double value) {
+    prom::ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    return m;
+}
+
+prom::MetricFamily family(const char* name, const char* help, prom::MetricType type,
+                          std::vector<prom::ClientMetric> metrics) {
+    return prom::MetricFamily{name, help, type, std::move(metrics)};
+}
+
+}  // namespace
+
+struct Metrics::Deflater {
+    z_stream z{};
+    Deflater() {
+        // Level 1: the kept texts are compressed once per change; 16 + 15: gzip framing.
+        if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            throw std::bad_alloc();
+    }
+    ~Deflater() { deflateEnd(&z); }
+};
+
+std::shared_ptr<const std::string> Metrics::gzip(const std::string& text) {
+    auto& z = deflater_->z;
+    deflateReset(&z);
+    std::string out(deflateBound(&z, static_cast<uLong>(text.size())), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z.avail_in = static_cast<uInt>(text.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
+    out.resize(out.size() - z.avail_out);
+    return std::make_shared<const std::string>(std::move(out));
+}
+
+Metrics::~Metrics() = default;
+
+Metrics::Metrics(const std::string& version)
+    : check_duration_(prom::BuildHistogram()
+                          .Name("ballast_check_duration_seconds")
+                          .Help("How long health check runs took, by check type")
+                          .Register(registry_)),
+      check_runs_(prom::BuildCounter()
+                      .Name("ballast_check_runs_total")
+                      .Help("Health check runs, by check type and result")
+                      .Register(registry_)),
+      reconcile_duration_(
+          prom::BuildHistogram()
+              .Name("ballast_reconcile_duration_seconds")
+              .Help("Time from an input (a health verdict, an override, a reload, a resync's dump, "
+                    "a slow-start step) to its IPVS writes acknowledged, by trigger")
+              .Register(registry_)),
+      events_(prom::BuildCounter()
+                  .Name("ballast_events_total")
+                  .Help("Logged state changes, by severity and kind")
+                  .Register(registry_)),
+      requests_(prom::BuildCounter()
+                    .Name("ballast_control_requests_total")
+                    .Help("Control socket and status page requests, by verb and result")
+                    .Register(registry_)),
+      dump_duration_(prom::BuildHistogram()
+                         .Name("ballast_ipvs_dump_duration_seconds")
+                         .Help("Full IPVS dumps (resyncs and fresh counters)")
+                         .Register(registry_)
+                         .Add({}, kReconcileBuckets)),
+      loop_lateness_(prom::BuildHistogram()
+                         .Name("ballast_event_loop_lateness_seconds")
+                         .Help("How late the daemon's event loop ran a timer (sampled every "
+                               "250 ms): time the loop was busy with something else")
+                         .Register(registry_)
+                         .Add({}, kLatenessBuckets)) {
+    deflater_ = std::make_unique<Deflater>();
+    for (size_t i = 0; i < kStateFamilies; ++i)
+        headers_[i] = std::make_shared<const std::string>(header(kStateDefs[i]));
+    for (size_t i = 0; i < kCounterFamilies; ++i)
+        headers_[kStateFamilies + i] = std::make_shared<const std::string>(header(kCounterDefs[i]));
+    for (size_t i = 0; i < headers_.size(); ++i) headers_gz_[i] = gzip(*headers_[i]);
+    prom::BuildGauge()
+        .Name("ballast_build_info")
+        .Help("ballastd's version (value 1)")
+        .Register(registry_)
+        .Add({{"version", version}})
+        .Set(1);
+    for (uint8_t t = 0; t < 8; ++t) {
+        const std::string type(model::to_string(static_cast<model::CheckType>(t)));
+        check_duration_by_type_[t] = &check_duration_.Add({{"type", type}}, kCheckBuckets);
+        check_runs_by_type_[t][0] = &check_runs_.Add({{"type", type}, {"result", "failure"}});
+        check_runs_by_type_[t][1] = &check_runs_.Add({{"type", type}, {"result", "success"}});
+    }
+}
+
+void Metrics::observe_check(model::CheckType type, bool success, std::chrono::nanoseconds took) {
+    const auto t = static_cast<size_t>(type);
+    if (t >= check_duration_by_type_.size()) return;
+    check_duration_by_type_[t]->Observe(seconds(took));
+    check_runs_by_type_[t][success ? 1 : 0]->Increment();
+}
+
+void Metrics::observe_reconcile(std::string_view trigger, std::chrono::nanoseconds took) {
+    reconcile_duration_.Add({{"trigger", std::string(trigger)}}, kReconcileBuckets)
+        .Observe(seconds(took));
+}
+
+void Metrics::observe_dump(std::chrono::nanoseconds took) {
+    dump_duration_.Observe(seconds(took));
+}
+
+void Metrics::observe_loop_lateness(std::chrono::nanoseconds late) {
+    loop_lateness_.Observe(seconds(late));
+}
+
+void Metrics::count_event(std::string_view severity, std::string_view kind) {
+    events_.Add({{"severity", std::string(severity)}, {"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::count_request(std::string_view verb, bool ok) {
+    requests_.Add({{"verb", std::string(verb)}, {"result", ok ? "ok" : "error"}}).Increment();
+}
+
+void Metrics::render_state(const PublishedService& s, Fragments& f) {
+    const auto& v = s.view;
+    const Labels svc = with(service_labels(v.key), {{"service", v.name}});
+    std::vector<prom::MetricFamily> fams;
+    fams.reserve(kStateFamilies);
+    for (const auto& d : kStateDefs) fams.push_back(prom::MetricFamily{d.name, d.help, d.type, {}});
+    fams[0].metric.push_back(
+        gauge(with(svc, {{"scheduler", v.scheduler}, {"check", v.check_type}}), 1));
+    fams[1].metric.push_back(gauge(svc, v.panic ? 1 : 0));
+    fams[2].metric.push_back(gauge(svc, v.sorry_active ? 1 : 0));
+    fams[3].metric.push_back(gauge(svc, v.down));
+    for (size_t i = 0; i < v.reals.size(); ++i) {
+        const auto& r = v.reals[i];
+        const auto& key = i < s.keys.size() ? s.keys[i] : model::RealKey{};
+        const Labels real = with(svc, {{"remote_address", key.addr.to_string()},
+                                       {"remote_port", std::to_string(key.port)}});
+        fams[4].metric.push_back(gauge(real, r.configured));
+        fams[5].metric.push_back(gauge(real, r.present ? r.effective : -1.0));
+        fams[6].metric.push_back(gauge(real, r.state == "up"     ? 1.0
+                                             : r.state == "down" ? 0.0
+                                                                 : -1.0));
+        if (r.override_)
+            fams[7].metric.push_back(gauge(with(real, {{"action", r.override_->action}}), 1));
+        if (i < s.transitions.size())
+            for (const auto& t : s.transitions[i])
+                fams[8].metric.push_back(counter(with(real, {{"to", t.to}, {"reason", t.reason}}),
+                                                 static_cast<double>(t.count)));
+    }
+    split_families(serialize(fams), f.state);
+}
+
+void Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* stats,
+                              const kernel::CountersByReal* dests, Fragments& f) {
+    const Labels svc = service_labels(v.key);
+    std::vector<prom::MetricFamily> fams;
+    fams.reserve(kCounterFamilies);
+    for (const auto& d : kCounterDefs)
+        fams.push_back(prom::MetricFamily{d.name, d.help, d.type, {}});
+    if (stats) {
+        fams[0].metric.push_back(counter(svc, static_cast<double>(stats->conns)));
+        fams[1].metric.push_back(counter(svc, static_cast<double>(stats->inpkts)));
+        fams[2].metric.push_back(counter(svc, static_cast<double>(stats->outpkts)));
+        fams[3].metric.push_back(counter(svc, static_cast<double>(stats->inbytes)));
+        fams[4].metric.push_back(counter(svc, static_cast<double>(stats->outbytes)));
+    }
+    if (dests) {
+        for (const auto& [real, c] : *dests) {
+            const Labels labels = with(svc, {{"remote_address", real.addr.to_string()},
+                                             {"remote_port", std::to_string(real.port)}});
+            fams[5].metric.push_back(gauge(labels, c.active_conns));
+            fams[6].metric.push_back(gauge(labels, c.inactive_conns));
+        }
+    }
+    split_families(serialize(fams), f.counters);
+}
+
+Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
+                                    const ServerGauges& gauges, Encoding encoding) {
+    const bool gz = encoding == Encoding::gzip;
+    size_t rerendered = 0;
+    std::map<model::ServiceKey, Fragments> kept;
+    uint64_t reals = 0, reals_down = 0;
+    for (const auto& entry : snap.services) {
+        const auto& key = entry->view.key;
+        auto node = fragments_.extract(key);
+        Fragments f = node ? std::move(node.mapped()) : Fragments{};
+        bool again = false;
+        if (f.from != entry) {
+            render_state(*entry, f);
+            f.from = entry;
+            f.state_gz = {};
+            again = true;
+        }
+        const kernel::IpvsStats* stats = nullptr;
+        const kernel::CountersByReal* dests = nullptr;
+        if (snap.counters) {
+            if (auto it = snap.counters->services.find(key); it != snap.counters->services.end())
+                stats = &it->second;
+            if (auto it = snap.counters->dests.find(key); it != snap.counters->dests.end())
+                dests = &it->second;
+        }
+        const bool same = f.counters_rendered && f.has_stats == (stats != nullptr) &&
+                          f.has_dests == (dests != nullptr) && (!stats || f.stats == *stats) &&
+                          (!dests || f.dests == *dests);
+        if (!same) {
+            render_counters(entry->view, stats, dests, f);
+            f.counters_rendered = true;
+            f.has_stats = stats != nullptr;
+            f.has_dests = dests != nullptr;
+            f.stats = stats ? *stats : kernel::IpvsStats{};
+            f.dests = dests ? *dests : kernel::CountersByReal{};
+            f.counters_gz = {};
+            again = true;
+        }
+        if (gz) {
+            for (size_t i = 0; i < kStateFamilies; ++i)
+                if (!f.state_gz[i] && !f.state[i]->empty()) f.state_gz[i] = gzip(*f.state[i]);
+            for (size_t i = 0; i < kCounterFamilies; ++i)
+                if (!f.counters_gz[i] && !f.counters[i]->empty())
+                    f.counters_gz[i] = gzip(*f.counters[i]);
+        }
+        if (again) ++rerendered;
+        for (const auto& r : entry->view.reals) {
+            if (r.sorry) continue;
+            ++reals;
+            if (r.down) ++reals_down;
+        }
+        kept.emplace(key, std::move(f));
+    }
+    fragments_ = std::move(kept);
+    last_rerendered_ = rerendered;
+
+    // Whole-daemon values from the snapshot, and the registry's own metrics.
+    const auto& rec = snap.reconcile;
+    std::vector<prom::MetricFamily> global;
+    global.push_back(family("ballast_services", "Configured services", prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(snap.services.size()))}));
+    global.push_back(family("ballast_real_servers",
+                            "Configured real servers (sorry servers not counted)",
+                            prom::MetricType::Gauge, {gauge({}, static_cast<double>(reals))}));
+    global.push_back(family("ballast_real_servers_down", "Real servers their checks find down",
+                            prom::MetricType::Gauge, {gauge({}, static_cast<double>(reals_down))}));
+    global.push_back(family("ballast_reconcile_in_sync",
+                            "1 when the last IPVS write round applied everything it planned",
+                            prom::MetricType::Gauge, {gauge({}, rec.in_sync ? 1 : 0)}));
+    global.push_back(family("ballast_reconcile_operations_total", "IPVS writes applied",
+                            prom::MetricType::Counter,
+                            {counter({}, static_cast<double>(rec.ops_applied))}));
+    global.push_back(family("ballast_reconcile_errors_total", "IPVS writes that failed",
+                            prom::MetricType::Counter,
+                            {counter({}, static_cast<double>(rec.op_failures))}));
+    global.push_back(family("ballast_reconcile_drift_repairs_total",
+                            "Differences found in the kernel (made behind ballastd's back) and "
+                            "repaired",
+                            prom::MetricType::Counter,
+                            {counter({}, static_cast<double>(rec.drift_repairs))}));
+    global.push_back(family("ballast_reconcile_resyncs_total", "Full dumps compared and repaired",
+                            prom::MetricType::Counter,
+                            {counter({}, static_cast<double>(rec.resyncs))}));
+    global.push_back(family("ballast_reconcile_failing_keys",
+                            "IPVS services and real servers whose last write failed (retried)",
+                            prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(rec.failing_total))}));
+    global.push_back(family("ballast_reconcile_draining_real_servers",
+                            "Removed real servers still draining (weight 0) before deletion",
+                            prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(rec.draining_total))}));
+    if (rec.last_resync)
+        global.push_back(family("ballast_reconcile_last_resync_timestamp_seconds",
+                                "When the last full dump was compared (Unix time)",
+                                prom::MetricType::Gauge, {gauge({}, *rec.last_resync)}));
+    if (snap.counters)
+        global.push_back(family("ballast_ipvs_counters_timestamp_seconds",
+                                "When the IPVS counters shown were dumped (Unix time)",
+                                prom::MetricType::Gauge, {gauge({}, snap.counters->at)}));
+    global.push_back(family("ballast_control_connections", "Open control socket connections",
+                            prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(gauges.control_connections))}));
+    global.push_back(family("ballast_control_event_subscribers",
+                            "Control socket clients following events", prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(gauges.event_subscribers))}));
+    global.push_back(family("ballast_http_connections", "Open status page / metrics connections",
+                            prom::MetricType::Gauge,
+                            {gauge({}, static_cast<double>(gauges.http_connections))}));
+    for (auto& f : registry_.Collect()) global.push_back(std::move(f));
+
+    Exposition out;
+    auto add = [&out](std::shared_ptr<const std::string> part) {
+        out.size += part->size();
+        out.parts.push_back(std::move(part));
+    };
+    const auto global_text = serialize(global);
+    add(gz ? gzip(global_text) : std::make_shared<const std::string>(global_text));
+    out.parts.reserve(1 + (kStateFamilies + kCounterFamilies) * (fragments_.size() + 1));
+    const auto& headers = gz ? headers_gz_ : headers_;
+    for (size_t i = 0; i < kStateFamilies; ++i) {
+        add(headers[i]);
+        for (const auto& [key, f] : fragments_)
+            if (!f.state[i]->empty()) add(gz ? f.state_gz[i] : f.state[i]);
+    }
+    for (size_t i = 0; i < kCounterFamilies; ++i) {
+        add(headers[kStateFamilies + i]);
+        for (const auto& [key, f] : fragments_)
+            if (!f.counters[i]->empty()) add(gz ? f.counters_gz[i] : f.counters[i]);
+    }
+    return out;
+}
+
+std::string Metrics::Exposition::text() const {
+    std::string out;
+    out.reserve(size);
+    for (const auto& p : parts) out += *p;
+    return out;
+}
+
+}  // namespace ballast::control

@@ -1,0 +1,354 @@
+// The daemon's state as the control socket, the page and the metrics see it: views of a
+// Director on the recording fakes (weights, why, overrides and for which services), the
+// reconcile state, a reload's plan as +/-/~ lines; the published state; and the metrics,
+// whose per-service texts are serialized again only for services that changed.
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include "ballast/config/config.hpp"
+#include "ballast/control/director_views.hpp"
+#include "ballast/control/metrics.hpp"
+#include "ballast/control/published.hpp"
+#include "ballast/fakes/fake_ipvs.hpp"
+#include "ballast/fakes/fake_nft.hpp"
+#include "ballast/fakes/fake_sysctl.hpp"
+
+using namespace ballast;
+using namespace ballast::control;
+using namespace std::chrono_literals;
+
+namespace {
+
+model::DirectorConfig load(const std::string& text) {
+    auto r = config::load_string(text, "ballast.toml");
+    if (!r.ok()) throw std::runtime_error(config::format(r.diagnostics.front()));
+    return *r.config;
+}
+
+const char* kConfig = R"(
+[[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+scheduler = "wrr"
+check = { type = "tcp" }
+[[service.real]]
+address = "10.0.0.1:80"
+weight = 3
+[[service.real]]
+address = "10.0.0.2:80"
+weight = 2
+[[service]]
+name = "api"
+vip = "192.0.2.1"
+port = 443
+check = { type = "none" }
+[[service.real]]
+address = "10.0.0.1:443"
+)";
+
+const auto kWeb =
+    model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse("192.0.2.1"), 80);
+const auto kApi =
+    model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse("192.0.2.1"), 443);
+model::RealKey rk(const char* s) {
+    auto e = model::Endpoint::parse(s);
+    return {e->addr, e->port};
+}
+
+struct Store : daemon::StateStore {
+    policy::Overrides overrides;
+    Result<std::set<model::ServiceKey>> load_ownership() override {
+        return std::set<model::ServiceKey>{};
+    }
+    Status save_ownership(const std::set<model::ServiceKey>&) override { return {}; }
+    Result<policy::Overrides> load_overrides() override { return overrides; }
+    Status save_overrides(const policy::Overrides& o) override {
+        overrides = o;
+        return {};
+    }
+};
+
+struct Rig {
+    fakes::FakeIpvs ipvs;
+    fakes::FakeNftClient nft;
+    fakes::FakeSysctl sysctl;
+    Store store;
+    std::unique_ptr<daemon::Director> d;
+    daemon::Now now{daemon::SteadyTime(std::chrono::hours(1)),
+                    daemon::WallTime(std::chrono::seconds(1764936000))};
+    Rig() {
+        d = std::make_unique<daemon::Director>(load(kConfig), daemon::Ports{ipvs, nft, sysctl},
+                                               store);
+        if (!d->start(ipvs.dump(), now)) throw std::runtime_error("start");
+    }
+    ServiceView view(const model::ServiceKey& key) {
+        const auto& cfg = key == kWeb ? d->config().services[0] : d->config().services[1];
+        return service_view(cfg, d->decisions().at(key), d->overrides());
+    }
+    void verdict(const char* real, health::State state, std::string reason) {
+        const auto r = rk(real);
+        health::HealthEvent ev{
+            health::make_check_key(r.addr, r.port, *d->config().services[0].check),
+            state,
+            true,
+            std::move(reason),
+            now.steady,
+            std::nullopt,
+            std::nullopt};
+        d->on_health_event(ev, now);
+    }
+};
+
+std::shared_ptr<PublishedService> entry_of(const ServiceView& v) {
+    auto e = std::make_shared<PublishedService>();
+    e->view = v;
+    for (const auto& r : v.reals) e->keys.push_back(rk(r.real.c_str()));
+    e->main.resize(v.reals.size());
+    e->agent.resize(v.reals.size());
+    e->transitions.resize(v.reals.size());
+    return e;
+}
+
+}  // namespace
+
+TEST(DirectorViews, ServicesShowWeightsWhyAndOverridesWithTheirScope) {
+    Rig r;
+    r.verdict("10.0.0.2:80", health::State::down, "connect refused");
+    policy::Override ov{policy::Override::Kind::drain, 0, "uid 0 (root) pid 9", r.now.wall};
+    ASSERT_TRUE(r.d->set_override({std::nullopt, rk("10.0.0.1:80")}, ov, r.now));
+    auto web = r.view(kWeb);
+    EXPECT_EQ(web.name, "web");
+    EXPECT_EQ(web.scheduler, "wrr");
+    EXPECT_EQ(web.check_type, "tcp");
+    EXPECT_EQ(web.down, 1u);
+    ASSERT_EQ(web.reals.size(), 2u);
+    EXPECT_EQ(web.reals[0].effective, 0u);
+    EXPECT_EQ(web.reals[0].configured, 3u);
+    ASSERT_TRUE(web.reals[0].override_);
+    EXPECT_TRUE(web.reals[0].override_->every_service);
+    EXPECT_EQ(web.reals[0].override_->set_by, "uid 0 (root) pid 9");
+    EXPECT_EQ(web.reals[0].override_->set_at, 1764936000.0);
+    EXPECT_NE(web.reals[0].reason.find("override: drained by uid 0 (root) pid 9"),
+              std::string::npos);
+    EXPECT_EQ(web.reals[1].state, "down");
+    EXPECT_TRUE(web.reals[1].down);
+    EXPECT_EQ(web.reals[1].reason, "connect refused");
+    EXPECT_EQ(r.view(kApi).check_type, "none");
+    // One set for this service: not "every service".
+    policy::Override w{policy::Override::Kind::weight, 9, "me", r.now.wall};
+    ASSERT_TRUE(r.d->set_override({kApi, rk("10.0.0.1:443")}, w, r.now));
+    auto api = r.view(kApi);
+    ASSERT_TRUE(api.reals[0].override_);
+    EXPECT_FALSE(api.reals[0].override_->every_service);
+    EXPECT_EQ(api.reals[0].override_->action, "weight");
+    EXPECT_EQ(api.reals[0].effective, 9u);
+    // take_redecided names what the override changed.
+    auto redecided = r.d->take_redecided();
+    EXPECT_TRUE(redecided.count(kApi));
+    EXPECT_TRUE(r.d->take_redecided().empty());
+}
+
+TEST(DirectorViews, ReconcileStateListsFailingKeysUpToTheLimit) {
+    daemon::ReconcileStatus st;
+    st.in_sync = false;
+    for (uint16_t i = 0; i < 150; ++i)
+        st.failing[reconcile::DirtyKey{kWeb, model::RealKey{*model::IpAddress::parse("10.0.0.1"),
+                                                            static_cast<uint16_t>(1000 + i)}}] =
+            make_error(ENOENT, "IPVS_CMD_SET_DEST", "k", "no such destination");
+    st.retry.consecutive_failures = 2;
+    const daemon::SteadyTime now(std::chrono::hours(1));
+    st.retry.next_attempt = now + 4s;
+    st.draining.push_back(reconcile::DrainState{kWeb, rk("10.0.0.9:80"), now, 4});
+    st.draining.push_back(reconcile::DrainState{kWeb, rk("10.0.0.8:80"), now, UINT32_MAX});
+    auto v = reconcile_view(st, now);
+    EXPECT_FALSE(v.in_sync);
+    EXPECT_EQ(v.failing_total, 150u);
+    EXPECT_EQ(v.failing.size(), ReconcileView::kListLimit);
+    EXPECT_EQ(v.failing[0].key, "192.0.2.1:80/tcp -> 10.0.0.1:1000");
+    EXPECT_EQ(v.failing[0].error, "no such destination (IPVS_CMD_SET_DEST k)");
+    EXPECT_EQ(v.retry_failures, 2u);
+    EXPECT_EQ(v.retry_in_seconds, 4.0);
+    EXPECT_EQ(v.draining,
+              (std::vector<std::string>{"192.0.2.1:80/tcp -> 10.0.0.9:80 (4 connections)",
+                                        "192.0.2.1:80/tcp -> 10.0.0.8:80"}));
+}
+
+TEST(DirectorViews, PlanLinesForEveryKindOfChange) {
+    Rig r;
+    auto next = load(R"(
+[[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+scheduler = "rr"
+check = { type = "tcp" }
+[[service.real]]
+address = "10.0.0.1:80"
+weight = 5
+[[service.real]]
+address = "10.0.0.3:80"
+[[service]]
+name = "dns"
+vip = "192.0.2.2"
+port = 53
+protocol = "udp"
+check = { type = "none" }
+[[service.real]]
+address = "10.0.0.10:53"
+)");
+    const auto outcome = r.d->preview(next, r.now);
+    auto p = plan_view("next.toml", outcome, r.d->config(), next, r.d->programmed());
+    std::vector<std::string> lines;
+    for (const auto& l : p.lines) lines.push_back(std::string(1, l.sign) + " " + l.text);
+    auto has = [&](const std::string& s) {
+        return std::find(lines.begin(), lines.end(), s) != lines.end();
+    };
+    EXPECT_TRUE(has("~ service web (192.0.2.1:80/tcp): scheduler wrr -> rr"))
+        << ::testing::PrintToString(lines);
+    EXPECT_TRUE(has("~ real 10.0.0.1:80 in web (192.0.2.1:80/tcp): weight 3 -> 5"));
+    EXPECT_TRUE(
+        has("~ real 10.0.0.2:80 in web (192.0.2.1:80/tcp): weight 2 -> 0 (removed from the config: "
+            "drains, deleted once its connections end)"));
+    EXPECT_TRUE(has("+ real 10.0.0.3:80 in web (192.0.2.1:80/tcp), weight 1, masq"));
+    EXPECT_TRUE(has("+ service dns (192.0.2.2:53/udp), scheduler wlc"));
+    // api left the config: it is quiesced (its real drains) before it is deleted.
+    EXPECT_TRUE(
+        has("~ real 10.0.0.1:443 in api (192.0.2.1:443/tcp): weight 1 -> 0 (removed from the "
+            "config: drains, deleted once its connections end)"))
+        << ::testing::PrintToString(lines);
+    EXPECT_TRUE(has("+ check tcp 10.0.0.3:80"));
+    EXPECT_TRUE(has("- check tcp 10.0.0.2:80"));
+    EXPECT_TRUE(has("+ nft table inet ballast: add element 10.0.0.3/32"));
+    EXPECT_EQ(p.ipvs_ops, outcome.ops.size());
+    EXPECT_NE(p.summary.find(std::to_string(outcome.ops.size()) + " IPVS writes; checks +1 -1"),
+              std::string::npos)
+        << p.summary;
+    // The same config: nothing.
+    auto same = plan_view("same.toml", r.d->preview(r.d->config(), r.now), r.d->config(),
+                          r.d->config(), r.d->programmed());
+    EXPECT_TRUE(same.lines.empty());
+    EXPECT_EQ(same.summary, "no changes: the running configuration already matches same.toml");
+}
+
+TEST(DirectorViews, EventsCarryTheirServiceAndReal) {
+    daemon::Event e{daemon::Severity::warning,
+                    daemon::EventKind::health,
+                    "down",
+                    kWeb,
+                    rk("10.0.0.2:80"),
+                    daemon::WallTime(std::chrono::milliseconds(1764936000250))};
+    auto v = event_view(e);
+    EXPECT_DOUBLE_EQ(v.at, 1764936000.25);
+    EXPECT_EQ(v.severity, "warning");
+    EXPECT_EQ(v.kind, "health");
+    EXPECT_EQ(v.service, "192.0.2.1:80/tcp");
+    EXPECT_EQ(v.real, "10.0.0.2:80");
+}
+
+TEST(Published, ReasonClassesStayFew) {
+    EXPECT_EQ(reason_class("connect refused"), "connect refused");
+    EXPECT_EQ(reason_class("timeout after 1s (reading response)"), "timeout after 1s");
+    EXPECT_EQ(reason_class("exec: exit 2: database is down"), "exec");
+    EXPECT_EQ(reason_class("HTTP 200: body lacks \"ok\""), "HTTP 200");
+    EXPECT_EQ(reason_class(""), "unknown");
+    EXPECT_EQ(reason_class(std::string(100, 'x')).size(), 48u);
+}
+
+TEST(Published, OrderRemovalCountersAndEvents) {
+    PublishedState p;
+    ServiceView a, b;
+    a.name = "a";
+    a.key = kWeb;
+    b.name = "b";
+    b.key = kApi;
+    p.set_service(kApi, entry_of(b));
+    p.set_service(kWeb, entry_of(a));
+    auto s = p.snapshot();
+    ASSERT_EQ(s.services.size(), 2u);
+    EXPECT_EQ(s.services[0]->view.name, "b");  // publication order until set_order
+    p.set_order({kWeb, kApi});
+    EXPECT_EQ(p.snapshot().services[0]->view.name, "a");
+    EXPECT_EQ(p.snapshot(kApi).services.size(), 1u);
+    p.set_service(kApi, nullptr);
+    EXPECT_EQ(p.service_count(), 1u);
+    auto newer = std::make_shared<PublishedCounters>();
+    newer->at = 20;
+    auto older = std::make_shared<PublishedCounters>();
+    older->at = 10;
+    p.set_counters(newer);
+    p.set_counters(older);  // a slow dump that finished late does not win
+    EXPECT_EQ(p.counters()->at, 20);
+    std::vector<EventView> evs(1200);
+    for (size_t i = 0; i < evs.size(); ++i) evs[i].at = static_cast<double>(i);
+    p.add_events(evs);
+    EXPECT_EQ(p.events(5000).size(), PublishedState::kEventRing);
+    EXPECT_EQ(p.events(2).back().at, 1199);
+    EXPECT_EQ(p.snapshot().recent_events.size(), PublishedState::kRecentEvents);
+}
+
+TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
+    Rig r;
+    Metrics m("ballastd test");
+    PublishedState p;
+    p.set_service(kWeb, entry_of(r.view(kWeb)));
+    p.set_service(kApi, entry_of(r.view(kApi)));
+    auto text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(m.last_rerendered(), 2u);
+    EXPECT_NE(
+        text.find(
+            "ballast_real_weight_configured{local_address=\"192.0.2.1\",local_port=\"80\",proto="
+            "\"TCP\",service=\"web\",remote_address=\"10.0.0.2\",remote_port=\"80\"} 2"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(text.find("ballast_service_info{local_address=\"192.0.2.1\",local_port=\"443\",proto="
+                        "\"TCP\",service=\"api\",scheduler=\"wlc\",check=\"none\"} 1"),
+              std::string::npos);
+    // Each family's HELP and TYPE once, even with several services in it.
+    size_t helps = 0;
+    for (auto at = text.find("# HELP ballast_real_weight_effective "); at != std::string::npos;
+         at = text.find("# HELP ballast_real_weight_effective ", at + 1))
+        ++helps;
+    EXPECT_EQ(helps, 1u);
+    // Nothing changed: nothing serialized again, the same text.
+    EXPECT_EQ(m.render(p.snapshot(), {}).text(), text);
+    EXPECT_EQ(m.last_rerendered(), 0u);
+    // One service changed.
+    r.verdict("10.0.0.2:80", health::State::down, "connect refused");
+    p.set_service(kWeb, entry_of(r.view(kWeb)));
+    text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(m.last_rerendered(), 1u);
+    EXPECT_NE(text.find("service=\"web\",remote_address=\"10.0.0.2\",remote_port=\"80\"} 0\n"),
+              std::string::npos);
+    // Counters of one service from a dump.
+    auto c = std::make_shared<PublishedCounters>();
+    c->at = 5;
+    c->services[kApi].conns = 77;
+    c->dests[kApi][rk("10.0.0.1:443")].active_conns = 3;
+    p.set_counters(c);
+    text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(m.last_rerendered(), 1u);
+    EXPECT_NE(text.find("ballast_ipvs_connections_total{local_address=\"192.0.2.1\",local_port="
+                        "\"443\",proto=\"TCP\"} 77"),
+              std::string::npos);
+    EXPECT_NE(
+        text.find("ballast_ipvs_backend_connections_active{local_address=\"192.0.2.1\",local_port="
+                  "\"443\",proto=\"TCP\",remote_address=\"10.0.0.1\",remote_port=\"443\"} 3"),
+        std::string::npos);
+    EXPECT_NE(text.find("ballast_ipvs_counters_timestamp_seconds 5"), std::string::npos);
+    // A service gone from the config is gone from the metrics.
+    p.set_service(kApi, nullptr);
+    text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(text.find("service=\"api\""), std::string::npos);
+    // Observations land in the registry's histograms.
+    m.observe_check(model::CheckType::http, false, 3ms);
+    m.observe_reconcile("health", 200us);
+    text = m.render(p.snapshot(), {}).text();
+    EXPECT_NE(text.find("ballast_check_runs_total{result=\"failure\",type=\"http\"} 1"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("ballast_check_duration_seconds_bucket{type=\"http\",le=\"0.005\"} 1"),
+              std::string::npos);
+    EXPECT_NE(text.find("ballast_reconcile_duration_seconds_count{trigger=\"health\"} 1"),
+              std::string::npos);
+}
