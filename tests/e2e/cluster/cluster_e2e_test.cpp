@@ -7,6 +7,9 @@
 //     ballastd takes it out with the agent's reason; `ballast-agent --repair` brings it back;
 //   - a reload adding a fourth real server during a long download: the download completes
 //     intact (checksum) and the new server gets traffic;
+//   - `ballastctl -Ln` lists what `ipvsadm -Ln` lists; `ballastctl status -o json` gives every
+//     real server the weight the kernel holds (and `ballastctl status` shows the agent's reason
+//     above);
 // then the service kinds and behaviours an operator relies on:
 //   - a UDP service (DNS-like request/reply), with a failover;
 //   - a firewall-mark group (TCP 8080-8081 + UDP 5353) with persistence: one client, one server
@@ -21,6 +24,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <boost/json.hpp>
 
 #include <chrono>
 #include <fstream>
@@ -228,6 +232,12 @@ struct Cluster {
         ASSERT_TRUE(wait_for(settled, 60s)) << daemon->log();
     }
 
+    // ballastctl in the director's namespace, against this daemon's control socket.
+    CommandOutput ctl(std::vector<std::string> args) {
+        args.insert(args.begin(), BALLASTCTL_PATH);
+        args.insert(args.end(), {"--socket", dir + "/ballastd.sock"});
+        return net.director.exec(args);
+    }
     KernelService service(const std::string& key) { return kernel_service(net.director, key); }
     uint32_t weight(const std::string& key, const std::string& real) {
         auto s = service(key);
@@ -237,10 +247,17 @@ struct Cluster {
     bool has(const std::string& key, const std::string& real) {
         return service(key).count(real) > 0;
     }
-    void reload(const Shape& next) {
+    // Rewrites the config and reloads it: by `ballastctl reload` (as the demo does) or SIGHUP.
+    void reload(const Shape& next, bool with_ballastctl = false) {
         shape = next;
         std::ofstream(cfg) << config_text(dir, shape);
-        daemon->signal(SIGHUP);
+        if (with_ballastctl) {
+            const auto out = ctl({"reload"});
+            ASSERT_EQ(out.status, 0) << out.output;
+            ASSERT_NE(out.output.find("reloaded " + cfg), std::string::npos) << out.output;
+        } else {
+            daemon->signal(SIGHUP);
+        }
         ++reloads;
         ASSERT_TRUE(wait_for(
             [&] { return count(daemon->log(), "reloaded " + cfg) == size_t(reloads); }, 20s))
@@ -321,6 +338,12 @@ TEST_F(ClusterE2E, BrokenReturnRouteIsReportedByTheAgentAndRepaired) {
     EXPECT_NE(c.daemon->log().find("web " + rs(2, kWeb) + ": weight 1 -> 0: " + reason),
               std::string::npos)
         << c.daemon->log();
+    // ...and `ballastctl status` shows it on rs3's row.
+    const auto status = c.ctl({"status"});
+    EXPECT_EQ(status.status, 0) << status.output;
+    const std::string row = line_with(status.output, rs(2, kWeb) + " ");
+    EXPECT_NE(row.find(reason), std::string::npos) << status.output;
+    EXPECT_NE(row.find(" 0/1 "), std::string::npos) << row;  // weight 0 of 1
     auto tally = http_tally(c.net.client, Topology::kVip, kWeb, 120);
     EXPECT_EQ(tally.count("rs3"), 0u) << tally_text(tally);
     EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
@@ -348,7 +371,7 @@ TEST_F(ClusterE2E, ReloadAddingAServerDuringALongDownloadKeepsItIntact) {
     std::this_thread::sleep_for(1s);
     Shape next = c.shape;
     next.web_rs4 = true;
-    ASSERT_NO_FATAL_FAILURE(c.reload(next));
+    ASSERT_NO_FATAL_FAILURE(c.reload(next, /*with_ballastctl=*/true));
     ASSERT_TRUE(wait_for([&] { return c.weight(vip(kWeb), rs(3, kWeb)) == 1; }, kWait));
     const auto reloaded_at = std::chrono::steady_clock::now();
     const Download d = download.get();
@@ -362,6 +385,44 @@ TEST_F(ClusterE2E, ReloadAddingAServerDuringALongDownloadKeepsItIntact) {
     auto tally = http_tally(c.net.client, Topology::kVip, kWeb, 140);
     EXPECT_GT(tally["rs4"], 0) << tally_text(tally);
     EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
+}
+
+TEST_F(ClusterE2E, BallastctlListsWhatIpvsadmListsAndStatusJsonMatchesTheKernel) {
+    // ipvsadm mode: the same listing, byte for byte, as ipvsadm's own.
+    const auto listing = c.net.director.exec({BALLASTCTL_PATH, "-Ln"});
+    const auto ipvsadm = c.net.director.exec({"ipvsadm", "-Ln"});
+    EXPECT_EQ(listing.status, 0) << listing.output;
+    EXPECT_EQ(listing.output, ipvsadm.output);
+    EXPECT_NE(listing.output.find("TCP  " + std::string(Topology::kVip) + ":80 wrr"),
+              std::string::npos)
+        << listing.output;
+
+    // status -o json: every service, and each real server's effective weight as the kernel
+    // holds it.
+    const auto status = c.ctl({"status", "-o", "json"});
+    ASSERT_EQ(status.status, 0) << status.output;
+    const auto doc = boost::json::parse(status.output).as_object();
+    const auto& services = doc.at("services").as_array();
+    EXPECT_EQ(services.size(), 7u) << status.output.substr(0, 400);
+    const auto kernel = kernel_services(c.net.director);
+    size_t compared = 0;
+    for (const auto& sv : services) {
+        const auto& so = sv.as_object();
+        const std::string key(so.at("key").as_string());
+        const auto k = kernel.find(key);
+        ASSERT_NE(k, kernel.end()) << key;
+        for (const auto& rv : so.at("reals").as_array()) {
+            const auto& r = rv.as_object();
+            if (!r.at("present").as_bool()) continue;
+            const std::string real(r.at("real").as_string());
+            const auto kr = k->second.find(real);
+            ASSERT_NE(kr, k->second.end()) << key << " " << real;
+            EXPECT_EQ(r.at("effective").to_number<uint32_t>(), kr->second.weight)
+                << key << " " << real;
+            ++compared;
+        }
+    }
+    EXPECT_GE(compared, 20u);
 }
 
 // ---- service kinds and behaviours --------------------------------------------------------
