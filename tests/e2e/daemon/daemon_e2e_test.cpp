@@ -18,7 +18,7 @@
 #include <functional>
 #include <thread>
 
-#include "ballast/kernel/ipvs_netlink_client.hpp"
+#include "ballast/testing/ipvs_view.hpp"
 #include "ballast/testing/process.hpp"
 #include "ballast/testing/servers.hpp"
 #include "ballast/testing/topology.hpp"
@@ -59,34 +59,20 @@ void write_file(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
 }
 
-// Weights of a service's reals as the director's kernel holds them ("10.51.1.2:80" -> 3);
-// empty when the service is missing.
+// Weights of the reals of VIP:port/tcp as the director's kernel holds them ("10.51.1.2:80" ->
+// 3); empty when the service is missing.
 std::map<std::string, uint32_t> weights(IsolatedNetns& director, uint16_t port) {
-    return director.run([port] {
-        auto client = kernel::IpvsNetlinkClient::open();
-        if (!client) throw CommandFailed(client.error().describe());
-        auto snap = (*client)->dump();
-        if (!snap) throw CommandFailed(snap.error().describe());
-        std::map<std::string, uint32_t> out;
-        for (const auto& [key, svc] : snap->table.services)
-            if (!key.is_fwmark() && key.port == port && key.addr.to_string() == Topology::kVip)
-                for (const auto& [real, spec] : svc.reals) out[real.to_string()] = spec.weight;
-        return out;
-    });
+    return ballast::testing::weights(kernel_service(
+        director, std::string(Topology::kVip) + ":" + std::to_string(port) + "/tcp"));
 }
 
 // How long until cond() holds; fails the test after `limit`.
 Clock::duration wait_until(const std::function<bool()>& cond, Clock::duration limit,
                            const std::string& what) {
-    const auto start = Clock::now();
-    while (!cond()) {
-        if (Clock::now() - start > limit) {
-            ADD_FAILURE() << "timed out waiting for " << what;
-            return Clock::now() - start;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return Clock::now() - start;
+    std::chrono::milliseconds took{};
+    if (!wait_for(cond, std::chrono::duration_cast<std::chrono::milliseconds>(limit), &took))
+        ADD_FAILURE() << "timed out waiting for " << what;
+    return took;
 }
 
 double ms(Clock::duration d) {
@@ -95,19 +81,6 @@ double ms(Clock::duration d) {
 
 std::string rs(size_t i) {
     return Topology::real_ip(i) + ":80";
-}
-
-int errors(const std::map<std::string, int>& tally) {
-    int n = 0;
-    for (const auto& [k, v] : tally)
-        if (k.rfind("error", 0) == 0) n += v;
-    return n;
-}
-
-std::string show(const std::map<std::string, int>& tally) {
-    std::string s;
-    for (const auto& [k, v] : tally) s += k + "=" + std::to_string(v) + " ";
-    return s;
 }
 
 size_t count(const std::string& text, const std::string& needle) {
@@ -150,10 +123,10 @@ TEST(DaemonE2E, TrafficFailoverReloadsRestartDriftAndStop) {
 
     // wrr 3:2:1 over 600 connections.
     auto tally = http_tally(net.client, Topology::kVip, kWebPort, 600);
-    EXPECT_EQ(errors(tally), 0) << show(tally);
-    EXPECT_NEAR(tally["rs1"], 300, 30) << show(tally);
-    EXPECT_NEAR(tally["rs2"], 200, 30) << show(tally);
-    EXPECT_NEAR(tally["rs3"], 100, 30) << show(tally);
+    EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
+    EXPECT_NEAR(tally["rs1"], 300, 30) << tally_text(tally);
+    EXPECT_NEAR(tally["rs2"], 200, 30) << tally_text(tally);
+    EXPECT_NEAR(tally["rs3"], 100, 30) << tally_text(tally);
 
     // rs2 stops: out within the detection bound, no new connections, no client errors.
     http[1]->stop();
@@ -163,16 +136,16 @@ TEST(DaemonE2E, TrafficFailoverReloadsRestartDriftAndStop) {
               << ms(kDetectionBound) << " ms + the lab's scheduling)\n";
     EXPECT_LT(out, kDetectionBound + 3s);
     tally = http_tally(net.client, Topology::kVip, kWebPort, 240);
-    EXPECT_EQ(tally.count("rs2"), 0u) << show(tally);
-    EXPECT_EQ(errors(tally), 0) << show(tally);
+    EXPECT_EQ(tally.count("rs2"), 0u) << tally_text(tally);
+    EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
     EXPECT_NE(daemon->log().find(rs(1) + " down: connect refused"), std::string::npos)
         << daemon->log();
     // ...and back when it is restarted.
     http[1]->start();
     wait_until([&] { return weights(net.director, kWebPort)[rs(1)] == 2; }, 10s, "rs2 back");
     tally = http_tally(net.client, Topology::kVip, kWebPort, 240);
-    EXPECT_GT(tally["rs2"], 0) << show(tally);
-    EXPECT_EQ(errors(tally), 0) << show(tally);
+    EXPECT_GT(tally["rs2"], 0) << tally_text(tally);
+    EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
 
     // One long-lived connection across five reloads and a restart.
     {
@@ -222,14 +195,14 @@ TEST(DaemonE2E, TrafficFailoverReloadsRestartDriftAndStop) {
     daemon->wait_for_log("reload rejected", 20s);
     EXPECT_EQ(weights(net.director, kWebPort), before);
     tally = http_tally(net.client, Topology::kVip, kWebPort, 60);
-    EXPECT_EQ(errors(tally), 0) << show(tally);
+    EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
     EXPECT_TRUE(daemon->running());
 
     // SIGTERM: the daemon goes, the kernel state stays, traffic flows.
     daemon->signal(SIGTERM);
     ASSERT_EQ(daemon->wait(20s), std::optional<int>(0)) << daemon->log();
     tally = http_tally(net.client, Topology::kVip, kWebPort, 60);
-    EXPECT_EQ(errors(tally), 0) << show(tally);
+    EXPECT_EQ(error_count(tally), 0) << tally_text(tally);
     EXPECT_EQ(weights(net.director, kWebPort), before);
 
     // --cleanup removes exactly what ballast owns.
