@@ -351,12 +351,19 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
         model::RealKey{*model::IpAddress::parse(real_addr(0)), port_of(p.reload_service())};
     t0 = Clock::now();
     d.reload(pid);
+    std::string seen;  // what the kernel showed last, said if the reload never shows
     for (;;) {
         auto dests = (*ipvs)->list_dests(key);
         bool shown = false;
-        if (dests)
+        if (!dests) seen = "list_dests: " + dests.error().describe();
+        if (dests) {
+            seen = "the first real server not listed";
             for (const auto& e : *dests)
-                if (e.key == first_real && e.spec.weight == 5) shown = true;
+                if (e.key == first_real) {
+                    seen = "weight " + std::to_string(e.spec.weight);
+                    shown = e.spec.weight == 5;
+                }
+        }
         if (shown) break;
         if (since(t0) > reload_cap_s()) break;  // recorded as "> cap", the run goes on
         std::this_thread::sleep_for(5ms);
@@ -365,6 +372,11 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     row.reload_applied = row.reload <= reload_cap_s();
     std::fprintf(stderr, "%s: reload %s in %.3f s\n", d.name().c_str(),
                  row.reload_applied ? "applied" : "NOT applied", row.reload);
+    if (!row.reload_applied) {
+        const std::string text = read_file(d.log);
+        std::fprintf(stderr, "  the kernel showed: %s; the end of its log:\n%s\n", seen.c_str(),
+                     text.substr(text.size() > 3000 ? text.size() - 3000 : 0).c_str());
+    }
     std::this_thread::sleep_for(2s);
     if (dynamic_cast<Ballastd*>(&d))
         row.reload_writes = last_match(read_file(d.log), R"(checks \+\d+ -\d+ =\d+; (\d+) IPVS)");
