@@ -160,7 +160,7 @@ private:
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpHandler& handler, HttpLimits limits)
-    : io_(io), handler_(handler), limits_(limits), acceptor_(io) {}
+    : handler_(handler), limits_(limits), acceptor_(io) {}
 
 HttpServer::~HttpServer() {
     stop();

@@ -68,7 +68,6 @@ private:
     void accept();
     void forget(Session* s);
 
-    boost::asio::io_context& io_;
     HttpHandler& handler_;
     HttpLimits limits_;
     boost::asio::ip::tcp::acceptor acceptor_;
