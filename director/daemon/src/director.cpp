@@ -213,7 +213,7 @@ void Director::persist_ownership(const std::set<ServiceKey>& want, Now now) {
 }
 
 void Director::run_plan(const reconcile::PlanResult& result, Now now, bool full,
-                        std::vector<ServiceKey> scope) {
+                        const std::vector<ServiceKey>& scope) {
     const bool scoped = !scope.empty();
     // Record ownership before creating anything, so a crash right after an add still leaves
     // the service in the record.
@@ -385,10 +385,10 @@ reconcile::PlanResult Director::plan_scope(const std::vector<ServiceKey>& scope,
     return reconcile::plan(observed, want, ownership, ledger, now, options);
 }
 
-std::vector<model::IpvsOp> Director::write_scope(std::vector<ServiceKey> scope, Now now) {
+std::vector<model::IpvsOp> Director::write_scope(const std::vector<ServiceKey>& scope, Now now) {
     if (scope.empty()) return {};
     auto result = plan_scope(scope, desired_, config_, now.steady);
-    run_plan(result, now, false, std::move(scope));
+    run_plan(result, now, false, scope);
     return std::move(result.ops);
 }
 
@@ -399,7 +399,7 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
         redecide(key, now);
         scope.push_back(key);
     }
-    write_scope(std::move(scope), now);
+    write_scope(scope, now);
 }
 
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
