@@ -593,15 +593,16 @@ ReloadOutcome Director::preview(const model::DirectorConfig& next, Now now) cons
     // The masquerade table: what the new config adds or drops.
     const auto before = policy::desired_nat(config_), after = policy::desired_nat(next);
     auto lines = [](const kernel::NatDesired& a, const kernel::NatDesired& b, const char* verb) {
-        std::vector<std::string> out;
+        std::vector<std::string> changes;
         // Sets, not finds: 50,000 real servers on each side at 5,000 x 10.
         const std::set<model::IpPrefix> b_reals(b.real_servers.begin(), b.real_servers.end());
         const std::set<kernel::MarkGroup> b_groups(b.mark_groups.begin(), b.mark_groups.end());
         for (const auto& p : a.real_servers)
-            if (!b_reals.count(p)) out.push_back(std::string(verb) + " element " + p.to_string());
+            if (!b_reals.count(p))
+                changes.push_back(std::string(verb) + " element " + p.to_string());
         for (const auto& g : a.mark_groups)
-            if (!b_groups.count(g)) out.push_back(std::string(verb) + " mark group " + g.name);
-        return out;
+            if (!b_groups.count(g)) changes.push_back(std::string(verb) + " mark group " + g.name);
+        return changes;
     };
     out.nft.changes = lines(after, before, "add");
     for (auto& l : lines(before, after, "delete")) out.nft.changes.push_back(std::move(l));
