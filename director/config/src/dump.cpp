@@ -13,7 +13,8 @@ namespace {
 // Quoted, with escapes, so every dumped value stays on its line.
 std::string q(const std::string& s) {
     std::string out = "\"";
-    for (unsigned char c : s) {
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
         if (c == '"' || c == '\\') {
             out += '\\';
             out += static_cast<char>(c);

@@ -213,7 +213,7 @@ void Director::persist_ownership(const std::set<ServiceKey>& want, Now now) {
 }
 
 void Director::run_plan(const reconcile::PlanResult& result, Now now, bool full,
-                        std::vector<ServiceKey> scope) {
+                        const std::vector<ServiceKey>& scope) {
     const bool scoped = !scope.empty();
     // Record ownership before creating anything, so a crash right after an add still leaves
     // the service in the record.
@@ -385,10 +385,10 @@ reconcile::PlanResult Director::plan_scope(const std::vector<ServiceKey>& scope,
     return reconcile::plan(observed, want, ownership, ledger, now, options);
 }
 
-std::vector<model::IpvsOp> Director::write_scope(std::vector<ServiceKey> scope, Now now) {
+std::vector<model::IpvsOp> Director::write_scope(const std::vector<ServiceKey>& scope, Now now) {
     if (scope.empty()) return {};
     auto result = plan_scope(scope, desired_, config_, now.steady);
-    run_plan(result, now, false, std::move(scope));
+    run_plan(result, now, false, scope);
     return std::move(result.ops);
 }
 
@@ -399,7 +399,7 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
         redecide(key, now);
         scope.push_back(key);
     }
-    write_scope(std::move(scope), now);
+    write_scope(scope, now);
 }
 
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
@@ -593,15 +593,16 @@ ReloadOutcome Director::preview(const model::DirectorConfig& next, Now now) cons
     // The masquerade table: what the new config adds or drops.
     const auto before = policy::desired_nat(config_), after = policy::desired_nat(next);
     auto lines = [](const kernel::NatDesired& a, const kernel::NatDesired& b, const char* verb) {
-        std::vector<std::string> out;
+        std::vector<std::string> changes;
         // Sets, not finds: 50,000 real servers on each side at 5,000 x 10.
         const std::set<model::IpPrefix> b_reals(b.real_servers.begin(), b.real_servers.end());
         const std::set<kernel::MarkGroup> b_groups(b.mark_groups.begin(), b.mark_groups.end());
         for (const auto& p : a.real_servers)
-            if (!b_reals.count(p)) out.push_back(std::string(verb) + " element " + p.to_string());
+            if (!b_reals.count(p))
+                changes.push_back(std::string(verb) + " element " + p.to_string());
         for (const auto& g : a.mark_groups)
-            if (!b_groups.count(g)) out.push_back(std::string(verb) + " mark group " + g.name);
-        return out;
+            if (!b_groups.count(g)) changes.push_back(std::string(verb) + " mark group " + g.name);
+        return changes;
     };
     out.nft.changes = lines(after, before, "add");
     for (auto& l : lines(before, after, "delete")) out.nft.changes.push_back(std::move(l));

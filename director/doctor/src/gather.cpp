@@ -31,8 +31,9 @@ std::map<health::CheckKey, ProbeOutcome> run_probes(const std::vector<health::Ch
     boost::asio::io_context io;
     health::ProbeContext ctx(io);
     std::vector<std::shared_ptr<health::ProbeRun>> runs;
+    runs.reserve(keys.size());
     for (const auto& key : keys)
-        runs.push_back(health::start_probe(ctx, key, [&out, key](health::ProbeResult r) {
+        runs.push_back(health::start_probe(ctx, key, [&out, key](const health::ProbeResult& r) {
             out[key] = ProbeOutcome{r.up, r.reason};
         }));
     io.run();

@@ -592,9 +592,11 @@ private:
             nc(n, "ballast's checks do not mark their packets");
         } else if (k == "log_all_failures") {
             nc(n, "ballast logs state changes, not every failed check");
-        } else if ((c.kind == CheckerKind::http || c.kind == CheckerKind::ssl) &&
-                   http_keyword(n, c)) {
-        } else if (c.kind == CheckerKind::misc && misc_keyword(n, c)) {
+        } else if (((c.kind == CheckerKind::http || c.kind == CheckerKind::ssl) &&
+                    http_keyword(n, c)) ||
+                   (c.kind == CheckerKind::misc && misc_keyword(n, c)) ||
+                   (c.kind == CheckerKind::udp && udp_keyword(n, c))) {
+            // the checker-specific keyword was taken by its reader
         } else if (c.kind == CheckerKind::dns && (k == "type" || k == "name")) {
             if (k == "type") {
                 std::string t = n.word(1);
@@ -609,7 +611,6 @@ private:
                 if (n.word(1).empty()) return invalid(n, k);
                 c.dns_name = set(n, n.word(1));
             }
-        } else if (c.kind == CheckerKind::udp && udp_keyword(n, c)) {
         } else {
             nc(n, "unknown keyword in " + c.keyword);
         }

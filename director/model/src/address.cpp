@@ -75,7 +75,8 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
         return std::nullopt;
     IpPrefix p{*addr, static_cast<uint8_t>(len)};
     // Canonical form: host bits cleared.
-    for (unsigned bit = len; bit < max; ++bit) p.addr.bytes[bit / 8] &= ~(0x80u >> (bit % 8));
+    for (unsigned bit = len; bit < max; ++bit)
+        p.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
     return p;
 }
 

@@ -25,7 +25,7 @@ class HttpResponseParser::Beast {
 public:
     Beast(const HttpLimits& limits, bool head) {
         // Beast's header limit covers the status line and the header lines.
-        parser.header_limit(limits.status_line + limits.headers);
+        parser.header_limit(static_cast<std::uint32_t>(limits.status_line + limits.headers));
         parser.body_limit(limits.body);
         parser.eager(true);
         parser.skip(head);

@@ -104,10 +104,8 @@ ConnectMux::Ticket ConnectMux::start(const asio::ip::tcp::endpoint& to, TimePoin
     int err = shut_ ? ECANCELED : open_epoll();
     if (err == 0) {
         s.fd = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s.fd < 0) {
-            err = errno;
-        } else if (::connect(s.fd, to.data(), static_cast<socklen_t>(to.size())) != 0 &&
-                   errno != EINPROGRESS) {
+        if (s.fd < 0 || (::connect(s.fd, to.data(), static_cast<socklen_t>(to.size())) != 0 &&
+                         errno != EINPROGRESS)) {
             err = errno;
         }
     }

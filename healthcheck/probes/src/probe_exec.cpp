@@ -53,7 +53,7 @@ std::string resolve_program(const std::string& name) {
     std::string_view dirs = kPath;
     while (!dirs.empty()) {
         const auto colon = dirs.find(':');
-        const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
+        std::string candidate = std::string(dirs.substr(0, colon)) + "/" + name;
         struct stat st {};
         if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
             ::access(candidate.c_str(), X_OK) == 0) {
@@ -156,6 +156,7 @@ private:
         std::vector<std::string> args;
         for (const auto& a : check_.spec.command) args.push_back(substitute(a, check_));
         std::vector<char*> argv;
+        argv.reserve(args.size() + 1);
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         const std::string path = resolve_program(args[0]);

@@ -1,6 +1,7 @@
 #include "ballast/health/runner.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ballast::health {
 
@@ -15,7 +16,7 @@ void LatenessHistogram::add(std::chrono::microseconds late) {
 
 std::chrono::microseconds LatenessHistogram::percentile(double p) const {
     if (total == 0) return std::chrono::microseconds(0);
-    const auto want = static_cast<uint64_t>(p / 100.0 * static_cast<double>(total) + 0.5);
+    const auto want = static_cast<uint64_t>(std::llround(p / 100.0 * static_cast<double>(total)));
     uint64_t seen = 0;
     for (size_t b = 0; b <= kBuckets; ++b) {
         seen += counts[b];

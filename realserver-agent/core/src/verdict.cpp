@@ -427,10 +427,9 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
             std::string dev = ifname(*links, director_if);
             auto all = host.rp_filter("all");
             auto dv = host.rp_filter(dev);
-            std::string subject = dev;
             if (!all || !dv) {
                 out.push_back(
-                    make("rp_filter", subject, Verdict::warn,
+                    make("rp_filter", dev, Verdict::warn,
                          "cannot read rp_filter: " + (!all ? all.error() : dv.error()).describe()));
             } else {
                 int eff = std::max(*all, *dv);
@@ -447,10 +446,10 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
                     }
                 }
                 if (eff == 0) {
-                    out.push_back(make("rp_filter", subject, Verdict::pass,
+                    out.push_back(make("rp_filter", dev, Verdict::pass,
                                        "rp_filter off on " + dev + " (" + values + ")"));
                 } else if (!dropped) {
-                    out.push_back(make("rp_filter", subject, Verdict::pass,
+                    out.push_back(make("rp_filter", dev, Verdict::pass,
                                        std::string(eff == 1 ? "strict" : "loose") +
                                            " rp_filter on " + dev + " (" + values +
                                            ") accepts client packets: the reverse path of every "
@@ -460,7 +459,7 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
                     std::string via = dropped->answer ? ifname(*links, dropped->answer->oif)
                                                       : std::string("nowhere (no route)");
                     out.push_back(make(
-                        "rp_filter", subject, Verdict::fail,
+                        "rp_filter", dev, Verdict::fail,
                         "strict rp_filter on " + dev + " (effective 1 = max of " + values +
                             ") drops client packets from " + dropped->client.to_string() +
                             " that the director forwards in on " + dev +
@@ -468,7 +467,7 @@ Report evaluate(const AgentSettings& s, RouteQuery& q, HostInfo& host) {
                         "sysctl -w net.ipv4.conf." + dev +
                             ".rp_filter=2   (loose; or fix the return route, then strict passes)"));
                 } else {
-                    out.push_back(make("rp_filter", subject, Verdict::fail,
+                    out.push_back(make("rp_filter", dev, Verdict::fail,
                                        "loose rp_filter on " + dev + " (" + values +
                                            ") drops packets from " + dropped->client.to_string() +
                                            ": no route back",

@@ -86,7 +86,7 @@ std::string read_file(const std::string& path) {
 // every connection on one epoll thread. Ports can be closed (checks fail) and opened again.
 class Farm {
 public:
-    Farm(size_t services, size_t reals) : services_(services) {
+    Farm(size_t services, size_t reals) {
         const std::string tid = std::to_string(ns_.tid());
         testing::check_argv(
             {"ip", "link", "add", "dfarm", "type", "veth", "peer", "name", "pfarm", "netns", tid});
@@ -159,7 +159,6 @@ private:
         }
     }
     testing::IsolatedNetns ns_;
-    size_t services_;
     int ep_ = -1;
     std::vector<int> fds_;
     std::atomic<uint64_t> accepted_{0};

@@ -322,7 +322,13 @@ constexpr Legality kLegal[] = {
     {Cmd::save, /*   */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
     {Cmd::zero, /*   */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
 };
-static_assert(sizeof(kLegal[0].row) > 0);
+// check_options reads row[j] for every j < kOptCount: a short row would read past its end.
+constexpr bool every_row_has_a_column_per_option() {
+    for (const auto& l : kLegal)
+        if (std::string_view(l.row).size() != kOptCount) return false;
+    return true;
+}
+static_assert(every_row_has_a_column_per_option());
 
 void check_options(Cmd cmd, OptionSet options) {
     const char* row = nullptr;

@@ -669,8 +669,8 @@ void Hub::handle(const HttpRequest& req, const asio::ip::tcp::endpoint& peer,
                       .render(published_.snapshot(), g,
                               gzip ? Metrics::Encoding::gzip : Metrics::Encoding::identity)
                       .parts;
-        if (gzip) r.headers.push_back({"Content-Encoding", "gzip"});
-        r.headers.push_back({"Vary", "Accept-Encoding"});
+        if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
+        r.headers.emplace_back("Vary", "Accept-Encoding");
         answer(std::move(r));
         return;
     }
@@ -729,7 +729,7 @@ void Hub::handle(const HttpRequest& req, const asio::ip::tcp::endpoint& peer,
                                           o.real.to_string() + " from the " + o.set_by);
         on_loop(
             [this, o] { return apply_override({}, o); },
-            [answer](std::string line) {
+            [answer](const std::string& line) {
                 auto decoded = decode_line(line);
                 const auto* r = std::get_if<Reply>(&decoded);
                 if (r && r->ok)

@@ -224,7 +224,7 @@ namespace {
 #define TRY_ASSIGN(var, expr)             \
     auto var##_r = (expr);                \
     if (!var##_r) return var##_r.error(); \
-    auto var = std::move(*var##_r)
+    auto var = std::move(*var##_r) /* NOLINT(bugprone-macro-parentheses): var is a name */
 
 Error bad(std::string_view what, std::string_view where) {
     return nl::malformed(what, where);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -65,7 +66,7 @@ public:
         cv_.notify_all();
     }
     // The list is complete (outcome ok), or ended early (outcome the error).
-    void end_list(Status outcome) {
+    void end_list(const Status& outcome) {
         {
             std::lock_guard lock(mu_);
             list_ended_ = true;
@@ -93,7 +94,10 @@ public:
             const size_t first = chunks_.size() * kChunkServices;
             const size_t end = std::min(first + kChunkServices, keys_.size());
             if (end == first + kChunkServices || (list_ended_ && end > first)) {
-                Claim c{chunks_.size(), first, {keys_.begin() + first, keys_.begin() + end}};
+                Claim c{chunks_.size(),
+                        first,
+                        {keys_.begin() + static_cast<std::ptrdiff_t>(first),
+                         keys_.begin() + static_cast<std::ptrdiff_t>(end)}};
                 chunks_.emplace_back();  // after the copy: a claim that threw claimed nothing
                 return c;
             }
@@ -110,7 +114,7 @@ public:
     }
     // Every dest dump of the chunk ended (outcome ok), or one failed (outcome the error): then no
     // chunk is claimed any more and the stream ends after this one.
-    void end_chunk(size_t chunk, Status outcome) {
+    void end_chunk(size_t chunk, const Status& outcome) {
         {
             std::lock_guard lock(mu_);
             chunks_[chunk].ended = true;
@@ -349,7 +353,7 @@ void Receiver::dest_dumps(int fd, nl::ReceiveSlots& rx) const {
             outcome = out_of_memory(op);
         }
         const bool ok = outcome.ok();
-        stream.end_chunk(claim->chunk, std::move(outcome));
+        stream.end_chunk(claim->chunk, outcome);
         if (!ok) return;
     }
 }

@@ -109,7 +109,7 @@ Result<size_t> ReceiveSlots::receive(int fd, const char* op) {
                            nullptr);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return receive_failure(fd, errno, op);
-        for (int i = 0; i < n; ++i)
+        for (size_t i = 0; i < static_cast<size_t>(n); ++i)
             if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) return truncated_reply(op);
         return static_cast<size_t>(n);
     }

@@ -457,11 +457,11 @@ Status NetlinkNftClient::send_batch(const std::vector<NftOp>& ops,
             nftnl_set_set_str(chunk.get(), NFTNL_SET_NAME, name.c_str());
             if (auto it = set_ids.find(name); it != set_ids.end())
                 nftnl_set_set_u32(chunk.get(), NFTNL_SET_ID, it->second);
-            for (size_t i = 0; i < raw.size(); ++i) {
+            for (const auto& elem : raw) {
                 auto* e = nftnl_set_elem_alloc();
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, raw[i].key.data(),
-                                   static_cast<uint32_t>(raw[i].key.size()));
-                if (raw[i].interval_end)
+                nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elem.key.data(),
+                                   static_cast<uint32_t>(elem.key.size()));
+                if (elem.interval_end)
                     nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
                 nftnl_set_elem_add(chunk.get(), e);
             }

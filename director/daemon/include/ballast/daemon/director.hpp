@@ -197,13 +197,13 @@ private:
                                      const model::IpvsTable& want_from,
                                      const model::DirectorConfig& config, SteadyTime now) const;
     // plan_scope() toward desired_, then written; returns the ops.
-    std::vector<model::IpvsOp> write_scope(std::vector<model::ServiceKey> scope, Now now);
+    std::vector<model::IpvsOp> write_scope(const std::vector<model::ServiceKey>& scope, Now now);
     // The services a reload to `next` must decide and plan again.
     std::vector<model::ServiceKey> reload_scope(const model::DirectorConfig& next) const;
     void redecide(const model::ServiceKey& key, Now now);
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
-                  std::vector<model::ServiceKey> scope);
+                  const std::vector<model::ServiceKey>& scope);
     void full_reconcile(const kernel::IpvsSnapshot& observed, Now now, bool redecide_all);
     void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
     reconcile::PlanOptions plan_options() const;

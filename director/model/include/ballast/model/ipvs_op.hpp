@@ -1,6 +1,7 @@
 #pragma once
 // One write to IPVS. reconcile::plan() produces these; IpvsClient::apply() executes them.
 #include <string>
+#include <utility>
 
 #include "ballast/model/ipvs.hpp"
 
@@ -22,10 +23,10 @@ struct IpvsOp {
     RealSpec real_spec;        // add_dest, edit_dest
 
     static IpvsOp add_service(ServiceKey k, ServiceSpec s) {
-        return {Kind::add_service, k, s, {}, {}};
+        return {Kind::add_service, k, std::move(s), {}, {}};
     }
     static IpvsOp edit_service(ServiceKey k, ServiceSpec s) {
-        return {Kind::edit_service, k, s, {}, {}};
+        return {Kind::edit_service, k, std::move(s), {}, {}};
     }
     static IpvsOp del_service(ServiceKey k) { return {Kind::del_service, k, {}, {}, {}}; }
     static IpvsOp add_dest(ServiceKey k, RealKey r, RealSpec s) {
