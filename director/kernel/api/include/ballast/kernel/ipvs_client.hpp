@@ -1,6 +1,7 @@
 #pragma once
-// The IPVS boundary. The reconciler sees only this interface; the libnl-genl-3
-// adapter (director/kernel/ipvs) and the recording fake (tests/fakes) implement it.
+// The IPVS boundary. The reconciler sees only this interface; the generic-netlink
+// adapter (director/kernel/ipvs; libnl-genl-3 only resolves the family id) and the
+// recording fake (tests/fakes) implement it.
 #include <map>
 #include <span>
 #include <vector>
