@@ -118,9 +118,9 @@ policy::Inputs Director::inputs(SteadyTime now) const {
     return policy::Inputs{config_, book_, overrides_, adopted_, now};
 }
 
-reconcile::PlanOptions Director::plan_options() const {
+reconcile::PlanOptions Director::plan_options(const model::DirectorConfig& config) {
     reconcile::PlanOptions o;
-    o.drain_timeout = config_.director.drain_timeout;
+    o.drain_timeout = config.director.drain_timeout;
     return o;
 }
 
@@ -289,7 +289,7 @@ void Director::full_reconcile(const kernel::IpvsSnapshot& observed, Now now, boo
     dest_counters_ = observed.dest_counters;
 
     auto result = reconcile::plan(observed, desired_, reconcile::Ownership{owned_}, ledger_,
-                                  now.steady, plan_options());
+                                  now.steady, plan_options(config_));
     for (const auto& key : result.report.adopted)
         emit(Severity::notice, EventKind::kernel,
              "adopted service " + key.to_string() + ": already in the kernel, named by the config",
@@ -380,9 +380,7 @@ reconcile::PlanResult Director::plan_scope(const std::vector<ServiceKey>& scope,
     if (!ledger_.since.empty())
         for (const auto& [id, since] : ledger_.since)
             if (ownership.contains(id.first)) ledger.since.emplace(id, since);
-    reconcile::PlanOptions options;
-    options.drain_timeout = config.director.drain_timeout;
-    return reconcile::plan(observed, want, ownership, ledger, now, options);
+    return reconcile::plan(observed, want, ownership, ledger, now, plan_options(config));
 }
 
 std::vector<model::IpvsOp> Director::write_scope(const std::vector<ServiceKey>& scope, Now now) {

@@ -206,7 +206,7 @@ private:
                   const std::vector<model::ServiceKey>& scope);
     void full_reconcile(const kernel::IpvsSnapshot& observed, Now now, bool redecide_all);
     void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
-    reconcile::PlanOptions plan_options() const;
+    static reconcile::PlanOptions plan_options(const model::DirectorConfig& config);
     // Weights to hold until a first check result after a reload to `next`: reals still
     // waiting since the start, and reals whose check changed (they had a result under the
     // old check), at what the kernel holds now.
