@@ -7,7 +7,9 @@
 //   metrics_scrape_bench [services=5000] [reals=10] [verdicts=2000]
 //
 // Scrapes: cold (every service serialized), steady (nothing changed), after 1 % of the
-// services' decisions changed, after a dump changed every service's counters. Peer in the
+// services' decisions changed, after the first dump (every counter series new), after dumps
+// that changed every real's counters (the fake kernel reports a service's own counters as
+// zero, so those five series per service stay the same). Peer in the
 // same run: the same per-real series held in a prometheus-cpp Registry (a Gauge per series)
 // and serialized whole at every scrape (Collect + TextSerializer), the plain way to use the
 // library. Verdicts: one health event posted to the loop at a time, its decision + kernel
@@ -232,7 +234,8 @@ int main(int argc, char** argv) {
                 std::chrono::duration<double>(Clock::now() - t0).count());
     const uint16_t port = rig.http_port();
 
-    // Each row: a plain scrape, then one with Accept-Encoding: gzip (as Prometheus asks).
+    // Each row: a scrape with Accept-Encoding: gzip (as Prometheus asks), then a plain one
+    // (whose texts the gzip scrape has already brought up to date); or the other way round.
     auto timed = [&](bool gzip) {
         rusage u0{}, u1{};
         ::getrusage(RUSAGE_SELF, &u0);
@@ -246,16 +249,16 @@ int main(int argc, char** argv) {
                     ms(u0.ru_utime, u1.ru_utime), ms(u0.ru_stime, u1.ru_stime),
                     static_cast<double>(bytes) / 1e6);
     };
-    auto timed_scrape = [&](const char* what) {
+    auto timed_scrape = [&](const char* what, bool gzip_first = true) {
         std::printf("  %-42s", what);
-        timed(false);
+        timed(gzip_first);
         std::printf(" |");
-        timed(true);
+        timed(!gzip_first);
         std::printf("\n");
     };
     std::printf(
         "\n/metrics over HTTP (daemon CPU = this process; the client is a spawned process;\n"
-        "the gzip scrape right after the plain one: its first one compresses what changed):\n");
+        "first a gzip scrape, as Prometheus asks, then a plain one, unless said):\n");
     timed_scrape("cold: every service serialized");
     for (int i = 0; i < 5; ++i) timed_scrape("steady: nothing changed");
     // 1 % of the services change their decisions (one real each goes down).
@@ -267,20 +270,35 @@ int main(int argc, char** argv) {
     });
     timed_scrape("after 1 % of services changed decisions");
     timed_scrape("steady again");
-    // A dump in which every real's counters changed.
-    rig.on_loop([&] {
-        for (const auto& [key, svc] : rig.ipvs().table().services)
-            for (const auto& [real, spec] : svc.reals) {
-                kernel::DestCounters c;
-                c.active_conns = 3;
-                c.inactive_conns = 7;
-                c.stats.conns = 100;
-                rig.ipvs().set_dest_counters(key, real, c);
-            }
-        return 0;
-    });
-    scrape(port, "/api/v1/status?fresh=1");  // the dump (its cost is not the scrape's)
-    timed_scrape("after a dump changed every real's counters");
+    // Dumps in which every real's counters changed: the first one's series are all new, the
+    // next one's are the same series with new values (every resync's dump while traffic flows).
+    auto dump_with_new_counters = [&](uint32_t round) {
+        rig.on_loop([&] {
+            uint32_t i = 0;
+            for (const auto& [key, svc] : rig.ipvs().table().services)
+                for (const auto& [real, spec] : svc.reals) {
+                    kernel::DestCounters c;
+                    c.active_conns = (++i * 7 + round) % 50;
+                    c.inactive_conns = (i * 13 + round) % 200;
+                    c.stats.conns = 100 * round + i;
+                    c.stats.inbytes = uint64_t{1000000} * round + i;
+                    rig.ipvs().set_dest_counters(key, real, c);
+                }
+            return 0;
+        });
+        scrape(port, "/api/v1/status?fresh=1");  // the dump (its cost is not the scrape's)
+    };
+    dump_with_new_counters(1);
+    timed_scrape("after the first dump (counter series new)");
+    timed_scrape("steady again");
+    for (uint32_t round = 2; round <= 4; ++round) {
+        dump_with_new_counters(round);
+        timed_scrape("after a dump changed every real's counters");
+    }
+    for (uint32_t round = 5; round <= 6; ++round) {
+        dump_with_new_counters(round);
+        timed_scrape("the same, plain scrape first", false);
+    }
     for (int i = 0; i < 3; ++i) timed_scrape("steady again");
 
     std::printf("\nIn-process serialization of the same series, CPU per scrape:\n");
@@ -313,6 +331,36 @@ int main(int argc, char** argv) {
         std::printf("  ours: cold %.1f ms, steady %.1f ms (min of 3), %.1f MB in %zu pieces\n",
                     cold, *std::min_element(runs.begin(), runs.end()),
                     static_cast<double>(first.size) / 1e6, first.parts.size());
+        // After a dump with new values for every real's counters (the same series).
+        auto next_dump = [&snap](uint64_t round) {
+            auto c = std::make_shared<control::PublishedCounters>(*snap.counters);
+            for (auto& [key, dests] : c->dests)
+                for (auto& [real, d] : dests) {
+                    d.active_conns = static_cast<uint32_t>((d.active_conns + round) % 50);
+                    d.inactive_conns = static_cast<uint32_t>((d.inactive_conns + 3 * round) % 200);
+                }
+            for (auto& [key, st] : c->services) st.conns += round, st.inbytes += 1000 * round;
+            return c;
+        };
+        for (const auto encoding :
+             {control::Metrics::Encoding::identity, control::Metrics::Encoding::gzip}) {
+            const bool gz = encoding == control::Metrics::Encoding::gzip;
+            ours.render(snap, {}, encoding);  // the gzip members of what is there now
+            runs.clear();
+            size_t size = 0;
+            for (uint64_t round = 1; round <= 3; ++round) {
+                auto changed = snap;
+                changed.counters = next_dump(round + (gz ? 10 : 0));
+                const double c1 = thread_cpu_ms();
+                size = ours.render(changed, {}, encoding).size;
+                runs.push_back(thread_cpu_ms() - c1);
+            }
+            std::printf(
+                "  ours, %s, after a dump changed every counter (services' too): %.1f ms "
+                "(min of 3), %.1f MB\n",
+                gz ? "gzip" : "text", *std::min_element(runs.begin(), runs.end()),
+                static_cast<double>(size) / 1e6);
+        }
     }
 
     std::printf("\nVerdict -> decision + kernel edit + publish on the loop, %d verdicts each:\n",

@@ -2,6 +2,10 @@
 // Director on the recording fakes (weights, why, overrides and for which services), the
 // reconcile state, a reload's plan as +/-/~ lines; the published state; and the metrics,
 // whose per-service texts are serialized again only for services that changed.
+#include <zlib.h>
+
+#include <random>
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -351,4 +355,128 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
               std::string::npos);
     EXPECT_NE(text.find("ballast_reconcile_duration_seconds_count{trigger=\"health\"} 1"),
               std::string::npos);
+}
+
+namespace {
+
+// n services of 3 real servers each, as the loop would publish them.
+void publish_services(PublishedState& p, int n) {
+    for (int s = 0; s < n; ++s) {
+        ServiceView v;
+        v.name = "svc" + std::to_string(s);
+        v.key = model::ServiceKey::inet(
+            model::Protocol::tcp,
+            *model::IpAddress::parse("192.0.2." + std::to_string(1 + s / 200)),
+            static_cast<uint16_t>(1000 + s));
+        v.scheduler = "wrr";
+        for (int r = 0; r < 3; ++r) {
+            RealView real;
+            real.real = "10.0." + std::to_string(s % 250) + "." + std::to_string(r + 1) + ":80";
+            real.configured = real.effective = static_cast<uint32_t>(r + 1);
+            real.state = "up";
+            v.reals.push_back(real);
+        }
+        p.set_service(v.key, entry_of(v));
+    }
+}
+
+// A dump with every counter of every service drawn anew: small numbers, numbers up to 2^53
+// (exact as doubles) and beyond it (the serializer's exponent form).
+std::shared_ptr<PublishedCounters> random_counters(const PublishedState& p, std::mt19937_64& rng,
+                                                   double at) {
+    auto draw = [&rng]() -> uint64_t {
+        switch (rng() % 4) {
+            case 0:
+                return rng() % 10;
+            case 1:
+                return rng() % 100000;
+            case 2:
+                return rng() % (uint64_t{1} << 53);
+            default:
+                return rng();
+        }
+    };
+    auto c = std::make_shared<PublishedCounters>();
+    c->at = at;
+    for (const auto& e : p.snapshot().services) {
+        auto& st = c->services[e->view.key];
+        st.conns = draw(), st.inpkts = draw(), st.outpkts = draw();
+        st.inbytes = draw(), st.outbytes = draw();
+        for (const auto& key : e->keys) {
+            auto& d = c->dests[e->view.key][key];
+            d.active_conns = static_cast<uint32_t>(draw());
+            d.inactive_conns = static_cast<uint32_t>(draw());
+        }
+    }
+    return c;
+}
+
+// Each part is one gzip member; their inflated texts joined.
+std::string inflate_members(const Metrics::Exposition& e) {
+    std::string out;
+    for (const auto& part : e.parts) {
+        z_stream z{};
+        if (inflateInit2(&z, 16 + 15) != Z_OK) throw std::runtime_error("inflateInit2");
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part->data()));
+        z.avail_in = static_cast<uInt>(part->size());
+        char buf[16384];
+        int rc = Z_OK;
+        while (rc == Z_OK) {
+            z.next_out = reinterpret_cast<Bytef*>(buf);
+            z.avail_out = sizeof buf;
+            rc = inflate(&z, Z_FINISH);
+            out.append(buf, sizeof buf - z.avail_out);
+            if (rc == Z_BUF_ERROR && z.avail_out == 0) rc = Z_OK;  // more output to come
+        }
+        inflateEnd(&z);
+        if (rc != Z_STREAM_END || z.avail_in != 0) throw std::runtime_error("not one member");
+    }
+    return out;
+}
+
+}  // namespace
+
+// The values of a new dump are written into the lines the serializer made for the same series:
+// what comes out must be the serializer's own text for the new values, in both encodings.
+TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
+    PublishedState p;
+    publish_services(p, 40);
+    Metrics kept("ballastd test");
+    std::mt19937_64 rng(7);
+    for (int dump = 1; dump <= 12; ++dump) {
+        p.set_counters(random_counters(p, rng, dump));
+        const auto text = kept.render(p.snapshot(), {}).text();
+        EXPECT_EQ(kept.last_rerendered(), 40u) << "dump " << dump;
+        Metrics fresh("ballastd test");  // serializes every series from the start
+        ASSERT_EQ(text, fresh.render(p.snapshot(), {}).text()) << "dump " << dump;
+        ASSERT_EQ(inflate_members(kept.render(p.snapshot(), {}, Metrics::Encoding::gzip)), text);
+        EXPECT_EQ(kept.last_rerendered(), 0u);
+    }
+    EXPECT_NE(kept.render(p.snapshot(), {}).text().find("ballast_ipvs_incoming_bytes_total{"),
+              std::string::npos);
+}
+
+// A gzip scrape compresses again only the runs of services whose texts changed.
+TEST(Metrics, GzipMembersMadeAgainOnlyForTheRunThatChanged) {
+    PublishedState p;
+    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerMember));
+    Metrics m("ballastd test");
+    const auto before = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    const auto again = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    ASSERT_EQ(before.parts.size(), again.parts.size());
+    for (size_t i = 1; i < before.parts.size(); ++i)  // [0]: the whole-daemon part, made anew
+        EXPECT_EQ(before.parts[i], again.parts[i]) << i;
+    // One real of the last service goes down: its run's members of the families that show it.
+    auto last = p.snapshot().services.back();
+    auto changed = std::make_shared<PublishedService>(*last);
+    changed->view.reals[0].state = "down";
+    changed->view.reals[0].down = true;
+    p.set_service(changed->view.key, changed);
+    const auto after = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    EXPECT_EQ(m.last_rerendered(), 1u);
+    ASSERT_EQ(after.parts.size(), before.parts.size());
+    size_t made_again = 0;
+    for (size_t i = 1; i < after.parts.size(); ++i) made_again += after.parts[i] != before.parts[i];
+    EXPECT_EQ(made_again, 1u);  // ballast_real_health's last run
+    EXPECT_EQ(inflate_members(after), m.render(p.snapshot(), {}).text());
 }

@@ -1,5 +1,7 @@
 #include "ballast/control/metrics.hpp"
 
+#include <charconv>
+#include <optional>
 #include <sstream>
 
 #include <zlib.h>
@@ -149,6 +151,8 @@ prom::MetricFamily family(const char* name, const char* help, prom::MetricType t
 
 struct Metrics::Deflater {
     z_stream z{};
+    std::string out;     // compressed output, reused (a member keeps only what it needs)
+    std::string joined;  // the texts of a run, reused
     Deflater() {
         // Level 1: the kept texts are compressed once per change; 16 + 15: gzip framing.
         if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -159,15 +163,15 @@ struct Metrics::Deflater {
 
 std::shared_ptr<const std::string> Metrics::gzip(const std::string& text) {
     auto& z = deflater_->z;
+    auto& out = deflater_->out;
     deflateReset(&z);
-    std::string out(deflateBound(&z, static_cast<uLong>(text.size())), '\0');
+    out.resize(deflateBound(&z, static_cast<uLong>(text.size())));
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
     z.avail_in = static_cast<uInt>(text.size());
     z.next_out = reinterpret_cast<Bytef*>(out.data());
     z.avail_out = static_cast<uInt>(out.size());
     if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
-    out.resize(out.size() - z.avail_out);
-    return std::make_shared<const std::string>(std::move(out));
+    return std::make_shared<const std::string>(out.data(), out.size() - z.avail_out);
 }
 
 Metrics::~Metrics() = default;
@@ -282,22 +286,97 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
                 fams[8].metric.push_back(counter(with(real, {{"to", t.to}, {"reason", t.reason}}),
                                                  static_cast<double>(t.count)));
     }
-    split_families(serialize(fams), f.state);
+    std::array<std::shared_ptr<const std::string>, kStateFamilies> texts;
+    split_families(serialize(fams), texts);
+    for (size_t i = 0; i < kStateFamilies; ++i) keep(f.state[i], *texts[i]);
 }
 
-void Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* stats,
+void Metrics::keep(Text& kept, std::string text) {
+    if (kept.text && *kept.text == text) return;  // the same text keeps its number
+    kept.text = std::make_shared<const std::string>(std::move(text));
+    kept.generation = ++generations_;
+}
+
+namespace {
+
+// A value as prometheus-cpp's TextSerializer writes a double (an ostream's default format at
+// precision 16, i.e. printf's "%.16g"); counters and gauges from a dump are integers, and
+// those up to 2^53 are their own digits.
+void append_value(std::string& out, uint64_t v) {
+    char buf[32];
+    const auto r = v <= (uint64_t{1} << 53)
+                       ? std::to_chars(buf, buf + sizeof buf, v)
+                       : std::to_chars(buf, buf + sizeof buf, static_cast<double>(v),
+                                       std::chars_format::general, 16);
+    out.append(buf, r.ptr);
+}
+
+// The text the serializer wrote, with each line's value (after its last space) replaced by
+// the next of values; nullopt if the lines are not as many as the values.
+std::optional<std::string> with_values(const std::string& text, const uint64_t* values,
+                                       size_t count) {
+    std::string out;
+    out.reserve(text.size() + count * 4);
+    size_t pos = 0, i = 0;
+    while (pos < text.size()) {
+        const size_t end = text.find('\n', pos);
+        if (end == std::string::npos || i == count) return std::nullopt;
+        const size_t space = text.rfind(' ', end);
+        if (space == std::string::npos || space < pos) return std::nullopt;
+        out.append(text, pos, space + 1 - pos);
+        append_value(out, values[i++]);
+        out += '\n';
+        pos = end + 1;
+    }
+    if (i != count) return std::nullopt;
+    return out;
+}
+
+}  // namespace
+
+bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* stats,
                               const kernel::CountersByReal* dests, Fragments& f) {
+    std::vector<model::RealKey> keys;
+    std::vector<uint64_t> values;
+    if (stats)
+        values = {stats->conns, stats->inpkts, stats->outpkts, stats->inbytes, stats->outbytes};
+    if (dests) {
+        keys.reserve(dests->size());
+        values.reserve(values.size() + 2 * dests->size());
+        for (const auto& [real, c] : *dests) keys.push_back(real);
+        for (const auto& [real, c] : *dests) values.push_back(c.active_conns);
+        for (const auto& [real, c] : *dests) values.push_back(c.inactive_conns);
+    }
+    const bool same_series =
+        f.counters_rendered && f.has_stats == (stats != nullptr) && f.dest_keys == keys;
+    if (same_series && f.counter_values == values) return false;
+    if (same_series) {
+        // The same series with new values: the serializer's lines kept, only the values
+        // written again (a dump changes every active real's counters; serializing all their
+        // labels again cost ~2 us a series).
+        std::array<std::optional<std::string>, kCounterFamilies> texts;
+        size_t at = 0;
+        bool ok = true;
+        for (size_t i = 0; i < kCounterFamilies && ok; ++i) {
+            const size_t n = i < 5 ? (stats ? 1 : 0) : keys.size();
+            texts[i] = with_values(*f.counters[i].text, values.data() + at, n);
+            ok = texts[i].has_value();
+            at += n;
+        }
+        if (ok) {
+            for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], std::move(*texts[i]));
+            f.counter_values = std::move(values);
+            return true;
+        }
+    }
     const Labels svc = service_labels(v.key);
     std::vector<prom::MetricFamily> fams;
     fams.reserve(kCounterFamilies);
     for (const auto& d : kCounterDefs)
         fams.push_back(prom::MetricFamily{d.name, d.help, d.type, {}});
     if (stats) {
-        fams[0].metric.push_back(counter(svc, static_cast<double>(stats->conns)));
-        fams[1].metric.push_back(counter(svc, static_cast<double>(stats->inpkts)));
-        fams[2].metric.push_back(counter(svc, static_cast<double>(stats->outpkts)));
-        fams[3].metric.push_back(counter(svc, static_cast<double>(stats->inbytes)));
-        fams[4].metric.push_back(counter(svc, static_cast<double>(stats->outbytes)));
+        for (size_t i = 0; i < 5; ++i)
+            fams[i].metric.push_back(counter(svc, static_cast<double>(values[i])));
     }
     if (dests) {
         for (const auto& [real, c] : *dests) {
@@ -307,53 +386,46 @@ void Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
             fams[6].metric.push_back(gauge(labels, c.inactive_conns));
         }
     }
-    split_families(serialize(fams), f.counters);
+    std::array<std::shared_ptr<const std::string>, kCounterFamilies> texts;
+    split_families(serialize(fams), texts);
+    for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], *texts[i]);
+    f.counters_rendered = true;
+    f.has_stats = stats != nullptr;
+    f.dest_keys = std::move(keys);
+    f.counter_values = std::move(values);
+    return true;
 }
 
 Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
                                     const ServerGauges& gauges, Encoding encoding) {
     const bool gz = encoding == Encoding::gzip;
     size_t rerendered = 0;
-    std::map<model::ServiceKey, Fragments> kept;
+    const uint64_t now = ++renders_;
+    // The same dump as the last render's: every service seen then shows it already.
+    const bool same_dump = snap.counters == counters_seen_;
     uint64_t reals = 0, reals_down = 0;
     for (const auto& entry : snap.services) {
         const auto& key = entry->view.key;
-        auto node = fragments_.extract(key);
-        Fragments f = node ? std::move(node.mapped()) : Fragments{};
+        Fragments& f = fragments_[key];
+        const bool was_seen = f.seen + 1 == now;
+        f.seen = now;
         bool again = false;
         if (f.from != entry) {
             render_state(*entry, f);
             f.from = entry;
-            f.state_gz = {};
             again = true;
         }
-        const kernel::IpvsStats* stats = nullptr;
-        const kernel::CountersByReal* dests = nullptr;
-        if (snap.counters) {
-            if (auto it = snap.counters->services.find(key); it != snap.counters->services.end())
-                stats = &it->second;
-            if (auto it = snap.counters->dests.find(key); it != snap.counters->dests.end())
-                dests = &it->second;
-        }
-        const bool same = f.counters_rendered && f.has_stats == (stats != nullptr) &&
-                          f.has_dests == (dests != nullptr) && (!stats || f.stats == *stats) &&
-                          (!dests || f.dests == *dests);
-        if (!same) {
-            render_counters(entry->view, stats, dests, f);
-            f.counters_rendered = true;
-            f.has_stats = stats != nullptr;
-            f.has_dests = dests != nullptr;
-            f.stats = stats ? *stats : kernel::IpvsStats{};
-            f.dests = dests ? *dests : kernel::CountersByReal{};
-            f.counters_gz = {};
-            again = true;
-        }
-        if (gz) {
-            for (size_t i = 0; i < kStateFamilies; ++i)
-                if (!f.state_gz[i] && !f.state[i]->empty()) f.state_gz[i] = gzip(*f.state[i]);
-            for (size_t i = 0; i < kCounterFamilies; ++i)
-                if (!f.counters_gz[i] && !f.counters[i]->empty())
-                    f.counters_gz[i] = gzip(*f.counters[i]);
+        if (!(same_dump && was_seen && f.counters_rendered)) {
+            const kernel::IpvsStats* stats = nullptr;
+            const kernel::CountersByReal* dests = nullptr;
+            if (snap.counters) {
+                if (auto it = snap.counters->services.find(key);
+                    it != snap.counters->services.end())
+                    stats = &it->second;
+                if (auto it = snap.counters->dests.find(key); it != snap.counters->dests.end())
+                    dests = &it->second;
+            }
+            again = render_counters(entry->view, stats, dests, f) || again;
         }
         if (again) ++rerendered;
         for (const auto& r : entry->view.reals) {
@@ -361,9 +433,9 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
             ++reals;
             if (r.down) ++reals_down;
         }
-        kept.emplace(key, std::move(f));
     }
-    fragments_ = std::move(kept);
+    std::erase_if(fragments_, [now](const auto& kv) { return kv.second.seen != now; });
+    counters_seen_ = snap.counters;
     last_rerendered_ = rerendered;
 
     // Whole-daemon values from the snapshot, and the registry's own metrics.
@@ -421,23 +493,50 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     for (auto& f : registry_.Collect()) global.push_back(std::move(f));
 
     Exposition out;
+    const size_t runs = (fragments_.size() + kServicesPerMember - 1) / kServicesPerMember;
+    out.parts.reserve(1 +
+                      (kStateFamilies + kCounterFamilies) * (1 + (gz ? runs : fragments_.size())));
     auto add = [&out](std::shared_ptr<const std::string> part) {
         out.size += part->size();
         out.parts.push_back(std::move(part));
     };
     const auto global_text = serialize(global);
     add(gz ? gzip(global_text) : std::make_shared<const std::string>(global_text));
-    out.parts.reserve(1 + (kStateFamilies + kCounterFamilies) * (fragments_.size() + 1));
     const auto& headers = gz ? headers_gz_ : headers_;
-    for (size_t i = 0; i < kStateFamilies; ++i) {
-        add(headers[i]);
+    std::vector<const Text*> texts;
+    texts.reserve(fragments_.size());
+    for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family) {
+        add(headers[family]);
+        texts.clear();
         for (const auto& [key, f] : fragments_)
-            if (!f.state[i]->empty()) add(gz ? f.state_gz[i] : f.state[i]);
-    }
-    for (size_t i = 0; i < kCounterFamilies; ++i) {
-        add(headers[kStateFamilies + i]);
-        for (const auto& [key, f] : fragments_)
-            if (!f.counters[i]->empty()) add(gz ? f.counters_gz[i] : f.counters[i]);
+            texts.push_back(family < kStateFamilies ? &f.state[family]
+                                                    : &f.counters[family - kStateFamilies]);
+        if (!gz) {
+            for (const Text* t : texts)
+                if (!t->text->empty()) add(t->text);
+            continue;
+        }
+        auto& members = members_[family];
+        members.resize(runs);
+        for (size_t run = 0; run < runs; ++run) {
+            const size_t first = run * kServicesPerMember,
+                         last = std::min(first + kServicesPerMember, texts.size());
+            Member& m = members[run];
+            bool same = m.generations.size() == last - first;
+            for (size_t i = first; same && i < last; ++i)
+                same = m.generations[i - first] == texts[i]->generation;
+            if (!same) {
+                m.generations.clear();
+                auto& joined = deflater_->joined;
+                joined.clear();
+                for (size_t i = first; i < last; ++i) {
+                    m.generations.push_back(texts[i]->generation);
+                    joined += *texts[i]->text;
+                }
+                m.gz = joined.empty() ? nullptr : gzip(joined);
+            }
+            if (m.gz) add(m.gz);
+        }
     }
     return out;
 }
