@@ -18,6 +18,9 @@ Error nl_error(int nl_err, const std::string& op);
 // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR: libnl reads it to the end and
 // reports NLE_DUMP_INTR) says nothing about the host: dump again, up to kDumpTries times in
 // all. `dump` returns libnl's 0 or negative NLE_* code; any other failure is not retried.
+// (libnl 3.7's nl_cache_refill restarts an interrupted dump itself, without a limit, and
+// never returns NLE_DUMP_INTR from the *_alloc_cache calls: this is the bound for any libnl
+// that hands it on.)
 inline constexpr int kDumpTries = 5;
 template <typename Dump>
 Status dump_retrying(const std::string& op, Dump&& dump) {
