@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ballast/agent/netlink.hpp"
+#include "ballast/agent/nl_dump.hpp"
 #include "ballast/agent/rtnl_codec.hpp"
 #include "mnl_request.hpp"
 
@@ -45,47 +46,6 @@ std::optional<IpPrefix> prefix_from_nl(nl_addr* a, uint8_t family) {
         p.length = 0;
     }
     return p;
-}
-
-// libnl's negative NLE_* code as errno, so a verdict can tell the agent's own trouble
-// (is_agent_fault) from the kernel's answer.
-int errno_of_nl(int err) {
-    switch (-err) {
-        case NLE_DUMP_INTR:
-        case NLE_INTR:
-            return EINTR;
-        case NLE_AGAIN:
-            return EAGAIN;
-        case NLE_NOMEM:
-            return ENOMEM;
-        case NLE_BAD_SOCK:
-            return EBADF;
-        case NLE_PERM:
-            return EPERM;
-        case NLE_NOACCESS:
-            return EACCES;
-        case NLE_MSG_TRUNC:
-        case NLE_MSG_OVERFLOW:
-        case NLE_PARSE_ERR:
-            return EBADMSG;
-        default:
-            return EIO;
-    }
-}
-
-Error nl_error(int err, const std::string& op) {
-    return make_error(errno_of_nl(err), op, {}, std::string(nl_geterror(err)));
-}
-
-// A dump interrupted by a concurrent change (NLM_F_DUMP_INTR: libnl reads it to the end and
-// reports NLE_DUMP_INTR) says nothing about the host: dump again, a few times.
-constexpr int kDumpTries = 5;
-template <typename Dump>
-int dump_retrying(Dump&& dump) {
-    int err = 0;
-    for (int i = 0; i < kDumpTries; ++i)
-        if ((err = dump()) != -NLE_DUMP_INTR) break;
-    return err;
 }
 
 // An RAII libnl socket connected to NETLINK_ROUTE.
@@ -136,9 +96,10 @@ public:
 
     Result<std::vector<Link>> links() override {
         CacheGuard c;
-        if (int err = dump_retrying([&] { return rtnl_link_alloc_cache(nl_.s, AF_UNSPEC, &c.c); });
-            err < 0)
-            return nl_error(err, "RTM_GETLINK dump");
+        if (auto s = dump_retrying("RTM_GETLINK dump",
+                                   [&] { return rtnl_link_alloc_cache(nl_.s, AF_UNSPEC, &c.c); });
+            !s)
+            return s.error();
         std::vector<Link> out;
         each<rtnl_link>(c.c, [&](rtnl_link* l) {
             Link x;
@@ -156,8 +117,10 @@ public:
 
     Result<std::vector<Address>> addresses() override {
         CacheGuard c;
-        if (int err = dump_retrying([&] { return rtnl_addr_alloc_cache(nl_.s, &c.c); }); err < 0)
-            return nl_error(err, "RTM_GETADDR dump");
+        if (auto s = dump_retrying("RTM_GETADDR dump",
+                                   [&] { return rtnl_addr_alloc_cache(nl_.s, &c.c); });
+            !s)
+            return s.error();
         std::vector<Address> out;
         each<rtnl_addr>(c.c, [&](rtnl_addr* a) {
             auto local = from_nl(rtnl_addr_get_local(a));
@@ -171,9 +134,10 @@ public:
 
     Result<std::vector<Route>> routes(uint8_t family) override {
         CacheGuard c;
-        if (int err = dump_retrying([&] { return rtnl_route_alloc_cache(nl_.s, family, 0, &c.c); });
-            err < 0)
-            return nl_error(err, "RTM_GETROUTE dump");
+        if (auto s = dump_retrying("RTM_GETROUTE dump",
+                                   [&] { return rtnl_route_alloc_cache(nl_.s, family, 0, &c.c); });
+            !s)
+            return s.error();
         std::vector<Route> out;
         each<rtnl_route>(c.c, [&](rtnl_route* r) {
             Route x;
@@ -196,9 +160,10 @@ public:
 
     Result<std::vector<Rule>> rules(uint8_t family) override {
         CacheGuard c;
-        if (int err = dump_retrying([&] { return rtnl_rule_alloc_cache(nl_.s, family, &c.c); });
-            err < 0)
-            return nl_error(err, "RTM_GETRULE dump");
+        if (auto s = dump_retrying("RTM_GETRULE dump",
+                                   [&] { return rtnl_rule_alloc_cache(nl_.s, family, &c.c); });
+            !s)
+            return s.error();
         std::vector<Rule> out;
         each<rtnl_rule>(c.c, [&](rtnl_rule* r) {
             Rule x;
