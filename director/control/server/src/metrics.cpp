@@ -260,6 +260,12 @@ void Metrics::count_request(std::string_view verb, bool ok) {
 
 void Metrics::render_state(const PublishedService& s, Fragments& f) {
     const auto& v = s.view;
+    f.reals = f.reals_down = 0;
+    for (const auto& r : v.reals) {
+        if (r.sorry) continue;
+        ++f.reals;
+        if (r.down) ++f.reals_down;
+    }
     const Labels svc = with(service_labels(v.key), {{"service", v.name}});
     std::vector<prom::MetricFamily> fams;
     fams.reserve(kStateFamilies);
@@ -336,19 +342,26 @@ std::optional<std::string> with_values(const std::string& text, const uint64_t* 
 
 bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* stats,
                               const kernel::CountersByReal* dests, Fragments& f) {
-    std::vector<model::RealKey> keys;
-    std::vector<uint64_t> values;
+    auto& values = scratch_values_;
+    values.clear();
     if (stats)
-        values = {stats->conns, stats->inpkts, stats->outpkts, stats->inbytes, stats->outbytes};
+        values.insert(values.end(), {stats->conns, stats->inpkts, stats->outpkts, stats->inbytes,
+                                     stats->outbytes});
+    const size_t reals = dests ? dests->size() : 0;
     if (dests) {
-        keys.reserve(dests->size());
-        values.reserve(values.size() + 2 * dests->size());
-        for (const auto& [real, c] : *dests) keys.push_back(real);
         for (const auto& [real, c] : *dests) values.push_back(c.active_conns);
         for (const auto& [real, c] : *dests) values.push_back(c.inactive_conns);
     }
-    const bool same_series =
-        f.counters_rendered && f.has_stats == (stats != nullptr) && f.dest_keys == keys;
+    bool same_keys = f.dest_keys.size() == reals;
+    if (same_keys && dests) {
+        size_t i = 0;
+        for (const auto& [real, c] : *dests)
+            if (!(f.dest_keys[i++] == real)) {
+                same_keys = false;
+                break;
+            }
+    }
+    const bool same_series = f.counters_rendered && f.has_stats == (stats != nullptr) && same_keys;
     if (same_series && f.counter_values == values) return false;
     if (same_series) {
         // The same series with new values: the serializer's lines kept, only the values
@@ -358,14 +371,14 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         size_t at = 0;
         bool ok = true;
         for (size_t i = 0; i < kCounterFamilies && ok; ++i) {
-            const size_t n = i < 5 ? (stats ? 1 : 0) : keys.size();
+            const size_t n = i < 5 ? (stats ? 1 : 0) : reals;
             texts[i] = with_values(*f.counters[i].text, values.data() + at, n);
             ok = texts[i].has_value();
             at += n;
         }
         if (ok) {
             for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], std::move(*texts[i]));
-            f.counter_values = std::move(values);
+            f.counter_values.assign(values.begin(), values.end());
             return true;
         }
     }
@@ -391,8 +404,10 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
     for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], *texts[i]);
     f.counters_rendered = true;
     f.has_stats = stats != nullptr;
-    f.dest_keys = std::move(keys);
-    f.counter_values = std::move(values);
+    f.dest_keys.clear();
+    if (dests)
+        for (const auto& [real, c] : *dests) f.dest_keys.push_back(real);
+    f.counter_values.assign(values.begin(), values.end());
     return true;
 }
 
@@ -428,11 +443,8 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
             again = render_counters(entry->view, stats, dests, f) || again;
         }
         if (again) ++rerendered;
-        for (const auto& r : entry->view.reals) {
-            if (r.sorry) continue;
-            ++reals;
-            if (r.down) ++reals_down;
-        }
+        reals += f.reals;
+        reals_down += f.reals_down;
     }
     std::erase_if(fragments_, [now](const auto& kv) { return kv.second.seen != now; });
     counters_seen_ = snap.counters;
@@ -503,14 +515,15 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     const auto global_text = serialize(global);
     add(gz ? gzip(global_text) : std::make_shared<const std::string>(global_text));
     const auto& headers = gz ? headers_gz_ : headers_;
-    std::vector<const Text*> texts;
-    texts.reserve(fragments_.size());
+    std::vector<const Fragments*> ordered;  // the map's order, walked once
+    ordered.reserve(fragments_.size());
+    for (const auto& [key, f] : fragments_) ordered.push_back(&f);
+    std::vector<const Text*> texts(ordered.size());
     for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family) {
         add(headers[family]);
-        texts.clear();
-        for (const auto& [key, f] : fragments_)
-            texts.push_back(family < kStateFamilies ? &f.state[family]
-                                                    : &f.counters[family - kStateFamilies]);
+        for (size_t i = 0; i < ordered.size(); ++i)
+            texts[i] = family < kStateFamilies ? &ordered[i]->state[family]
+                                               : &ordered[i]->counters[family - kStateFamilies];
         if (!gz) {
             for (const Text* t : texts)
                 if (!t->text->empty()) add(t->text);

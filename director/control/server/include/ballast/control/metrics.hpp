@@ -101,7 +101,8 @@ private:
         std::vector<model::RealKey> dest_keys;
         std::vector<uint64_t> counter_values;
         std::array<Text, kCounterFamilies> counters;
-        uint64_t seen = 0;  // the render() that last saw the service
+        uint64_t reals = 0, reals_down = 0;  // sorry servers not counted
+        uint64_t seen = 0;                   // the render() that last saw the service
     };
     struct Member {
         std::vector<uint64_t> generations;  // of the texts compressed into it
@@ -130,6 +131,7 @@ private:
     std::map<model::ServiceKey, Fragments> fragments_;
     std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
     uint64_t renders_ = 0, generations_ = 0;
+    std::vector<uint64_t> scratch_values_;
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;
