@@ -1,5 +1,6 @@
 #include "ballast/control/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <sstream>
@@ -151,8 +152,8 @@ prom::MetricFamily family(const char* name, const char* help, prom::MetricType t
 
 struct Metrics::Deflater {
     z_stream z{};
-    std::string out;     // compressed output, reused (a member keeps only what it needs)
-    std::string joined;  // the texts of a run, reused
+    std::string out;  // compressed output, reused (a member keeps only what it needs)
+    std::vector<const std::string*> texts;  // of a run, reused
     Deflater() {
         // Level 1: the kept texts are compressed once per change; 16 + 15: gzip framing.
         if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -161,17 +162,29 @@ struct Metrics::Deflater {
     ~Deflater() { deflateEnd(&z); }
 };
 
-std::shared_ptr<const std::string> Metrics::gzip(const std::string& text) {
+std::shared_ptr<const std::string> Metrics::gzip(const std::vector<const std::string*>& texts) {
     auto& z = deflater_->z;
     auto& out = deflater_->out;
     deflateReset(&z);
-    out.resize(deflateBound(&z, static_cast<uLong>(text.size())));
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    z.avail_in = static_cast<uInt>(text.size());
+    size_t total = 0;
+    for (const auto* t : texts) total += t->size();
+    out.resize(deflateBound(&z, static_cast<uLong>(total)));
     z.next_out = reinterpret_cast<Bytef*>(out.data());
     z.avail_out = static_cast<uInt>(out.size());
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate failed");
+    // The texts fed one after the other: one member, without joining them first.
+    for (size_t i = 0; i < texts.size(); ++i) {
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(texts[i]->data()));
+        z.avail_in = static_cast<uInt>(texts[i]->size());
+        const bool last = i + 1 == texts.size();
+        const int rc = deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
+        if (last ? rc != Z_STREAM_END : (rc != Z_OK || z.avail_in != 0))
+            throw std::runtime_error("deflate failed");
+    }
     return std::make_shared<const std::string>(out.data(), out.size() - z.avail_out);
+}
+
+std::shared_ptr<const std::string> Metrics::gzip(const std::string& text) {
+    return gzip(std::vector<const std::string*>{&text});
 }
 
 Metrics::~Metrics() = default;
@@ -367,17 +380,23 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         // The same series with new values: the serializer's lines kept, only the values
         // written again (a dump changes every active real's counters; serializing all their
         // labels again cost ~2 us a series).
+        // Families whose values are the same keep their texts.
         std::array<std::optional<std::string>, kCounterFamilies> texts;
         size_t at = 0;
         bool ok = true;
         for (size_t i = 0; i < kCounterFamilies && ok; ++i) {
             const size_t n = i < 5 ? (stats ? 1 : 0) : reals;
-            texts[i] = with_values(*f.counters[i].text, values.data() + at, n);
-            ok = texts[i].has_value();
+            if (!std::equal(values.begin() + static_cast<ptrdiff_t>(at),
+                            values.begin() + static_cast<ptrdiff_t>(at + n),
+                            f.counter_values.begin() + static_cast<ptrdiff_t>(at))) {
+                texts[i] = with_values(*f.counters[i].text, values.data() + at, n);
+                ok = texts[i].has_value();
+            }
             at += n;
         }
         if (ok) {
-            for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], std::move(*texts[i]));
+            for (size_t i = 0; i < kCounterFamilies; ++i)
+                if (texts[i]) keep(f.counters[i], std::move(*texts[i]));
             f.counter_values.assign(values.begin(), values.end());
             return true;
         }
@@ -540,13 +559,13 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
                 same = m.generations[i - first] == texts[i]->generation;
             if (!same) {
                 m.generations.clear();
-                auto& joined = deflater_->joined;
-                joined.clear();
+                auto& run_texts = deflater_->texts;
+                run_texts.clear();
                 for (size_t i = first; i < last; ++i) {
                     m.generations.push_back(texts[i]->generation);
-                    joined += *texts[i]->text;
+                    if (!texts[i]->text->empty()) run_texts.push_back(texts[i]->text.get());
                 }
-                m.gz = joined.empty() ? nullptr : gzip(joined);
+                m.gz = run_texts.empty() ? nullptr : gzip(run_texts);
             }
             if (m.gz) add(m.gz);
         }

@@ -109,6 +109,7 @@ private:
         std::shared_ptr<const std::string> gz;
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
+    std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
     void keep(Text& kept, std::string text);
     void render_state(const PublishedService& s, Fragments& f);
     // Whether the texts changed.
