@@ -3,11 +3,17 @@
 // /api/v1/status; the page; drain/enable from the page need the token, a loopback Host and the
 // same origin; header/body limits, the connection cap and timeouts.
 #include <arpa/inet.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -399,4 +405,38 @@ TEST_F(Http, LimitsHeadersBodiesConnectionsAndSlowClients) {
     ASSERT_GT(n, 12);
     EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 200");
     for (int fd : held) ::close(fd);
+}
+
+namespace {
+
+// The nice value of this process's thread named `name` (field 19 of its stat), or nullopt.
+std::optional<int> nice_of_thread(const std::string& name) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string n;
+        std::getline(comm, n);
+        if (n != name) continue;
+        std::ifstream stat(task.path() / "stat");
+        std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        std::istringstream rest(all.substr(all.rfind(')') + 2));  // after "(comm) "
+        std::string field;
+        for (int i = 3; i <= 19 && rest >> field; ++i) {
+        }
+        return std::stoi(field);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// Scrapes run on a thread that yields the CPU to the daemon's loop (health verdicts first).
+TEST_F(Http, StatusThreadRunsBelowTheLoopsPriority) {
+    start();
+    errno = 0;
+    const int loop_nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+    ASSERT_EQ(errno, 0);
+    const auto nice = nice_of_thread("ballast-status");
+    ASSERT_TRUE(nice.has_value()) << "no thread named ballast-status";
+    EXPECT_EQ(*nice, std::min(loop_nice + control::Hub::kStatusThreadNice, 19));
+    EXPECT_EQ(get(port, "/metrics").status, 200);  // and it still serves
 }

@@ -1,10 +1,13 @@
 #include "ballast/control/hub.hpp"
 
+#include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 
+#include <cerrno>
 #include <cstdio>
 #include <random>
 
@@ -137,7 +140,17 @@ Status Hub::start() {
     publish({});
     arm_lateness_probe();
     ops_guard_.emplace(ops_.get_executor());
-    ops_thread_ = std::thread([this] { ops_.run(); });
+    ops_thread_ = std::thread([this] {
+        // The status thread yields to the daemon's loop: a scrape of a large table competes
+        // with health verdicts' kernel edits for the CPU, and the edits come first. Named for
+        // top -H and /proc.
+        ::pthread_setname_np(::pthread_self(), "ballast-status");
+        const auto tid = static_cast<id_t>(::gettid());
+        errno = 0;
+        const int nice = ::getpriority(PRIO_PROCESS, tid);  // the loop's, inherited
+        if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(nice + kStatusThreadNice, 19));
+        ops_.run();
+    });
     return {};
 }
 

@@ -78,6 +78,10 @@ struct LoopHooks {
 
 class Hub final : private ControlBackend, private HttpHandler {
 public:
+    // The status thread's nice value is the loop's plus this (at most 19): it serves requests
+    // while the loop is idle or on the other core, and waits while the loop needs the CPU.
+    static constexpr int kStatusThreadNice = 10;
+
     Hub(boost::asio::io_context& loop, daemon::Director& director, HubSettings settings,
         LoopHooks hooks);
     ~Hub() override;
