@@ -206,6 +206,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     report.step("one-weight reload (" + std::to_string(*writes) + " IPVS write)");
+    rig->write_config(config(services, reals, interval_s, listener.port(), 3));
+    rig->on_loop([&] { return rig->reload().services; });
+    report.step("second one-weight reload");
 
     const auto held = rig->on_loop([&] {
         auto& d = rig->director();

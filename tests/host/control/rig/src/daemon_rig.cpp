@@ -1,5 +1,6 @@
 #include "ballast/testing/daemon_rig.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -110,6 +111,7 @@ void DaemonRig::start() {
     runner_->reload(director_->checks());
     step("checks");
     settle();
+    ::malloc_trim(0);  // as ballastd's shell does after a start and a reload
     step("published");
     guard_.emplace(io_.get_executor());
     loop_ = std::thread([this] { io_.run(); });
@@ -133,6 +135,7 @@ control::ReloadResult DaemonRig::reload() {
         runner_->reload(director_->checks());
     }
     settle();
+    ::malloc_trim(0);
     return r;
 }
 
