@@ -8,16 +8,16 @@
 namespace ballast::health {
 
 SharedSpec::SharedSpec() {
-    static const auto default_spec = std::make_shared<const model::CheckSpec>();
+    static const auto default_spec = std::make_shared<model::CheckSpec>();
     spec_ = default_spec;
 }
 
 SharedSpec::SharedSpec(model::CheckSpec spec)
-    : spec_(std::make_shared<const model::CheckSpec>(std::move(spec))) {}
+    : spec_(std::make_shared<model::CheckSpec>(std::move(spec))) {}
 
 model::CheckSpec& SharedSpec::edit() {
-    if (spec_.use_count() != 1) spec_ = std::make_shared<const model::CheckSpec>(*spec_);
-    // The only holder: changing it changes no other key.
+    if (spec_.use_count() != 1) spec_ = std::make_shared<model::CheckSpec>(*spec_);
+    // The only holder: changing it changes no other key (and the spec was made non-const).
     return const_cast<model::CheckSpec&>(*spec_);
 }
 
