@@ -69,10 +69,10 @@ TEST(CheckPlan, KeysShareOneSpecPerDistinctSpec) {
     const auto plan = plan_checks({a, b, c}, CheckSpec{});
     ASSERT_EQ(plan.checks.size(), 6u);  // 3 http, 1 tcp, 2 agent
     std::vector<SharedSpec> distinct;
-    for (const auto& [key, users] : plan.checks)
+    for (const auto& entry : plan.checks)
         if (std::none_of(distinct.begin(), distinct.end(),
-                         [&](const SharedSpec& s) { return s.shares(key.spec); }))
-            distinct.push_back(key.spec);
+                         [&](const SharedSpec& s) { return s.shares(entry.first.spec); }))
+            distinct.push_back(entry.first.spec);
     ASSERT_EQ(distinct.size(), 3u);  // http, tcp, agent
     const auto own = make_check_key(*IpAddress::parse("10.0.0.4"), 80, with_port);
     ASSERT_TRUE(plan.checks.count(own));
