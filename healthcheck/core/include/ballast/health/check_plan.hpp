@@ -20,7 +20,7 @@ namespace ballast::health {
 class SharedSpec {
 public:
     SharedSpec();  // the default CheckSpec (one instance shared by every default SharedSpec)
-    SharedSpec(model::CheckSpec spec);  // NOLINT(google-explicit-constructor): a key's field
+    SharedSpec(model::CheckSpec spec);  // implicit: a key is built from a spec
     const model::CheckSpec& operator*() const { return *spec_; }
     const model::CheckSpec* operator->() const { return spec_.get(); }
     bool shares(const SharedSpec& o) const { return spec_ == o.spec_; }

@@ -27,10 +27,10 @@ template <typename T>
 class Boxed {
 public:
     Boxed() = default;
-    Boxed(std::nullopt_t) {}  // NOLINT(google-explicit-constructor)
-    Boxed(T value)
-        : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT(google-explicit-constructor)
-    Boxed(std::optional<T> value) {                     // NOLINT(google-explicit-constructor)
+    // Implicit, as optional: assigned from a value, nullopt or an optional.
+    Boxed(std::nullopt_t) {}
+    Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}
+    Boxed(std::optional<T> value) {
         if (value) p_ = std::make_unique<T>(std::move(*value));
     }
     Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
