@@ -411,11 +411,11 @@ void Director::on_health_event(const health::HealthEvent& ev, Now now) {
         if (prev == health::State::unknown)
             count = " (first check)";
         else if (ev.state == health::State::down)
-            count = " (" + std::to_string(ev.check.spec.fall) + "/" +
-                    std::to_string(ev.check.spec.fall) + ")";
+            count = " (" + std::to_string(ev.check.spec->fall) + "/" +
+                    std::to_string(ev.check.spec->fall) + ")";
         else if (ev.state == health::State::up)
-            count = " (" + std::to_string(ev.check.spec.rise) + "/" +
-                    std::to_string(ev.check.spec.rise) + ")";
+            count = " (" + std::to_string(ev.check.spec->rise) + "/" +
+                    std::to_string(ev.check.spec->rise) + ")";
         emit(ev.state == health::State::down ? Severity::warning : Severity::notice,
              EventKind::health,
              ev.check.target.to_string() + " " + state_word(ev.state) + ": " + ev.reason + count +

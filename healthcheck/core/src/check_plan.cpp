@@ -7,25 +7,44 @@
 
 namespace ballast::health {
 
+SharedSpec::SharedSpec() {
+    static const auto default_spec = std::make_shared<model::CheckSpec>();
+    spec_ = default_spec;
+}
+
+SharedSpec::SharedSpec(model::CheckSpec spec)
+    : spec_(std::make_shared<model::CheckSpec>(std::move(spec))) {}
+
+model::CheckSpec& SharedSpec::edit() {
+    if (spec_.use_count() != 1) spec_ = std::make_shared<model::CheckSpec>(*spec_);
+    // The only holder: changing it changes no other key (and the spec was made non-const).
+    return const_cast<model::CheckSpec&>(*spec_);
+}
+
 std::string CheckKey::to_string() const {
-    std::string s(model::to_string(spec.type));
+    std::string s(model::to_string(spec->type));
     s += ' ';
     s += target.to_string();
-    if (spec.type == model::CheckType::http || spec.type == model::CheckType::https) {
-        s += ' ' + spec.method + ' ' + spec.path;
-    } else if (spec.type == model::CheckType::dns) {
-        s += ' ' + spec.query_type + ' ' + spec.query_name;
-    } else if (spec.type == model::CheckType::exec && !spec.command.empty()) {
-        s += ' ' + spec.command.front();
+    if (spec->type == model::CheckType::http || spec->type == model::CheckType::https) {
+        s += ' ' + spec->method + ' ' + spec->path;
+    } else if (spec->type == model::CheckType::dns) {
+        s += ' ' + spec->query_type + ' ' + spec->query_name;
+    } else if (spec->type == model::CheckType::exec && !spec->command.empty()) {
+        s += ' ' + spec->command.front();
     }
     return s;
 }
 
 CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
                         const model::CheckSpec& spec) {
-    CheckKey key{model::Endpoint{addr, spec.port.value_or(real_port)}, spec};
-    key.spec.port.reset();
-    return key;
+    model::CheckSpec folded = spec;
+    folded.port.reset();
+    return CheckKey{model::Endpoint{addr, spec.port.value_or(real_port)}, std::move(folded)};
+}
+
+CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port, const SharedSpec& spec) {
+    if (spec->port) return make_check_key(addr, real_port, *spec);
+    return CheckKey{model::Endpoint{addr, real_port}, spec};
 }
 
 model::CheckSpec agent_check_spec(const model::CheckSpec& base) {
@@ -48,18 +67,48 @@ std::vector<CheckKey> CheckPlan::keys() const {
     return out;
 }
 
+namespace {
+
+// Each distinct spec once (its port cleared: keys fold it into their target), shared by every
+// key that uses it.
+class SpecInterner {
+public:
+    SharedSpec operator()(const model::CheckSpec& spec) {
+        model::CheckSpec folded = spec;
+        folded.port.reset();
+        auto it = specs_.find(folded);
+        if (it == specs_.end()) {
+            SharedSpec shared(folded);
+            it = specs_.emplace(std::move(folded), std::move(shared)).first;
+        }
+        return it->second;
+    }
+
+private:
+    std::map<model::CheckSpec, SharedSpec> specs_;
+};
+
+}  // namespace
+
 CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
                       const model::CheckSpec& default_check) {
     CheckPlan plan;
+    SpecInterner intern;
     for (const auto& svc : services) {
+        const bool checked = svc.check && svc.check->type != model::CheckType::none;
+        // Looked up once per service, not per real server.
+        std::optional<SharedSpec> main, agent;
         for (const auto& real : svc.reals) {
-            if (svc.check && svc.check->type != model::CheckType::none) {
-                plan.checks[make_check_key(real.key.addr, real.key.port, *svc.check)].push_back(
-                    CheckUser{svc.key, real.key, CheckRole::main});
+            if (checked) {
+                if (!main) main = intern(*svc.check);
+                plan.checks[CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)},
+                                     *main}]
+                    .push_back(CheckUser{svc.key, real.key, CheckRole::main});
             }
             if (real.agent_port) {
-                auto spec = agent_check_spec(svc.check ? *svc.check : default_check);
-                plan.checks[make_check_key(real.key.addr, *real.agent_port, spec)].push_back(
+                if (!agent)
+                    agent = intern(agent_check_spec(svc.check ? *svc.check : default_check));
+                plan.checks[CheckKey{{real.key.addr, *real.agent_port}, *agent}].push_back(
                     CheckUser{svc.key, real.key, CheckRole::agent});
             }
         }

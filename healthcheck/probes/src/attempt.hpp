@@ -34,10 +34,10 @@ public:
 
     // Arms the timeout and starts the protocol.
     void launch() {
-        timer_.expires_after(check_.spec.timeout);
+        timer_.expires_after(check_.spec->timeout);
         timer_.async_wait([self = shared_from_this()](const error_code& ec) {
             if (!ec && !self->finished_) {
-                self->finish(false, timeout_reason(self->check_.spec.timeout, self->phase_));
+                self->finish(false, timeout_reason(self->check_.spec->timeout, self->phase_));
             }
         });
         begin();

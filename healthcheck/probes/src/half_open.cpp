@@ -366,7 +366,7 @@ private:
 
 std::shared_ptr<ProbeRun> start_half_open_check(ProbeContext& c, const CheckKey& k,
                                                 ProbeCallback d) {
-    auto a = std::make_shared<HalfOpenAttempt>(c.half_opens(), k.spec.timeout, std::move(d));
+    auto a = std::make_shared<HalfOpenAttempt>(c.half_opens(), k.spec->timeout, std::move(d));
     a->start(k.target, a);
     return a;
 }

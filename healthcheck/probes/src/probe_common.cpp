@@ -41,7 +41,7 @@ std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks)
     std::string why;
     bool asked = false;
     for (const auto& k : checks) {
-        if (k.spec.type != model::CheckType::tcp_half_open) continue;
+        if (k.spec->type != model::CheckType::tcp_half_open) continue;
         if (!asked) why = detail::half_open_privilege_error(), asked = true;
         if (!why.empty()) out.push_back(k.to_string() + ": " + why);
     }
@@ -76,9 +76,9 @@ std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check,
                                       ProbeCallback done) {
     using model::CheckType;
     std::shared_ptr<detail::Attempt> a;
-    switch (check.spec.type) {
+    switch (check.spec->type) {
         case CheckType::tcp:
-            if (check.target.port != 0 && check.spec.send.empty() && check.spec.expect.empty())
+            if (check.target.port != 0 && check.spec->send.empty() && check.spec->expect.empty())
                 return detail::start_connect_check(ctx, check, std::move(done));
             a = detail::make_tcp_attempt(ctx, check, std::move(done));
             break;

@@ -152,9 +152,9 @@ public:
 private:
     void begin() override {
         phase_ = "running";
-        if (check_.spec.command.empty()) return finish_later("exec: no command configured");
+        if (check_.spec->command.empty()) return finish_later("exec: no command configured");
         std::vector<std::string> args;
-        for (const auto& a : check_.spec.command) args.push_back(substitute(a, check_));
+        for (const auto& a : check_.spec->command) args.push_back(substitute(a, check_));
         std::vector<char*> argv;
         argv.reserve(args.size() + 1);
         for (auto& a : args) argv.push_back(a.data());
@@ -163,9 +163,9 @@ private:
 
         Credentials creds;
         std::string home = "/";
-        if (!check_.spec.user.empty()) {
+        if (!check_.spec->user.empty()) {
             // A user that cannot be found is the director's problem (config or NSS).
-            auto why = lookup_user(check_.spec.user, creds);
+            auto why = lookup_user(check_.spec->user, creds);
             if (!why.empty()) return finish_later("checker: exec: " + why, true);
             home = creds.home;
         }
@@ -187,7 +187,7 @@ private:
         const pid_t pid = ::fork();
         if (pid == 0) {
             run_child(path.c_str(), argv.data(), envp, out[1], report[1],
-                      check_.spec.user.empty() ? nullptr : &creds);
+                      check_.spec->user.empty() ? nullptr : &creds);
         }
         const int fork_err = errno;
         ::close(out[1]);
@@ -286,7 +286,7 @@ private:
         std::string reason =
             "exec: exit " + std::to_string(code) + (line.empty() ? "" : ": " + line);
         std::optional<AgentReply> weight;
-        if (code == 0 && check_.spec.weight_from_output) weight = parse_weight_text(line);
+        if (code == 0 && check_.spec->weight_from_output) weight = parse_weight_text(line);
         finish(code == 0, std::move(reason), std::move(weight));
     }
 

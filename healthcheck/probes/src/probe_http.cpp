@@ -35,10 +35,10 @@ std::string tls_verify_reason(long v) {
 }
 
 std::string host_header(const CheckKey& k) {
-    if (!k.spec.host.empty()) return k.spec.host;
+    if (!k.spec->host.empty()) return k.spec->host;
     std::string h =
         k.target.addr.is_v6() ? "[" + k.target.addr.to_string() + "]" : k.target.addr.to_string();
-    const uint16_t dflt = k.spec.type == model::CheckType::https ? 443 : 80;
+    const uint16_t dflt = k.spec->type == model::CheckType::https ? 443 : 80;
     if (k.target.port != dflt) h += ":" + std::to_string(k.target.port);
     return h;
 }
@@ -51,12 +51,12 @@ public:
     HttpAttempt(ProbeContext& c, const CheckKey& k, ProbeCallback d)
         : Attempt(c, k, std::move(d)),
           stream_(make_stream(c, k)),
-          parser_(c.limits().http, k.spec.method == "HEAD") {}
+          parser_(c.limits().http, k.spec->method == "HEAD") {}
 
 private:
     static Stream make_stream(ProbeContext& c, const CheckKey& k) {
         if constexpr (kTls) {
-            return Stream(c.io(), c.tls(k.spec.tls_verify));
+            return Stream(c.io(), c.tls(k.spec->tls_verify));
         } else {
             (void)k;
             return Stream(c.io());
@@ -65,14 +65,14 @@ private:
 
     void begin() override {
         if (check_.target.port == 0) return finish_later("no port to check");
-        if (!check_.spec.expect_body_regex.empty()) {
+        if (!check_.spec->expect_body_regex.empty()) {
             // Config validation rejects what RE2 rejects; should one slip through, the
             // check is down with RE2's words rather than the daemon failing.
             std::string error;
-            regex_ = ctx_.body_regex(check_.spec.expect_body_regex, error);
+            regex_ = ctx_.body_regex(check_.spec->expect_body_regex, error);
             if (!regex_) return finish_later("bad expect_body_regex: " + error);
         }
-        request_ = check_.spec.method + " " + check_.spec.path +
+        request_ = check_.spec->method + " " + check_.spec->path +
                    " HTTP/1.1\r\nHost: " + host_header(check_) +
                    "\r\nUser-Agent: ballast-health\r\nAccept: */*\r\nConnection: close\r\n\r\n";
         beast::get_lowest_layer(stream_).async_connect(
@@ -93,10 +93,11 @@ private:
     void connected() {
         if constexpr (kTls) {
             SSL* ssl = stream_.native_handle();
-            const std::string name = !check_.spec.sni.empty() ? check_.spec.sni : check_.spec.host;
+            const std::string name =
+                !check_.spec->sni.empty() ? check_.spec->sni : check_.spec->host;
             const bool name_is_ip = model::IpAddress::parse(name).has_value();
             if (!name.empty() && !name_is_ip) SSL_set_tlsext_host_name(ssl, name.c_str());
-            if (check_.spec.tls_verify) {
+            if (check_.spec->tls_verify) {
                 // OpenSSL's own name check, so a mismatch reports X509_V_ERR_HOSTNAME_MISMATCH.
                 if (name.empty() || name_is_ip) {
                     const std::string ip = name.empty() ? check_.target.addr.to_string() : name;
@@ -120,7 +121,7 @@ private:
     void handshake_failed(const error_code& ec) {
         if constexpr (kTls) {
             const long v = SSL_get_verify_result(stream_.native_handle());
-            if (check_.spec.tls_verify && v != X509_V_OK) {
+            if (check_.spec->tls_verify && v != X509_V_OK) {
                 return finish(false, "TLS: " + tls_verify_reason(v));
             }
             if (ec.category() == asio::error::get_ssl_category()) {
@@ -165,7 +166,7 @@ private:
                                      : why);
         }
         if (p == P::done) {
-            auto v = classify_http(parser_.status(), parser_.body(), check_.spec, regex_.get());
+            auto v = classify_http(parser_.status(), parser_.body(), *check_.spec, regex_.get());
             return finish(v.up, std::move(v.reason));
         }
         read_more();
@@ -181,7 +182,7 @@ private:
 }  // namespace
 
 std::shared_ptr<Attempt> make_http_attempt(ProbeContext& c, const CheckKey& k, ProbeCallback d) {
-    if (k.spec.type == model::CheckType::https) {
+    if (k.spec->type == model::CheckType::https) {
         return std::make_shared<HttpAttempt<asio::ssl::stream<asio::ip::tcp::socket>>>(
             c, k, std::move(d));
     }

@@ -32,9 +32,9 @@ protected:
         socket_.close(ignored);
     }
     virtual void connected() {
-        if (check_.spec.send.empty()) return after_send();
+        if (check_.spec->send.empty()) return after_send();
         phase_ = "sending";
-        asio::async_write(socket_, asio::buffer(check_.spec.send),
+        asio::async_write(socket_, asio::buffer(check_.spec->send),
                           [self = self_as<TcpAttempt>()](const error_code& ec, size_t) {
                               if (self->finished_) return;
                               if (ec) return self->fail(ec);
@@ -42,7 +42,7 @@ protected:
                           });
     }
     virtual void after_send() {
-        if (check_.spec.expect.empty()) return finish(true, "connected");
+        if (check_.spec->expect.empty()) return finish(true, "connected");
         phase_ = "reading reply";
         read_more();
     }
@@ -56,7 +56,7 @@ protected:
     virtual void received(const error_code& ec, size_t n) {
         const size_t limit = ctx_.limits().reply;
         reply_.append(chunk_.data(), std::min(n, limit - std::min(limit, reply_.size())));
-        const auto& want = check_.spec.expect;
+        const auto& want = check_.spec->expect;
         if (reply_.find(want) != std::string::npos)
             return finish(true, "reply contains \"" + want + "\"");
         if (ec == asio::error::eof) return finish(false, "reply lacks \"" + want + "\"");
@@ -150,7 +150,7 @@ private:
 }  // namespace
 
 std::shared_ptr<ProbeRun> start_connect_check(ProbeContext& c, const CheckKey& k, ProbeCallback d) {
-    auto a = std::make_shared<ConnectAttempt>(c.connects(), k.spec.timeout, std::move(d));
+    auto a = std::make_shared<ConnectAttempt>(c.connects(), k.spec->timeout, std::move(d));
     a->start(tcp_endpoint(k), a);
     return a;
 }

@@ -39,7 +39,7 @@ protected:
         socket_.close(ignored);
     }
     virtual bool build_payload(std::string&) {
-        payload_.assign(check_.spec.send.begin(), check_.spec.send.end());
+        payload_.assign(check_.spec->send.begin(), check_.spec->send.end());
         return true;
     }
     void receive() {
@@ -55,7 +55,7 @@ protected:
         fail(ec);
     }
     virtual void reply(std::string_view data) {
-        const auto& want = check_.spec.expect;
+        const auto& want = check_.spec->expect;
         if (want.empty()) return finish(true, "reply received");
         if (data.find(want) != std::string_view::npos) {
             return finish(true, "reply contains \"" + want + "\"");
@@ -74,14 +74,14 @@ public:
 
 private:
     bool build_payload(std::string& why) override {
-        auto type = parse_dns_type(check_.spec.query_type);
+        auto type = parse_dns_type(check_.spec->query_type);
         if (!type) {
-            why = "DNS: unsupported query type \"" + check_.spec.query_type + "\"";
+            why = "DNS: unsupported query type \"" + check_.spec->query_type + "\"";
             return false;
         }
         type_ = *type;
         id_ = ctx_.next_dns_id();
-        auto q = encode_dns_query(id_, check_.spec.query_name, type_);
+        auto q = encode_dns_query(id_, check_.spec->query_name, type_);
         if (!q.ok()) {
             why = "DNS: " + q.error().message;
             return false;
@@ -95,7 +95,7 @@ private:
         if (!r.ok()) return finish(false, "DNS: " + r.error().message);
         if (r->id != id_) return receive();  // a late answer to an earlier query: keep waiting
         if (r->rcode != 0) return finish(false, "DNS " + std::string(dns_rcode_name(r->rcode)));
-        const std::string& qt = check_.spec.query_type;
+        const std::string& qt = check_.spec->query_type;
         if (r->matching_answers == 0) {
             return finish(false, "DNS NOERROR but no " + qt + " answer" +
                                      (r->truncated ? " (truncated)" : ""));

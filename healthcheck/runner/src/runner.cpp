@@ -34,8 +34,8 @@ public:
     Session(HealthRunner& runner, CheckKey key, TimePoint first_due)
         : runner_(&runner),
           key_(std::move(key)),
-          tracker_(key_.spec.rise, key_.spec.fall, key_.spec.start_down),
-          schedule_(key_.spec, first_due) {}
+          tracker_(key_.spec->rise, key_.spec->fall, key_.spec->start_down),
+          schedule_(*key_.spec, first_due) {}
 
     void arm() { runner_->enqueue(shared_from_this(), schedule_.due()); }
 
@@ -181,7 +181,7 @@ PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     const auto phase = initial_offset(std::chrono::milliseconds(1000), rng_) / 1000;
     for (size_t i = 0; i < diff.added.size(); ++i) {
         const auto& k = diff.added[i];
-        const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec.interval);
+        const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec->interval);
         auto s = std::make_shared<Session>(*this, k, due);
         sessions_.emplace(k, s);
         s->arm();

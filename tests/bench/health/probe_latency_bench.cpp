@@ -33,11 +33,11 @@ CheckKey key(ballast::model::CheckType type, uint16_t port, Millis timeout,
              Millis interval = 1000ms, const std::string& addr = "127.0.0.1") {
     CheckKey k;
     k.target = ballast::model::Endpoint{*ballast::model::IpAddress::parse(addr), port};
-    k.spec.type = type;
-    k.spec.timeout = timeout;
-    k.spec.interval = interval;
-    k.spec.rise = 1;
-    k.spec.fall = 1;
+    k.spec.edit().type = type;
+    k.spec.edit().timeout = timeout;
+    k.spec.edit().interval = interval;
+    k.spec.edit().rise = 1;
+    k.spec.edit().fall = 1;
     return k;
 }
 
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     cases.push_back({"tcp, SYNs dropped",
                      key(T::tcp, farm.syn_dropping("127.0.0.3"), 300ms, 1000ms, "127.0.0.3")});
     auto udp = key(T::udp, farm.dead_udp_port("127.0.0.1"), 2000ms);
-    udp.spec.send = "ping";
+    udp.spec.edit().send = "ping";
     cases.push_back({"udp, ICMP port unreachable", udp});
     cases.push_back({"http, server hangs after accept",
                      key(T::http, farm.tcp("127.0.0.1", [&](int) { farm.nap(10s); }), 500ms)});
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
                                                  }),
                                         1000ms)});
     auto exec = key(T::exec, 1, 300ms);
-    exec.spec.command = {"/bin/sh", "-c", "sleep 30"};
+    exec.spec.edit().command = {"/bin/sh", "-c", "sleep 30"};
     cases.push_back({"exec, program hangs", exec});
 
     std::printf(
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
             hi = std::max(hi, took);
         }
         std::printf("| %s | %lld ms | %.1f / %.1f ms | %s |\n", c.name.c_str(),
-                    static_cast<long long>(c.key.spec.timeout.count()), lo, hi, reason.c_str());
+                    static_cast<long long>(c.key.spec->timeout.count()), lo, hi, reason.c_str());
     }
 
     // (2) the runner beside misbehaving servers

@@ -145,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     t,           std::nullopt,
                     std::nullopt};
                 if (arg & 0x40) ev.recovered_at = t;
-                if (it->first.spec.type == model::CheckType::agent && (arg & 0x20)) {
+                if (it->first.spec->type == model::CheckType::agent && (arg & 0x20)) {
                     health::AgentReply reply;
                     reply.admin = health::AgentAdmin::drain;
                     ev.agent = reply;

@@ -29,8 +29,8 @@ CheckKey key(model::CheckType type, const std::string& addr, uint16_t port,
              Millis timeout = 1000ms) {
     CheckKey k;
     k.target = model::Endpoint{*model::IpAddress::parse(addr), port};
-    k.spec.type = type;
-    k.spec.timeout = timeout;
+    k.spec.edit().type = type;
+    k.spec.edit().timeout = timeout;
     return k;
 }
 
@@ -129,11 +129,11 @@ TEST_F(ProbeTest, OutOfDescriptorsIsInconclusiveForEveryKind) {
     const auto port = farm.listen_only("127.0.0.1");
     EXPECT_TRUE(run(key(model::CheckType::none, "127.0.0.1", port)).result.up);
     auto tcp_expect = key(model::CheckType::tcp, "127.0.0.1", port);
-    tcp_expect.spec.expect = "x";
+    tcp_expect.spec.edit().expect = "x";
     auto udp = key(model::CheckType::udp, "127.0.0.1", port);
-    udp.spec.send = "ping";
+    udp.spec.edit().send = "ping";
     auto exec = key(model::CheckType::exec, "127.0.0.1", port);
-    exec.spec.command = {"/bin/true"};
+    exec.spec.edit().command = {"/bin/true"};
     std::vector<std::pair<CheckKey, std::string>> cases = {
         {tcp_expect, "checker: connecting: Too many open files"},
         {key(model::CheckType::http, "127.0.0.1", port),
@@ -144,7 +144,7 @@ TEST_F(ProbeTest, OutOfDescriptorsIsInconclusiveForEveryKind) {
         {exec, "checker: exec: pipe: Too many open files"},
     };
     for (auto& [k, reason] : cases) {
-        k.spec.timeout = 200ms;
+        k.spec.edit().timeout = 200ms;
         run(k);  // once with descriptors (see NoFreeDescriptors)
     }
     testing::NoFreeDescriptors starved;
@@ -214,10 +214,10 @@ TEST_F(ProbeTest, TcpSendExpect) {
         if (::recv(fd, buf, sizeof buf, 0) > 0) Farm::send_all(fd, "+PONG\r\n");
     });
     auto k = key(model::CheckType::tcp, "127.0.0.2", port);
-    k.spec.send = "PING\r\n";
-    k.spec.expect = "PONG";
+    k.spec.edit().send = "PING\r\n";
+    k.spec.edit().expect = "PONG";
     EXPECT_TRUE(run(k).result.up);
-    k.spec.expect = "READY";
+    k.spec.edit().expect = "READY";
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "reply lacks \"READY\"");
@@ -226,7 +226,7 @@ TEST_F(ProbeTest, TcpSendExpect) {
 TEST_F(ProbeTest, TcpExpectAgainstSilentServerTimesOut) {
     auto port = farm.listen_only("127.0.0.1");  // accepts (kernel) and never answers
     auto k = key(model::CheckType::tcp, "127.0.0.1", port, 300ms);
-    k.spec.expect = "hello";
+    k.spec.edit().expect = "hello";
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "timeout after 300ms (reading reply)");
@@ -250,9 +250,9 @@ TEST_F(ProbeTest, HttpUpWithBodyAndHost) {
         Farm::send_all(fd, kOk);
     });
     auto k = key(model::CheckType::http, "127.0.0.1", port);
-    k.spec.path = "/healthz";
-    k.spec.host = "www.example.org";
-    k.spec.expect_body = "all ok";
+    k.spec.edit().path = "/healthz";
+    k.spec.edit().host = "www.example.org";
+    k.spec.edit().expect_body = "all ok";
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
     EXPECT_EQ(r.result.reason, "HTTP 200");
@@ -339,12 +339,12 @@ TEST_F(ProbeTest, HttpHundredMegabyteBody) {
 TEST_F(ProbeTest, HttpHeadIgnoresBodyAndRegexWorks) {
     auto port = http_server(farm, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nversion=1.2.3");
     auto head = key(model::CheckType::http, "127.0.0.1", port);
-    head.spec.method = "HEAD";
+    head.spec.edit().method = "HEAD";
     EXPECT_TRUE(run(head).result.up);
     auto re = key(model::CheckType::http, "127.0.0.1", port);
-    re.spec.expect_body_regex = "version=[0-9]+\\.[0-9]+";
+    re.spec.edit().expect_body_regex = "version=[0-9]+\\.[0-9]+";
     EXPECT_TRUE(run(re).result.up);
-    re.spec.expect_body_regex = "version=9";
+    re.spec.edit().expect_body_regex = "version=9";
     auto r = run(re);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "HTTP 200: body does not match /version=9/");
@@ -357,7 +357,7 @@ protected:
     HttpsTest() { EXPECT_TRUE(ctx.add_trusted_ca_pem(pki.ca_pem())); }
     CheckKey https(uint16_t port, bool verify) {
         auto k = key(model::CheckType::https, "127.0.0.1", port);
-        k.spec.tls_verify = verify;
+        k.spec.edit().tls_verify = verify;
         return k;
     }
     TestPki pki;
@@ -388,7 +388,7 @@ TEST_F(HttpsTest, SelfSignedCertificate) {
 TEST_F(HttpsTest, NameMismatchAndPlainHttpServer) {
     auto port = testing::tls_http_server(farm, "127.0.0.1", pki.leaf(-1, 10));
     auto k = https(port, true);
-    k.spec.sni = "www.example.org";
+    k.spec.edit().sni = "www.example.org";
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "TLS: certificate name mismatch");
@@ -410,7 +410,7 @@ TEST_F(HttpsTest, NameMismatchAndPlainHttpServer) {
 TEST_F(ProbeTest, UdpNothingListeningFailsFast) {
     auto port = farm.dead_udp_port("127.0.0.1");
     auto k = key(model::CheckType::udp, "127.0.0.1", port, 2000ms);
-    k.spec.send = "ping";
+    k.spec.edit().send = "ping";
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "ICMP port unreachable");  // not "timeout after 2s ..."
@@ -419,27 +419,27 @@ TEST_F(ProbeTest, UdpNothingListeningFailsFast) {
 TEST_F(ProbeTest, UdpEchoExpect) {
     auto port = farm.udp_echo("127.0.0.4");
     auto k = key(model::CheckType::udp, "127.0.0.4", port);
-    k.spec.send = "ping";
-    k.spec.expect = "echo:ping";
+    k.spec.edit().send = "ping";
+    k.spec.edit().expect = "echo:ping";
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
-    k.spec.expect = "pong";
+    k.spec.edit().expect = "pong";
     EXPECT_EQ(run(k).result.reason, "reply lacks \"pong\"");
 }
 
 TEST_F(ProbeTest, Dns) {
     auto port = farm.dns("127.0.0.1");
     auto k = key(model::CheckType::dns, "127.0.0.1", port);
-    k.spec.query_name = "www.example.org";
+    k.spec.edit().query_name = "www.example.org";
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
     EXPECT_EQ(r.result.reason, "DNS NOERROR, 1 A answer");
-    k.spec.query_name = "nx.test";
+    k.spec.edit().query_name = "nx.test";
     EXPECT_EQ(run(k).result.reason, "DNS NXDOMAIN");
-    k.spec.query_name = "www.example.org";
-    k.spec.query_type = "AAAA";  // the farm only has A records
+    k.spec.edit().query_name = "www.example.org";
+    k.spec.edit().query_type = "AAAA";  // the farm only has A records
     EXPECT_EQ(run(k).result.reason, "DNS NOERROR but no AAAA answer");
-    k.spec.query_type = "MX";
+    k.spec.edit().query_type = "MX";
     EXPECT_EQ(run(k).result.reason, "DNS: unsupported query type \"MX\"");
 }
 
@@ -488,23 +488,23 @@ bool no_children_left() {
 
 TEST_F(ProbeTest, ExecExitCodesAndWeight) {
     auto k = key(model::CheckType::exec, "127.0.0.9", 8080);
-    k.spec.command = {"/bin/sh", "-c", "echo checking %ip:%port; exit 0"};
+    k.spec.edit().command = {"/bin/sh", "-c", "echo checking %ip:%port; exit 0"};
     auto r = run(k);
     EXPECT_TRUE(r.result.up);
     EXPECT_EQ(r.result.reason, "exec: exit 0: checking 127.0.0.9:8080");
 
-    k.spec.command = {"/bin/sh", "-c", "echo broken >&2; exit 2"};
+    k.spec.edit().command = {"/bin/sh", "-c", "echo broken >&2; exit 2"};
     r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "exec: exit 2: broken");
 
-    k.spec.command = {"/bin/sh", "-c", "echo 40%"};
-    k.spec.weight_from_output = true;
+    k.spec.edit().command = {"/bin/sh", "-c", "echo 40%"};
+    k.spec.edit().weight_from_output = true;
     r = run(k);
     ASSERT_TRUE(r.result.agent);
     EXPECT_EQ(r.result.agent->percent, 40u);
 
-    k.spec.command = {"/nonexistent/checker"};
+    k.spec.edit().command = {"/nonexistent/checker"};
     r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_NE(r.result.reason.find("cannot run /nonexistent/checker"), std::string::npos);
@@ -514,7 +514,7 @@ TEST_F(ProbeTest, ExecExitCodesAndWeight) {
 TEST_F(ProbeTest, ExecTimeoutKillsAndReaps) {
     auto k = key(model::CheckType::exec, "127.0.0.1", 1, 300ms);
     // A child that also starts a grandchild in its process group, and floods output.
-    k.spec.command = {"/bin/sh", "-c", "sleep 30 & yes | head -c 10000000; sleep 30"};
+    k.spec.edit().command = {"/bin/sh", "-c", "sleep 30 & yes | head -c 10000000; sleep 30"};
     auto r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_EQ(r.result.reason, "timeout after 300ms (running)");
@@ -529,9 +529,10 @@ TEST_F(ProbeTest, ExecChildGetsNoDescriptorsAndAMinimalEnvironment) {
     ASSERT_GE(sock, 0);
     ASSERT_EQ(::dup2(sock, 250), 250);
     auto k = key(model::CheckType::exec, "127.0.0.1", 1);
-    k.spec.command = {"/bin/sh", "-c",
-                      "echo ${BALLAST_TEST_SECRET:-unset} $(test -e /proc/self/fd/250 && echo "
-                      "fd-inherited || echo fd-closed) $PATH $HOME $(env | wc -l)"};
+    k.spec.edit().command = {
+        "/bin/sh", "-c",
+        "echo ${BALLAST_TEST_SECRET:-unset} $(test -e /proc/self/fd/250 && echo "
+        "fd-inherited || echo fd-closed) $PATH $HOME $(env | wc -l)"};
     auto r = run(k);
     ::close(250);
     ::close(sock);
@@ -549,13 +550,13 @@ TEST_F(ProbeTest, ExecRunsAsTheConfiguredUser) {
     const std::string want = std::to_string(nobody->pw_uid) + " " + std::to_string(nobody->pw_gid) +
                              " " + nobody->pw_dir;
     auto k = key(model::CheckType::exec, "127.0.0.1", 1);
-    k.spec.command = {"/bin/sh", "-c", "echo $(id -u) $(id -g) $HOME"};
-    k.spec.user = "nobody";
+    k.spec.edit().command = {"/bin/sh", "-c", "echo $(id -u) $(id -g) $HOME"};
+    k.spec.edit().user = "nobody";
     auto r = run(k);
     EXPECT_TRUE(r.result.up) << r.result.reason;
     EXPECT_EQ(r.result.reason, "exec: exit 0: " + want);
 
-    k.spec.user = "ballast-no-such-user";
+    k.spec.edit().user = "ballast-no-such-user";
     r = run(k);
     EXPECT_FALSE(r.result.up);
     EXPECT_TRUE(r.result.inconclusive);
@@ -566,7 +567,7 @@ TEST_F(ProbeTest, ExecRunsAsTheConfiguredUser) {
 // sleep would freeze the loop): its pidfd reaps it once it has gone.
 TEST_F(ProbeTest, ExecCancelReapsThroughThePidfdNotOnTheSpot) {
     auto k = key(model::CheckType::exec, "127.0.0.1", 1, 5000ms);
-    k.spec.command = {"sleep", "30"};
+    k.spec.edit().command = {"sleep", "30"};
     bool called = false;
     auto run = start_probe(ctx, k, [&](ProbeResult) { called = true; });
     bool child_there_after_cancel = false;
@@ -635,7 +636,7 @@ TEST_F(ProbeTest, HalfOpenManyInFlightTogether) {
     std::vector<std::shared_ptr<ProbeRun>> runs;
     for (size_t i = 0; i < got.size(); ++i) {
         auto k = key(model::CheckType::tcp_half_open, "127.0.0.7", i % 2 ? refused_port : up_port);
-        k.spec.path = std::to_string(i);  // distinct checks of the same target
+        k.spec.edit().path = std::to_string(i);  // distinct checks of the same target
         runs.push_back(start_probe(ctx, k, [&got, i](ProbeResult r) { got[i] = r.reason; }));
     }
     io.restart();
@@ -674,11 +675,11 @@ TEST_F(ProbeTest, CancelledRunNeverCallsBack) {
     std::vector<std::shared_ptr<ProbeRun>> runs;
     for (auto type : {model::CheckType::http, model::CheckType::agent, model::CheckType::tcp}) {
         auto k = key(type, "127.0.0.1", port);
-        k.spec.expect = "x";
+        k.spec.edit().expect = "x";
         runs.push_back(start_probe(ctx, k, [&](ProbeResult) { called = true; }));
     }
     auto ex = key(model::CheckType::exec, "127.0.0.1", 1);
-    ex.spec.command = {"sleep", "30"};
+    ex.spec.edit().command = {"sleep", "30"};
     runs.push_back(start_probe(ctx, ex, [&](ProbeResult) { called = true; }));
     boost::asio::steady_timer t(io, 100ms);
     t.async_wait([&](auto) {

@@ -21,11 +21,11 @@ CheckKey key(model::CheckType type, uint16_t port, Millis interval, Millis timeo
              const std::string& addr = "127.0.0.1") {
     CheckKey k;
     k.target = model::Endpoint{*model::IpAddress::parse(addr), port};
-    k.spec.type = type;
-    k.spec.interval = interval;
-    k.spec.timeout = timeout;
-    k.spec.rise = 1;
-    k.spec.fall = 1;
+    k.spec.edit().type = type;
+    k.spec.edit().interval = interval;
+    k.spec.edit().timeout = timeout;
+    k.spec.edit().rise = 1;
+    k.spec.edit().fall = 1;
     return k;
 }
 
@@ -193,7 +193,7 @@ TEST(HealthRunner, CheckerOutOfDescriptorsLeavesServersAsTheyWere) {
     HealthRunner runner(io, sink);
     auto tcp = key(model::CheckType::tcp, farm.listen_only("127.0.0.1"), 50ms, 500ms);
     auto exec = key(model::CheckType::exec, 0, 50ms, 500ms);
-    exec.spec.command = {"/bin/true"};
+    exec.spec.edit().command = {"/bin/true"};
     runner.reload({tcp, exec});
     ASSERT_TRUE(run_until(
         io, [&] { return runner.state(tcp) == State::up && runner.state(exec) == State::up; }));
@@ -267,8 +267,8 @@ TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {
     auto up_port = farm.tcp("127.0.0.1", [](int) {});
     auto hang_port = farm.tcp("127.0.0.1", [&](int) { farm.nap(30s); });
     auto kept = key(model::CheckType::tcp, up_port, 100ms, 500ms);
-    kept.spec.rise = 3;
-    kept.spec.fall = 3;
+    kept.spec.edit().rise = 3;
+    kept.spec.edit().fall = 3;
     auto removed = key(model::CheckType::http, hang_port, 100ms, 5000ms);
     runner.reload({kept, removed});
     ASSERT_TRUE(run_until(io, [&] { return runner.state(kept) == State::up; }));
@@ -332,7 +332,7 @@ TEST(HealthRunner, DestroyedRunnerAndSinkReloadLeaveNoDanglingHandlers) {
         std::vector<CheckKey> keys;
         for (int i = 0; i < 50; ++i) {
             auto k = key(model::CheckType::http, hang, 50ms, 5000ms);
-            k.spec.path = "/" + std::to_string(i);
+            k.spec.edit().path = "/" + std::to_string(i);
             keys.push_back(k);
         }
         auto r = key(model::CheckType::tcp, refused, 50ms, 500ms);

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "ballast/control/protocol.hpp"
+#include "ballast/control/views.hpp"
 
 using namespace ballast;
 using namespace ballast::control;
@@ -228,4 +229,27 @@ TEST(Protocol, DecodesRepliesEventsAndSpotsAnotherVersion) {
     EXPECT_NE(std::get<DecodeProblem>(decode_line(R"({"v":1,"ok":false,"error":{"code":"x"}})"))
                   .message.find("\"message\" is missing"),
               std::string::npos);
+}
+
+// A view's boxed part behaves as an optional: copies are deep, equality is by value.
+TEST(Views, BoxedPartsCopyAndCompareByValue) {
+    RealView a;
+    EXPECT_FALSE(a.check);
+    EXPECT_TRUE(a.check == std::nullopt);
+    CheckRunView run;
+    run.check = "tcp 10.0.0.2:80";
+    run.state = "up";
+    a.check = run;
+    RealView b = a;
+    ASSERT_TRUE(b.check);
+    EXPECT_EQ(a, b);
+    b.check->state = "down";
+    EXPECT_EQ(a.check->state, "up");
+    EXPECT_NE(a, b);
+    b.check = std::optional<CheckRunView>();
+    EXPECT_FALSE(b.check);
+    TrafficView seven;
+    seven.conns = 7;
+    EXPECT_EQ(b.traffic.value_or(seven).conns, 7u);
+    EXPECT_LT(sizeof(RealView), 2 * sizeof(CheckRunView));  // the parts are not inline
 }

@@ -285,9 +285,9 @@ address = "10.0.0.9"
 )");
     auto keys = doctor::reachability_probes(c);
     ASSERT_EQ(keys.size(), 1u);  // the unchecked UDP service cannot be probed
-    EXPECT_EQ(keys[0].spec.type, model::CheckType::http);
-    EXPECT_EQ(keys[0].spec.path, "/health");
-    EXPECT_EQ(keys[0].spec.timeout, doctor::kProbeTimeoutCap);
+    EXPECT_EQ(keys[0].spec->type, model::CheckType::http);
+    EXPECT_EQ(keys[0].spec->path, "/health");
+    EXPECT_EQ(keys[0].spec->timeout, doctor::kProbeTimeoutCap);
     EXPECT_EQ(keys[0].target.to_string(), "10.0.0.2:80");
 }
 

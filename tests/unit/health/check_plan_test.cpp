@@ -1,5 +1,7 @@
 #include "ballast/health/check_plan.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace ballast::health {
@@ -51,7 +53,49 @@ TEST(CheckPlan, CheckPortFoldsIntoTarget) {
     auto plan = plan_checks({a, b}, CheckSpec{});
     ASSERT_EQ(plan.checks.size(), 1u);
     EXPECT_EQ(plan.checks.begin()->first.target.port, 80);
-    EXPECT_FALSE(plan.checks.begin()->first.spec.port);
+    EXPECT_FALSE(plan.checks.begin()->first.spec->port);
+}
+
+// Every key of one distinct spec shares one copy of it (services with equal checks included);
+// keys compare by the spec's value, whichever copy they hold.
+TEST(CheckPlan, KeysShareOneSpecPerDistinctSpec) {
+    CheckSpec with_port = http_check();
+    with_port.port = 8080;
+    auto a = service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.3", 80}});
+    auto b = service("192.0.2.2", 80, with_port, {{"10.0.0.4", 80}});  // the same, port folded
+    auto c = service("192.0.2.3", 80, CheckSpec{}, {{"10.0.0.2", 80}});
+    a.reals[0].agent_port = 7777;
+    b.reals[0].agent_port = 7777;
+    const auto plan = plan_checks({a, b, c}, CheckSpec{});
+    ASSERT_EQ(plan.checks.size(), 6u);  // 3 http, 1 tcp, 2 agent
+    std::vector<SharedSpec> distinct;
+    for (const auto& entry : plan.checks)
+        if (std::none_of(distinct.begin(), distinct.end(),
+                         [&](const SharedSpec& s) { return s.shares(entry.first.spec); }))
+            distinct.push_back(entry.first.spec);
+    ASSERT_EQ(distinct.size(), 3u);  // http, tcp, agent
+    const auto own = make_check_key(*IpAddress::parse("10.0.0.4"), 80, with_port);
+    ASSERT_TRUE(plan.checks.count(own));
+    EXPECT_FALSE(plan.checks.find(own)->first.spec.shares(own.spec));
+    EXPECT_EQ(plan.checks.find(own)->first.target.port, 8080);
+}
+
+// edit() changes this key's spec only, never one another key shares.
+TEST(CheckPlan, EditingASharedSpecCopiesIt) {
+    const auto plan =
+        plan_checks({service("192.0.2.1", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.3", 80}})},
+                    CheckSpec{});
+    ASSERT_EQ(plan.checks.size(), 2u);
+    CheckKey mine = plan.checks.begin()->first;
+    const CheckKey& other = std::next(plan.checks.begin())->first;
+    ASSERT_TRUE(mine.spec.shares(other.spec));
+    mine.spec.edit().path = "/other";
+    EXPECT_EQ(mine.spec->path, "/other");
+    EXPECT_EQ(other.spec->path, "/health");
+    EXPECT_EQ(plan.checks.begin()->first.spec->path, "/health");
+    EXPECT_NE(mine, plan.checks.begin()->first);
+    mine.spec.edit().path = "/health";  // no longer shared: changed in place, equal again
+    EXPECT_EQ(mine, plan.checks.begin()->first);
 }
 
 TEST(CheckPlan, UncheckedServiceHasNoProbeButAgentPortDoes) {
@@ -62,9 +106,9 @@ TEST(CheckPlan, UncheckedServiceHasNoProbeButAgentPortDoes) {
     auto plan = plan_checks({a}, defaults);
     ASSERT_EQ(plan.checks.size(), 1u);
     const auto& [key, users] = *plan.checks.begin();
-    EXPECT_EQ(key.spec.type, CheckType::agent);
+    EXPECT_EQ(key.spec->type, CheckType::agent);
     EXPECT_EQ(key.target.port, 7777);
-    EXPECT_EQ(key.spec.interval, model::Millis(1500));
+    EXPECT_EQ(key.spec->interval, model::Millis(1500));
     EXPECT_EQ(users.at(0).role, CheckRole::agent);
 }
 
@@ -81,10 +125,10 @@ TEST(CheckPlan, DiffKeepsUnchangedAddsAndRemoves) {
     ASSERT_EQ(d.kept.size(), 1u);
     EXPECT_EQ(d.kept[0].target.addr, *IpAddress::parse("10.0.0.2"));
     ASSERT_EQ(d.added.size(), 1u);
-    EXPECT_EQ(d.added[0].spec.path, "/other");
+    EXPECT_EQ(d.added[0].spec->path, "/other");
     ASSERT_EQ(d.removed.size(), 1u);
     EXPECT_EQ(d.removed[0].target.addr, *IpAddress::parse("10.0.0.3"));
-    EXPECT_EQ(d.removed[0].spec.path, "/health");
+    EXPECT_EQ(d.removed[0].spec->path, "/health");
 }
 
 // Keys from a caller in any order, repeated: the merge sorts its own copy and reports each once;

@@ -83,7 +83,7 @@ std::string conns_text(const RealView& r) {
     return std::to_string(*r.active) + "/" + std::to_string(r.inactive.value_or(0));
 }
 
-std::string traffic_pair(const std::optional<TrafficView>& t) {
+std::string traffic_pair(const Boxed<TrafficView>& t) {
     if (!t) return "-";
     return format_rate(t->inbps) + "/" + format_rate(t->outbps);
 }

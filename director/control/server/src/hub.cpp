@@ -284,7 +284,7 @@ void Hub::publish(const std::vector<daemon::Event>& events) {
 
 void Hub::on_run_finished(const health::RunResult& run) {
     const auto took = run.finished - run.started;
-    metrics_.observe_check(run.check.spec.type, run.result.up, took);
+    metrics_.observe_check(run.check.spec->type, run.result.up, took);
     auto it = slots_.find(run.check);
     if (it == slots_.end()) return;
     const auto n = now();

@@ -3,6 +3,7 @@
 // every service that uses it. Pure function of the configuration.
 #include <compare>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,17 +14,45 @@
 
 namespace ballast::health {
 
-// Identity of one probe. `spec.port` is folded into `target` (and cleared), so
+// A check spec held by pointer and compared by value. A plan makes one per distinct spec and
+// every key that uses it shares it: 50,000 keys then hold a pointer each, not a ~500-byte copy
+// (a key is held by the plan, the runner, the health book and the status hub).
+class SharedSpec {
+public:
+    SharedSpec();  // the default CheckSpec (one instance shared by every default SharedSpec)
+    SharedSpec(model::CheckSpec spec);  // implicit: a key is built from a spec
+    const model::CheckSpec& operator*() const { return *spec_; }
+    const model::CheckSpec* operator->() const { return spec_.get(); }
+    bool shares(const SharedSpec& o) const { return spec_ == o.spec_; }
+    // A spec of this key's own to change (copied first unless no other key holds it): for keys
+    // built by hand, as tests and benchmarks build them. Keys sharing the old one are unchanged.
+    model::CheckSpec& edit();
+
+    friend bool operator==(const SharedSpec& a, const SharedSpec& b) {
+        return a.shares(b) || *a == *b;
+    }
+    friend auto operator<=>(const SharedSpec& a, const SharedSpec& b) {
+        return a.shares(b) ? std::strong_ordering::equal : *a <=> *b;
+    }
+
+private:
+    std::shared_ptr<const model::CheckSpec> spec_;
+};
+
+// Identity of one probe. `spec->port` is folded into `target` (and cleared), so
 // "real 10.0.0.2:80" and "real 10.0.0.2:8080 with check port 80" share a probe.
 struct CheckKey {
     model::Endpoint target;
-    model::CheckSpec spec;
+    SharedSpec spec;
     std::string to_string() const;  // "http 10.0.0.2:80 GET /"
     auto operator<=>(const CheckKey&) const = default;
 };
 
 CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
                         const model::CheckSpec& spec);
+// The same with a spec already shared (its port is folded as above, at the cost of a copy
+// only when it has one).
+CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port, const SharedSpec& spec);
 
 enum class CheckRole : uint8_t {
     main,   // the service's check of this real server

@@ -1,5 +1,6 @@
 #include "ballast/testing/daemon_rig.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -81,12 +82,17 @@ bool DaemonRig::logged(const std::string& needle) const {
 }
 
 void DaemonRig::start() {
+    const auto step = [this](std::string_view name) {
+        if (after_step) after_step(name);
+    };
     auto loaded = config::load_file(config_path_);
     if (!loaded.ok()) throw std::runtime_error(config::format(loaded.diagnostics.front()));
+    step("config");
     director_ = std::make_unique<daemon::Director>(std::move(*loaded.config),
                                                    daemon::Ports{ipvs_, nft_, sysctl_}, *store_);
     if (auto st = director_->start(ipvs_.dump(), now()); !st)
         throw std::runtime_error(st.error().describe());
+    step("director");
     health::RunnerOptions ro;
     ro.seed = 42;
     runner_ = std::make_unique<health::HealthRunner>(io_, *this, ro);
@@ -101,8 +107,12 @@ void DaemonRig::start() {
     if (adjust) adjust(settings);
     hub_ = std::make_unique<control::Hub>(io_, *director_, std::move(settings), std::move(hooks));
     if (auto st = hub_->start(); !st) throw std::runtime_error(st.error().describe());
-    runner_->reload(director_->checks().keys());
+    step("hub");
+    runner_->reload(director_->checks());
+    step("checks");
     settle();
+    ::malloc_trim(0);  // as ballastd's shell does after a start and a reload
+    step("published");
     guard_.emplace(io_.get_executor());
     loop_ = std::thread([this] { io_.run(); });
 }
@@ -122,9 +132,10 @@ control::ReloadResult DaemonRig::reload() {
     } else {
         r.outcome = director_->reload(std::move(*loaded.config), now());
         r.services = director_->config().services.size();
-        runner_->reload(director_->checks().keys());
+        runner_->reload(director_->checks());
     }
     settle();
+    ::malloc_trim(0);
     return r;
 }
 

@@ -5,6 +5,7 @@
 // from these, and ballastctl decodes them back. Times are Unix seconds (fractions allowed).
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,46 @@ namespace ballast::control {
 
 using UnixSeconds = double;
 UnixSeconds unix_seconds(std::chrono::system_clock::time_point t);
+
+// An optional kept on the heap: 8 bytes while empty. For a view's large parts that are mostly
+// absent where views are held in bulk (the daemon publishes a RealView per real server, 50,000
+// at 5,000 x 10, without their check runs and counters). Copies copy the value.
+template <typename T>
+class Boxed {
+public:
+    Boxed() = default;
+    // Implicit, as optional: assigned from a value, nullopt or an optional.
+    Boxed(std::nullopt_t) {}
+    Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}
+    Boxed(std::optional<T> value) {
+        if (value) p_ = std::make_unique<T>(std::move(*value));
+    }
+    Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+    Boxed(Boxed&&) noexcept = default;
+    Boxed& operator=(const Boxed& o) {
+        if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+        return *this;
+    }
+    Boxed& operator=(Boxed&&) noexcept = default;
+    ~Boxed() = default;
+
+    bool has_value() const { return p_ != nullptr; }
+    explicit operator bool() const { return has_value(); }
+    T& operator*() { return *p_; }
+    const T& operator*() const { return *p_; }
+    T* operator->() { return p_.get(); }
+    const T* operator->() const { return p_.get(); }
+    T value_or(T fallback) const { return p_ ? *p_ : std::move(fallback); }
+    void reset() { p_.reset(); }
+
+    friend bool operator==(const Boxed& a, const Boxed& b) {
+        return a.has_value() == b.has_value() && (!a.has_value() || *a == *b);
+    }
+    friend bool operator==(const Boxed& a, std::nullopt_t) { return !a.has_value(); }
+
+private:
+    std::unique_ptr<T> p_;
+};
 
 // The last run of one health check.
 struct CheckRunView {
@@ -59,12 +100,13 @@ struct RealView {
     uint32_t effective = 0;
     std::string state = "unknown";  // the main check's state
     std::string reason;             // why `effective` is what it is
-    std::optional<OverrideView> override_;
-    std::optional<CheckRunView> check;  // the service's check of this real
-    std::optional<CheckRunView> agent;  // its agent check
+    // Boxed: a RealView is held for every real server; these are mostly absent there.
+    Boxed<OverrideView> override_;
+    Boxed<CheckRunView> check;  // the service's check of this real
+    Boxed<CheckRunView> agent;  // its agent check
     // From the kernel (absent until a dump saw the real).
     std::optional<uint32_t> active, inactive, persistent;
-    std::optional<TrafficView> traffic;
+    Boxed<TrafficView> traffic;
     bool operator==(const RealView&) const = default;
 };
 

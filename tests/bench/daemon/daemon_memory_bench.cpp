@@ -1,0 +1,236 @@
+// ballastd's memory at S services x R real servers with TCP checks (issue #12: resident memory
+// <= keepalived's). Natively, over the fake kernel: the real Director, health runner and control
+// hub (DaemonRig, as ballastd's shell wires them, with a control socket and no status listener,
+// like the kernel lab's ballastd).
+//
+//   daemon_memory_bench [services=5000] [reals=10] [interval_s=10]
+//
+// The table is the lab's (daemon_lab_bench): service s = 10.100.(s/250).(s%250+1):80, wrr, R
+// real servers of weight 1, [defaults.check] tcp every interval_s (timeout 3 s, rise 1, fall 2).
+// Real server i of service s is 127.(s/250).(s%250).(i+1):P, so every check has its own target,
+// and one listener on 0.0.0.0:P (P ephemeral) accepts and closes, so every check succeeds.
+//
+// Heap in use is mallinfo2().uordblks with one malloc arena for every thread (M_ARENA_MAX=1,
+// set before any thread starts), so the loop thread's and the status thread's allocations are
+// counted too; RSS is VmRSS / VmHWM. Reported:
+//   steps    the heap and RSS after each step of the daemon's start (config loaded, Director
+//            started, hub started, checks planned in the runner, first publish), after every
+//            check has run once, and after a one-weight reload;
+//   held     the heap each structure the Director holds takes, measured as what a copy of it
+//            costs (config, check plan, health book, decisions, programmed table), and the fake
+//            kernel's own share (its table and counters, and its log of the ops applied, which
+//            is dropped here): in production the table is in the kernel, so the fake's share is
+//            not ballastd's.
+#include <malloc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "ballast/testing/daemon_rig.hpp"
+
+using namespace ballast;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double mib(double bytes) {
+    return bytes / (1024.0 * 1024.0);
+}
+
+size_t heap_in_use() {
+    return mallinfo2().uordblks;
+}
+
+// VmRSS and VmHWM in bytes.
+std::pair<size_t, size_t> rss() {
+    std::ifstream f("/proc/self/status");
+    size_t now = 0, peak = 0;
+    for (std::string line; std::getline(f, line);) {
+        if (line.rfind("VmRSS:", 0) == 0) now = std::strtoull(line.c_str() + 6, nullptr, 10);
+        if (line.rfind("VmHWM:", 0) == 0) peak = std::strtoull(line.c_str() + 6, nullptr, 10);
+    }
+    return {now * 1024, peak * 1024};
+}
+
+double load_average() {
+    std::ifstream f("/proc/loadavg");
+    double one = 0;
+    f >> one;
+    return one;
+}
+
+std::string config(int services, int reals, int interval_s, uint16_t port, int changed_weight) {
+    std::ostringstream c;
+    c << "[director]\n[defaults.check]\ntype = \"tcp\"\ninterval = \"" << interval_s
+      << "s\"\ntimeout = \"3s\"\nrise = 1\nfall = 2\n";
+    for (int s = 0; s < services; ++s) {
+        c << "[[service]]\nname = \"s" << s << "\"\nvip = \"10.100." << s / 250 << "."
+          << s % 250 + 1 << "\"\nport = 80\nscheduler = \"wrr\"\n";
+        for (int r = 0; r < reals; ++r)
+            c << "[[service.real]]\naddress = \"127." << s / 250 << "." << s % 250 << "." << r + 1
+              << ":" << port << "\"\nweight = " << (s == 0 && r == 0 ? changed_weight : 1) << "\n";
+    }
+    return c.str();
+}
+
+// Accepts and closes every connection, so every TCP check succeeds.
+class Listener {
+public:
+    Listener() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        socklen_t len = sizeof a;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(fd_, 4096) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            std::perror("daemon_memory_bench: listener");
+            std::exit(1);
+        }
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] {
+            for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0 || errno == EINTR;)
+                if (c >= 0) ::close(c);
+        });
+    }
+    ~Listener() {
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+    uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+class Report {
+public:
+    explicit Report(size_t base) : base_(base), last_(base) {}
+    void step(const std::string& what) {
+        const size_t h = heap_in_use();
+        const auto [now, peak] = rss();
+        std::printf("| %s | %.1f | %+.1f | %.1f | %.1f |\n", what.c_str(), mib(h - base_),
+                    mib(static_cast<double>(h) - static_cast<double>(last_)), mib(now), mib(peak));
+        std::fflush(stdout);
+        last_ = h;
+    }
+
+private:
+    size_t base_, last_;
+};
+
+// What a copy of `value` costs on the heap (the copy is made and dropped on the caller's thread).
+template <typename T>
+size_t copy_cost(const T& value) {
+    const size_t before = heap_in_use();
+    auto* copy = new T(value);
+    const size_t after = heap_in_use();
+    delete copy;
+    return after - before;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::mallopt(M_ARENA_MAX, 1);  // before any thread: mallinfo2 then sees every allocation
+    const int services = argc > 1 ? std::atoi(argv[1]) : 5000;
+    const int reals = argc > 2 ? std::atoi(argv[2]) : 10;
+    const int interval_s = argc > 3 ? std::atoi(argv[3]) : 10;
+    const size_t checks = static_cast<size_t>(services) * static_cast<size_t>(reals);
+    char tmpl[] = "/tmp/ballast-memory-XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    Listener listener;
+    std::printf(
+        "daemon_memory_bench: %d services x %d real servers, TCP checks every %d s, "
+        "load average %.1f\n\n",
+        services, reals, interval_s, load_average());
+    std::printf(
+        "| step | heap in use (MiB) | step's share (MiB) | VmRSS (MiB) | VmHWM (MiB) |\n"
+        "|---|---|---|---|---|\n");
+    Report report(heap_in_use());
+    report.step("before (process, listener)");
+    auto rig = std::make_unique<testing::DaemonRig>(
+        dir, config(services, reals, interval_s, listener.port(), 1));
+    rig->adjust = [&dir](control::HubSettings& s) {
+        s.control_socket = dir + "/ballastd.sock";
+        s.status_listen.reset();
+    };
+    rig->after_step = [&report](std::string_view step) { report.step(std::string(step)); };
+    rig->start();
+
+    // The fake kernel's op log (production has none): its size, then dropped.
+    const size_t op_log = rig->on_loop([&] {
+        const auto& records = rig->ipvs().records();
+        const size_t bytes = records.capacity() * sizeof(records.front());
+        rig->ipvs().clear_records();
+        return bytes;
+    });
+
+    const auto t0 = Clock::now();
+    while (rig->on_loop([&] { return rig->runner().stats().runs_finished; }) < checks) {
+        if (Clock::now() - t0 > std::chrono::seconds(3 * interval_s + 30)) {
+            std::fprintf(stderr, "daemon_memory_bench: checks did not all run\n");
+            return 1;
+        }
+        std::this_thread::sleep_for(200ms);
+    }
+    const auto [ran, down] = rig->on_loop([&] {
+        size_t n = 0;
+        for (const auto& [key, users] : rig->director().checks().checks)
+            if (rig->runner().state(key) == health::State::down) ++n;
+        return std::pair{rig->runner().stats().runs_finished, n};
+    });
+    report.step("every check ran once (" + std::to_string(ran) + " runs, " + std::to_string(down) +
+                " down)");
+
+    rig->write_config(config(services, reals, interval_s, listener.port(), 2));
+    // The reload's outcome (its check diff, its writes) is dropped before measuring, as the
+    // shell drops it once the reply is sent.
+    const auto writes = rig->on_loop([&] {
+        const auto r = rig->reload();
+        return r.outcome ? std::optional(r.outcome->ops.size()) : std::nullopt;
+    });
+    if (!writes) {
+        std::fprintf(stderr, "daemon_memory_bench: reload failed\n");
+        return 1;
+    }
+    report.step("one-weight reload (" + std::to_string(*writes) + " IPVS write)");
+    rig->write_config(config(services, reals, interval_s, listener.port(), 3));
+    rig->on_loop([&] { return rig->reload().services; });
+    report.step("second one-weight reload");
+
+    const auto held = rig->on_loop([&] {
+        auto& d = rig->director();
+        std::vector<std::pair<std::string, size_t>> rows{
+            {"config (DirectorConfig)", copy_cost(d.config())},
+            {"check plan (CheckPlan)", copy_cost(d.checks())},
+            {"health book (HealthBook)", copy_cost(d.health())},
+            {"decisions", copy_cost(d.decisions())},
+            {"programmed table (IpvsTable)", copy_cost(d.programmed())},
+            {"fake kernel: table and counters (FakeIpvs)", copy_cost(rig->ipvs())},
+        };
+        return rows;
+    });
+    std::printf("\n| held by | heap (MiB) | per check (B) |\n|---|---|---|\n");
+    for (const auto& [what, bytes] : held)
+        std::printf("| %s | %.1f | %.0f |\n", what.c_str(), mib(bytes),
+                    static_cast<double>(bytes) / static_cast<double>(checks));
+    std::printf("| fake kernel: op log at start (capacity; dropped) | %.1f | %.0f |\n", mib(op_log),
+                static_cast<double>(op_log) / static_cast<double>(checks));
+    std::printf("\nsizeof: CheckKey %zu, CheckSpec %zu, RealServerConfig %zu, ServiceConfig %zu\n",
+                sizeof(health::CheckKey), sizeof(model::CheckSpec), sizeof(model::RealServerConfig),
+                sizeof(model::ServiceConfig));
+    rig.reset();
+    return 0;
+}
