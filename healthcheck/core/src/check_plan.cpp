@@ -42,11 +42,6 @@ CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
     return CheckKey{model::Endpoint{addr, spec.port.value_or(real_port)}, std::move(folded)};
 }
 
-CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port, const SharedSpec& spec) {
-    if (spec->port) return make_check_key(addr, real_port, *spec);
-    return CheckKey{model::Endpoint{addr, real_port}, spec};
-}
-
 model::CheckSpec agent_check_spec(const model::CheckSpec& base) {
     model::CheckSpec a;
     a.type = model::CheckType::agent;

@@ -50,9 +50,6 @@ struct CheckKey {
 
 CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
                         const model::CheckSpec& spec);
-// The same with a spec already shared (its port is folded as above, at the cost of a copy
-// only when it has one).
-CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port, const SharedSpec& spec);
 
 enum class CheckRole : uint8_t {
     main,   // the service's check of this real server
