@@ -93,8 +93,7 @@ std::string serialize(const std::vector<prom::MetricFamily>& families) {
 // The serializer's output split by family (a "# HELP" line starts one), without the
 // comment lines: one text per family, in order.
 template <size_t N>
-void split_families(const std::string& text,
-                    std::array<std::shared_ptr<const std::string>, N>& out) {
+std::array<std::string, N> split_families(const std::string& text) {
     std::array<std::string, N> parts;
     long index = -1;
     size_t pos = 0;
@@ -106,8 +105,7 @@ void split_families(const std::string& text,
             parts[static_cast<size_t>(index)].append(text, pos, end + 1 - pos);
         pos = end + 1;
     }
-    for (size_t i = 0; i < N; ++i)
-        out[i] = std::make_shared<const std::string>(std::move(parts[i]));
+    return parts;
 }
 
 std::string header(const FamilyDef& d) {
@@ -305,9 +303,8 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
                 fams[8].metric.push_back(counter(with(real, {{"to", t.to}, {"reason", t.reason}}),
                                                  static_cast<double>(t.count)));
     }
-    std::array<std::shared_ptr<const std::string>, kStateFamilies> texts;
-    split_families(serialize(fams), texts);
-    for (size_t i = 0; i < kStateFamilies; ++i) keep(f.state[i], *texts[i]);
+    auto texts = split_families<kStateFamilies>(serialize(fams));
+    for (size_t i = 0; i < kStateFamilies; ++i) keep(f.state[i], std::move(texts[i]));
 }
 
 void Metrics::keep(Text& kept, std::string text) {
@@ -379,8 +376,8 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
     if (same_series) {
         // The same series with new values: the serializer's lines kept, only the values
         // written again (a dump changes every active real's counters; serializing all their
-        // labels again cost ~2 us a series).
-        // Families whose values are the same keep their texts.
+        // labels again cost ~2 us a series). Families whose values are the same keep their
+        // texts.
         std::array<std::optional<std::string>, kCounterFamilies> texts;
         size_t at = 0;
         bool ok = true;
@@ -418,9 +415,8 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
             fams[6].metric.push_back(gauge(labels, c.inactive_conns));
         }
     }
-    std::array<std::shared_ptr<const std::string>, kCounterFamilies> texts;
-    split_families(serialize(fams), texts);
-    for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], *texts[i]);
+    auto texts = split_families<kCounterFamilies>(serialize(fams));
+    for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], std::move(texts[i]));
     f.counters_rendered = true;
     f.has_stats = stats != nullptr;
     f.dest_keys.clear();

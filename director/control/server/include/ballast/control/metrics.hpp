@@ -9,9 +9,8 @@
 // changed; a scrape joins the kept texts. A dump changes the counters of every real server
 // that carries traffic, but not their series: then only the values in the serializer's lines
 // are written again, as the serializer writes them (a unit test holds the two equal). All of
-// it runs on the
-// status server's thread: the daemon's loop only publishes entries (published.hpp) and
-// observes into thread-safe histograms.
+// it runs on the status server's thread: the daemon's loop only publishes entries
+// (published.hpp) and observes into thread-safe histograms.
 //
 // Names and labels:
 //   per real server: service, local_address, local_port, proto, remote_address, remote_port
