@@ -2,7 +2,7 @@
 // scraping delays health verdicts' kernel edits. Runs the real Director, runner and control
 // hub over the fake kernel (DaemonRig; the host has no IPVS) and scrapes over HTTP from a
 // forked child, so the daemon's CPU is this process's (getrusage RUSAGE_SELF, user + sys)
-// and the client's is not.
+// and the client's is not; the status thread's share (it renders /metrics) is shown beside it.
 //
 //   metrics_scrape_bench [services=5000] [reals=10] [verdicts=2000]
 //
@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -45,6 +46,22 @@ double thread_cpu_ms() {
     timespec t{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// Time on CPU of this process's thread named ballast-status (the status server's, which
+// renders /metrics), in ms, from its schedstat (ns); 0 before it exists.
+double status_thread_cpu_ms() {
+    namespace fs = std::filesystem;
+    for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        if (!std::getline(comm, name) || name != "ballast-status") continue;
+        std::ifstream stat(task.path() / "schedstat");
+        unsigned long long ns = 0;
+        stat >> ns;
+        return static_cast<double>(ns) / 1e6;
+    }
+    return 0;
 }
 
 // Client mode (the bench runs itself as the client, so the client's CPU is not the daemon's):
@@ -240,14 +257,17 @@ int main(int argc, char** argv) {
     auto timed = [&](bool gzip) {
         rusage u0{}, u1{};
         ::getrusage(RUSAGE_SELF, &u0);
+        const double status0 = status_thread_cpu_ms();
         const size_t bytes = scrape(port, "/metrics", gzip);
+        const double status = status_thread_cpu_ms() - status0;
         ::getrusage(RUSAGE_SELF, &u1);
         auto ms = [](const timeval& a, const timeval& b) {
             return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_usec - a.tv_usec) / 1e3;
         };
-        std::printf("  %s %6.1f ms CPU (%5.1f user %5.1f sys) %6.1f MB", gzip ? "gzip" : "text",
+        std::printf("  %s %6.1f ms CPU (%5.1f user %5.1f sys; status thread %5.1f) %5.1f MB",
+                    gzip ? "gzip" : "text",
                     ms(u0.ru_utime, u1.ru_utime) + ms(u0.ru_stime, u1.ru_stime),
-                    ms(u0.ru_utime, u1.ru_utime), ms(u0.ru_stime, u1.ru_stime),
+                    ms(u0.ru_utime, u1.ru_utime), ms(u0.ru_stime, u1.ru_stime), status,
                     static_cast<double>(bytes) / 1e6);
     };
     auto timed_scrape = [&](const char* what, bool gzip_first = true) {
