@@ -459,7 +459,7 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
 // A gzip scrape compresses again only the runs of services whose texts changed.
 TEST(Metrics, GzipMembersMadeAgainOnlyForTheRunThatChanged) {
     PublishedState p;
-    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerMember));
+    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
     Metrics m("ballastd test");
     const auto before = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     const auto again = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);

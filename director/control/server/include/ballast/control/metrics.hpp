@@ -66,13 +66,17 @@ public:
         size_t size = 0;
         std::string text() const;  // joined (tests)
     };
-    // gzip: the kept texts of a run of kServicesPerMember services (one family) are compressed
-    // together into a gzip member (RFC 1952), again only when one of those texts changed;
-    // members joined are one gzip stream, which Prometheus reads as the texts joined. Runs of
-    // services, not single ones: a member per service compressed 1.4 KB at a time (no context
-    // from its neighbours) cost ~7 us each and came out 9x larger than the text compressed whole.
+    // gzip: the kept texts of a run of services (one family) are compressed together into a
+    // gzip member (RFC 1952), again only when one of those texts changed; members joined are
+    // one gzip stream, which Prometheus reads as the texts joined. Runs of services, not single
+    // ones: a member has a fixed cost (zlib's reset, its framing, the first bytes compressed
+    // without context), ~7 us at 1.4 KB a member, whose output came out 9x larger than the
+    // text compressed whole. A run is some 20-50 KB of text: 32 services in the families with a
+    // line per real server, 256 in those with a line per service (at 16 for every family a
+    // dump at 5,000 services made 2,191 members, ~8 us each above the compression itself).
     enum class Encoding : uint8_t { identity, gzip };
-    static constexpr size_t kServicesPerMember = 16;
+    static constexpr size_t kServicesPerRealMember = 32;
+    static constexpr size_t kServicesPerServiceMember = 256;
     // On one thread only (the status server's): it keeps the texts.
     Exposition render(const PublishedState::Snapshot& snapshot, const ServerGauges& gauges,
                       Encoding encoding = Encoding::identity);
@@ -82,6 +86,13 @@ public:
 
     static constexpr size_t kStateFamilies = 9;
     static constexpr size_t kCounterFamilies = 7;
+    // Families are numbered state first, then counters; those with a line per service are the
+    // first 4 state families and the first 5 counter families.
+    static constexpr size_t services_per_member(size_t family) {
+        const bool per_service =
+            family < 4 || (family >= kStateFamilies && family < kStateFamilies + 5);
+        return per_service ? kServicesPerServiceMember : kServicesPerRealMember;
+    }
 
 private:
     // A kept text and a number that changes exactly when the text does (a gzip member of
@@ -109,7 +120,8 @@ private:
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
     std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
-    void keep(Text& kept, std::string text);
+    void keep(Text& kept, std::string&& text);
+    void keep(Text& kept, const std::string& text);  // copied (to its size) if it changed
     void render_state(const PublishedService& s, Fragments& f);
     // Whether the texts changed.
     bool render_counters(const ServiceView& view, const kernel::IpvsStats* stats,
@@ -132,6 +144,7 @@ private:
     std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
     uint64_t renders_ = 0, generations_ = 0;
     std::vector<uint64_t> scratch_values_;
+    std::array<std::string, kCounterFamilies> scratch_texts_;
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;
