@@ -366,18 +366,19 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         values.insert(values.end(), {stats->conns, stats->inpkts, stats->outpkts, stats->inbytes,
                                      stats->outbytes});
     const size_t reals = dests ? dests->size() : 0;
-    if (dests) {
-        for (const auto& [real, c] : *dests) values.push_back(c.active_conns);
-        for (const auto& [real, c] : *dests) values.push_back(c.inactive_conns);
-    }
+    // One walk of the real servers' map (a node per real): their active, then inactive
+    // counts, and whether they are the reals the texts show.
+    const size_t base = values.size();
+    values.resize(base + 2 * reals);
     bool same_keys = f.dest_keys.size() == reals;
-    if (same_keys && dests) {
+    if (dests) {
         size_t i = 0;
-        for (const auto& [real, c] : *dests)
-            if (!(f.dest_keys[i++] == real)) {
-                same_keys = false;
-                break;
-            }
+        for (const auto& [real, c] : *dests) {
+            values[base + i] = c.active_conns;
+            values[base + reals + i] = c.inactive_conns;
+            same_keys = same_keys && f.dest_keys[i] == real;
+            ++i;
+        }
     }
     const bool same_series = f.counters_rendered && f.has_stats == (stats != nullptr) && same_keys;
     if (same_series && f.counter_values == values) return false;
