@@ -311,15 +311,9 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
     for (size_t i = 0; i < kStateFamilies; ++i) keep(f.state[i], std::move(texts[i]));
 }
 
-void Metrics::keep(Text& kept, std::string&& text) {
+void Metrics::keep(Text& kept, std::string text) {
     if (kept.text && *kept.text == text) return;  // the same text keeps its number
     kept.text = std::make_shared<const std::string>(std::move(text));
-    kept.generation = ++generations_;
-}
-
-void Metrics::keep(Text& kept, const std::string& text) {
-    if (kept.text && *kept.text == text) return;
-    kept.text = std::make_shared<const std::string>(text);
     kept.generation = ++generations_;
 }
 
@@ -327,33 +321,42 @@ namespace {
 
 // A value as prometheus-cpp's TextSerializer writes a double (an ostream's default format at
 // precision 16, i.e. printf's "%.16g"); counters and gauges from a dump are integers, and
-// those up to 2^53 are their own digits.
-void append_value(std::string& out, uint64_t v) {
-    char buf[32];
-    const auto r = v <= (uint64_t{1} << 53)
-                       ? std::to_chars(buf, buf + sizeof buf, v)
-                       : std::to_chars(buf, buf + sizeof buf, static_cast<double>(v),
-                                       std::chars_format::general, 16);
-    out.append(buf, r.ptr);
+// those up to 2^53 are their own digits. Written into buf (32 bytes); its length.
+size_t format_value(char* buf, uint64_t v) {
+    const auto r = v <= (uint64_t{1} << 53) ? std::to_chars(buf, buf + 32, v)
+                                            : std::to_chars(buf, buf + 32, static_cast<double>(v),
+                                                            std::chars_format::general, 16);
+    return static_cast<size_t>(r.ptr - buf);
 }
 
-// The text the serializer wrote, with each line's value (after its last space) replaced by
-// the next of values, into out (cleared first); false if the lines are not as many as the
-// values.
-bool with_values(const std::string& text, const uint64_t* values, size_t count, std::string& out) {
-    out.clear();
+// The text the serializer wrote for old_values, with each line's value (after its last space)
+// replaced by the next of values; null if the lines are not as many as the values or the text
+// does not show old_values. Sized from the values' lengths, so the text is read once and the
+// new one written once, into its own allocation.
+std::shared_ptr<const std::string> with_values(const std::string& text, const uint64_t* old_values,
+                                               const uint64_t* values, size_t count) {
+    char buf[32];
+    ptrdiff_t grows = 0;
+    for (size_t i = 0; i < count; ++i)
+        grows += static_cast<ptrdiff_t>(format_value(buf, values[i])) -
+                 static_cast<ptrdiff_t>(format_value(buf, old_values[i]));
+    if (grows < 0 && static_cast<size_t>(-grows) > text.size()) return nullptr;
+    const size_t size = static_cast<size_t>(static_cast<ptrdiff_t>(text.size()) + grows);
+    auto out = std::make_shared<std::string>();
+    out->reserve(size);
     size_t pos = 0, i = 0;
     while (pos < text.size()) {
         const size_t end = text.find('\n', pos);
-        if (end == std::string::npos || i == count) return false;
+        if (end == std::string::npos || i == count) return nullptr;
         const size_t space = text.rfind(' ', end);
-        if (space == std::string::npos || space < pos) return false;
-        out.append(text, pos, space + 1 - pos);
-        append_value(out, values[i++]);
-        out += '\n';
+        if (space == std::string::npos || space < pos) return nullptr;
+        out->append(text, pos, space + 1 - pos);
+        out->append(buf, format_value(buf, values[i++]));
+        *out += '\n';
         pos = end + 1;
     }
-    return i == count;
+    if (i != count || out->size() != size) return nullptr;
+    return out;
 }
 
 }  // namespace
@@ -387,24 +390,24 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         // written again (a dump changes every active real's counters; serializing all their
         // labels again cost ~2 us a series). Families whose values are the same keep their
         // texts.
-        // Written into reused buffers, and kept as copies of their exact size: a buffer
-        // reserved per text, then moved into the kept text, made ~35,000 allocations a dump
-        // that the old texts' chunks did not fit.
-        std::array<bool, kCounterFamilies> changed{};
+        std::array<std::shared_ptr<const std::string>, kCounterFamilies> texts;
         size_t at = 0;
         bool ok = true;
         for (size_t i = 0; i < kCounterFamilies && ok; ++i) {
             const size_t n = i < 5 ? (stats ? 1 : 0) : reals;
-            changed[i] = !std::equal(values.begin() + static_cast<ptrdiff_t>(at),
-                                     values.begin() + static_cast<ptrdiff_t>(at + n),
-                                     f.counter_values.begin() + static_cast<ptrdiff_t>(at));
-            if (changed[i])
-                ok = with_values(*f.counters[i].text, values.data() + at, n, scratch_texts_[i]);
+            const auto* old = f.counter_values.data() + at;
+            if (!std::equal(values.begin() + static_cast<ptrdiff_t>(at),
+                            values.begin() + static_cast<ptrdiff_t>(at + n), old)) {
+                texts[i] = with_values(*f.counters[i].text, old, values.data() + at, n);
+                ok = texts[i] != nullptr;
+            }
             at += n;
         }
         if (ok) {
+            // New values make a new text (not compared: two values above 2^53 may read the
+            // same at 16 digits, which only compresses a member again).
             for (size_t i = 0; i < kCounterFamilies; ++i)
-                if (changed[i]) keep(f.counters[i], scratch_texts_[i]);
+                if (texts[i]) f.counters[i] = Text{std::move(texts[i]), ++generations_};
             f.counter_values.assign(values.begin(), values.end());
             return true;
         }
@@ -445,34 +448,41 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     // The same dump as the last render's: every service seen then shows it already.
     const bool same_dump = snap.counters == counters_seen_;
     uint64_t reals = 0, reals_down = 0;
+    bool counters_due = false;
     for (const auto& entry : snap.services) {
-        const auto& key = entry->view.key;
-        Fragments& f = fragments_[key];
+        Fragments& f = fragments_[entry->view.key];
         const bool was_seen = f.seen + 1 == now;
         f.seen = now;
-        bool again = false;
-        if (f.from != entry) {
+        f.counters_due = !(same_dump && was_seen && f.counters_rendered);
+        counters_due = counters_due || f.counters_due;
+        f.state_changed = f.from != entry;
+        if (f.state_changed) {
             render_state(*entry, f);
             f.from = entry;
-            again = true;
+            ++rerendered;
         }
-        if (!(same_dump && was_seen && f.counters_rendered)) {
-            const kernel::IpvsStats* stats = nullptr;
-            const kernel::CountersByReal* dests = nullptr;
-            if (snap.counters) {
-                if (auto it = snap.counters->services.find(key);
-                    it != snap.counters->services.end())
-                    stats = &it->second;
-                if (auto it = snap.counters->dests.find(key); it != snap.counters->dests.end())
-                    dests = &it->second;
-            }
-            again = render_counters(entry->view, stats, dests, f) || again;
-        }
-        if (again) ++rerendered;
         reals += f.reals;
         reals_down += f.reals_down;
     }
     std::erase_if(fragments_, [now](const auto& kv) { return kv.second.seen != now; });
+    if (counters_due) {
+        // The services' texts and the dump's maps are all in key order: walked side by side,
+        // not looked up (two more tree descents per service cost ~1 us each at 5,000).
+        static const PublishedCounters kNoDump;
+        const PublishedCounters& dump = snap.counters ? *snap.counters : kNoDump;
+        auto stats = dump.services.begin();
+        auto dests = dump.dests.begin();
+        for (auto& [key, f] : fragments_) {
+            while (stats != dump.services.end() && stats->first < key) ++stats;
+            while (dests != dump.dests.end() && dests->first < key) ++dests;
+            if (!f.counters_due) continue;
+            const bool has_stats = stats != dump.services.end() && !(key < stats->first);
+            const bool has_dests = dests != dump.dests.end() && !(key < dests->first);
+            const bool changed = render_counters(f.from->view, has_stats ? &stats->second : nullptr,
+                                                 has_dests ? &dests->second : nullptr, f);
+            if (changed && !f.state_changed) ++rerendered;
+        }
+    }
     counters_seen_ = snap.counters;
     last_rerendered_ = rerendered;
 

@@ -113,6 +113,8 @@ private:
         std::array<Text, kCounterFamilies> counters;
         uint64_t reals = 0, reals_down = 0;  // sorry servers not counted
         uint64_t seen = 0;                   // the render() that last saw the service
+        bool counters_due = false;           // in this render(): not this dump's counters yet
+        bool state_changed = false;          // in this render(): render_state ran
     };
     struct Member {
         std::vector<uint64_t> generations;  // of the texts compressed into it
@@ -120,8 +122,7 @@ private:
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
     std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
-    void keep(Text& kept, std::string&& text);
-    void keep(Text& kept, const std::string& text);  // copied (to its size) if it changed
+    void keep(Text& kept, std::string text);
     void render_state(const PublishedService& s, Fragments& f);
     // Whether the texts changed.
     bool render_counters(const ServiceView& view, const kernel::IpvsStats* stats,
@@ -144,7 +145,6 @@ private:
     std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
     uint64_t renders_ = 0, generations_ = 0;
     std::vector<uint64_t> scratch_values_;
-    std::array<std::string, kCounterFamilies> scratch_texts_;
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;
