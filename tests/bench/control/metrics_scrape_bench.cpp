@@ -7,14 +7,14 @@
 //   metrics_scrape_bench [services=5000] [reals=10] [verdicts=2000]
 //
 // Scrapes: cold (every service serialized), steady (nothing changed), after 1 % of the
-// services' decisions changed, after the first dump (every counter series new), after dumps
-// that changed every real's counters (the fake kernel reports a service's own counters as
-// zero, so those five series per service stay the same). Peer in the
-// same run: the same per-real series held in a prometheus-cpp Registry (a Gauge per series)
-// and serialized whole at every scrape (Collect + TextSerializer), the plain way to use the
-// library. Verdicts: one health event posted to the loop at a time, its decision + kernel
-// edit + publish timed from the post to its completion, while nothing else happens and while
-// a client scrapes /metrics back to back.
+// services' decisions changed, after the first dump (every counter series new), after 10 dumps
+// that changed every real's counters (and their min, median and max) (the fake kernel reports a
+// service's own counters as zero, so those five series per service stay the same). Peer in the same
+// run: the same per-real series held in a prometheus-cpp Registry (a Gauge per series) and
+// serialized whole at every scrape (Collect + TextSerializer), the plain way to use the library.
+// Verdicts: one health event posted to the loop at a time, its decision + kernel edit + publish
+// timed from the post to its completion, while nothing else happens and while a client scrapes
+// /metrics back to back.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -254,6 +254,9 @@ int main(int argc, char** argv) {
 
     // Each row: a scrape with Accept-Encoding: gzip (as Prometheus asks), then a plain one
     // (whose texts the gzip scrape has already brought up to date); or the other way round.
+    // The daemon's CPU of each timed scrape, by encoding (for the summary of the rows after
+    // dumps).
+    double last_cpu[2] = {0, 0};
     auto timed = [&](bool gzip) {
         rusage u0{}, u1{};
         ::getrusage(RUSAGE_SELF, &u0);
@@ -264,11 +267,11 @@ int main(int argc, char** argv) {
         auto ms = [](const timeval& a, const timeval& b) {
             return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_usec - a.tv_usec) / 1e3;
         };
+        const double cpu = ms(u0.ru_utime, u1.ru_utime) + ms(u0.ru_stime, u1.ru_stime);
+        last_cpu[gzip ? 1 : 0] = cpu;
         std::printf("  %s %6.1f ms CPU (%5.1f user %5.1f sys; status thread %5.1f) %5.1f MB",
-                    gzip ? "gzip" : "text",
-                    ms(u0.ru_utime, u1.ru_utime) + ms(u0.ru_stime, u1.ru_stime),
-                    ms(u0.ru_utime, u1.ru_utime), ms(u0.ru_stime, u1.ru_stime), status,
-                    static_cast<double>(bytes) / 1e6);
+                    gzip ? "gzip" : "text", cpu, ms(u0.ru_utime, u1.ru_utime),
+                    ms(u0.ru_stime, u1.ru_stime), status, static_cast<double>(bytes) / 1e6);
     };
     auto timed_scrape = [&](const char* what, bool gzip_first = true) {
         std::printf("  %-42s", what);
@@ -321,11 +324,17 @@ int main(int argc, char** argv) {
     dump_with_new_counters(1);
     timed_scrape("after the first dump (counter series new)");
     timed_scrape("steady again");
-    for (uint32_t round = 2; round <= 4; ++round) {
+    std::vector<double> after_dump;  // gzip, the first scrape after each dump
+    for (uint32_t round = 2; round <= 11; ++round) {
         dump_with_new_counters(round);
         timed_scrape("after a dump changed every real's counters");
+        after_dump.push_back(last_cpu[1]);
     }
-    for (uint32_t round = 5; round <= 6; ++round) {
+    std::sort(after_dump.begin(), after_dump.end());
+    std::printf("  gzip after each of %zu dumps: min %.1f, median %.1f, max %.1f ms CPU\n",
+                after_dump.size(), after_dump.front(), after_dump[after_dump.size() / 2],
+                after_dump.back());
+    for (uint32_t round = 12; round <= 13; ++round) {
         dump_with_new_counters(round);
         timed_scrape("the same, plain scrape first", false);
     }
