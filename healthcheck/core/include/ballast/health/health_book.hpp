@@ -29,12 +29,31 @@ public:
     void retain(const CheckPlan& plan);
 
     const CheckStatus* find(const CheckKey& check) const;
+    // The same for the key make_check_key(addr, real_port, spec) names, without making it (a
+    // key allocates a spec of its own; the policy looks up every real of a service per verdict).
+    const CheckStatus* find(const model::IpAddress& addr, uint16_t real_port,
+                            const model::CheckSpec& spec) const;
     // Combines the service's main check and the real's agent check.
     RealHealth real_health(const model::ServiceConfig& service, const model::RealServerConfig& real,
                            const model::CheckSpec& default_check) const;
 
 private:
-    std::map<CheckKey, CheckStatus> checks_;
+    // A key named by its parts, its spec's port already folded into `target` (and unset).
+    struct CheckRef {
+        model::Endpoint target;
+        const model::CheckSpec& spec;
+    };
+    struct KeyLess {
+        using is_transparent = void;
+        bool operator()(const CheckKey& a, const CheckKey& b) const { return a < b; }
+        bool operator()(const CheckKey& a, const CheckRef& b) const {
+            return a.target != b.target ? a.target < b.target : *a.spec < b.spec;
+        }
+        bool operator()(const CheckRef& a, const CheckKey& b) const {
+            return a.target != b.target ? a.target < b.target : a.spec < *b.spec;
+        }
+    };
+    std::map<CheckKey, CheckStatus, KeyLess> checks_;
 };
 
 }  // namespace ballast::health
