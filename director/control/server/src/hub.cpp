@@ -274,11 +274,21 @@ void Hub::publish(const std::vector<daemon::Event>& events) {
     }
     published_.add_events(views);
     if (!control_) return;
-    std::vector<std::string> lines;
-    lines.reserve(views.size());
-    for (const auto& v : views) lines.push_back(encode_event_line(to_json(v)));
-    asio::post(ops_, [this, lines = std::move(lines)] {
-        for (const auto& l : lines) control_->publish_event(l);
+    bool post = false;
+    {
+        std::lock_guard lock(pending_events_mutex_);
+        post = pending_events_.empty();
+        pending_events_.insert(pending_events_.end(), std::make_move_iterator(views.begin()),
+                               std::make_move_iterator(views.end()));
+    }
+    if (!post) return;  // the job posted before has not taken its batch yet: it takes these too
+    asio::post(ops_, [this] {
+        std::vector<EventView> batch;
+        {
+            std::lock_guard lock(pending_events_mutex_);
+            batch.swap(pending_events_);
+        }
+        for (const auto& v : batch) control_->publish_event(encode_event_line(to_json(v)));
     });
 }
 

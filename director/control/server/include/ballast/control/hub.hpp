@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -162,6 +163,11 @@ private:
 
     // Shared (thread-safe).
     PublishedState published_;
+    // Events for `events` subscribers, encoded and sent by the status thread in batches: the
+    // loop posts one job while this is non-empty, not one per settle (a start's 50,000 first
+    // results would wake the status thread 50,000 times).
+    std::mutex pending_events_mutex_;
+    std::vector<EventView> pending_events_;
     Metrics metrics_;
 
     // Status thread only.
