@@ -506,6 +506,44 @@ TEST_F(Fixture, EventsStreamStateChangesWithABacklog) {
     EXPECT_TRUE(seen);
 }
 
+TEST_F(Fixture, StatusFindsEachRealsCheckOnItsCheckPortAndItsAgentCheck) {
+    // web checks a's address on b's port; a has an agent on b's port too, in web and in api
+    // (whose check is none: its agent check takes api's own intervals).
+    const auto port = std::to_string(b.port());
+    rig = std::make_unique<DaemonRig>(dir.path(), R"([director]
+control_socket = ")" + socket() + R"("
+[[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+check = { type = "tcp", port = )" + port + R"(, interval = "200ms", timeout = "100ms" }
+[[service.real]]
+address = ")" + a.endpoint() + R"("
+agent_port = )" + port + R"(
+[[service]]
+name = "api"
+vip = "192.0.2.1"
+port = 443
+check = { type = "none" }
+[[service.real]]
+address = ")" + a.endpoint() + R"("
+agent_port = )" + port + R"(
+)");
+    rig->start();
+    auto v = control::status_from_json(call(make(control::Verb::status)).result);
+    ASSERT_TRUE(v) << v.error().message;
+    ASSERT_EQ(v->services.size(), 2u);
+    const auto& web = v->services[0].reals.at(0);
+    ASSERT_TRUE(web.check);
+    EXPECT_EQ(web.check->check, "tcp 127.0.0.1:" + port);
+    ASSERT_TRUE(web.agent);
+    EXPECT_EQ(web.agent->check, "agent 127.0.0.1:" + port);
+    const auto& api = v->services[1].reals.at(0);
+    EXPECT_FALSE(api.check);
+    ASSERT_TRUE(api.agent);
+    EXPECT_EQ(api.agent->check, "agent 127.0.0.1:" + port);
+}
+
 TEST_F(Fixture, EventsPublishedBackToBackAllReachASubscriberInOrder) {
     rig->start();
     RawClient sub(socket());

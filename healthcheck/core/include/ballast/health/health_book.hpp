@@ -38,22 +38,7 @@ public:
                            const model::CheckSpec& default_check) const;
 
 private:
-    // A key named by its parts, its spec's port already folded into `target` (and unset).
-    struct CheckRef {
-        model::Endpoint target;
-        const model::CheckSpec& spec;
-    };
-    struct KeyLess {
-        using is_transparent = void;
-        bool operator()(const CheckKey& a, const CheckKey& b) const { return a < b; }
-        bool operator()(const CheckKey& a, const CheckRef& b) const {
-            return a.target != b.target ? a.target < b.target : *a.spec < b.spec;
-        }
-        bool operator()(const CheckRef& a, const CheckKey& b) const {
-            return a.target != b.target ? a.target < b.target : a.spec < *b.spec;
-        }
-    };
-    std::map<CheckKey, CheckStatus, KeyLess> checks_;
+    std::map<CheckKey, CheckStatus, CheckKeyLess> checks_;
 };
 
 }  // namespace ballast::health
