@@ -27,8 +27,10 @@
 //            a steady window of cpu_window_s after it; then, in the same process, the same two
 //            of a HealthRunner alone on a thread of its own over the same check plan (the rig's
 //            runner stopped first), with a sink that only counts: what ballastd adds per
-//            result beyond the runner. CPU is getrusage: RUSAGE_THREAD of the loop thread, and
-//            RUSAGE_SELF of the process (which includes the listener's accepts, the same for both).
+//            result beyond the runner; and, between the two, every check's result replayed
+//            into the rig's sink with the runner stopped (see replay()). CPU is getrusage:
+//            RUSAGE_THREAD of the loop thread, and RUSAGE_SELF of the process (which includes the
+//            listener's accepts, the same for both).
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -199,6 +201,30 @@ public:
     uint64_t events = 0, runs = 0;
 };
 
+// ballastd's own work per result, without the runner or sockets: every check's result fed to
+// the rig's sink on the loop (Director, hub, settle: what a run's callback does), timed on the
+// loop thread. "changed" is a first pass's result: a transition with new words, so the service
+// is decided again and republished, its weights unchanged; "unchanged" is the same result again
+// without a transition (an agent-reply-only event that changed nothing).
+void replay(testing::DaemonRig& rig, const health::CheckPlan& plan) {
+    const auto feed = [&](bool transition) {
+        return rig.on_loop([&] {
+            const double t0 = cpu_seconds(RUSAGE_THREAD);
+            for (const auto& [key, users] : plan.checks)
+                rig.on_health_event(health::HealthEvent{key, health::State::up, transition,
+                                                        "replayed", health::SteadyClock::now(),
+                                                        std::nullopt, std::nullopt});
+            return (cpu_seconds(RUSAGE_THREAD) - t0) / static_cast<double>(plan.checks.size());
+        });
+    };
+    const double changed = feed(true), unchanged = feed(false);
+    std::printf(
+        "\nreplayed results, Director + hub only (loop thread CPU per result, %zu each): "
+        "changed %.2f us, unchanged %.2f us\n\n",
+        plan.checks.size(), changed * 1e6, unchanged * 1e6);
+    std::fflush(stdout);
+}
+
 // `first` is the rig's first pass: from its start until every check ran once.
 void cpu_phase(testing::DaemonRig& rig, std::pair<CpuSample, CpuSample> first, size_t checks,
                int interval_s, int window_s) {
@@ -220,6 +246,7 @@ void cpu_phase(testing::DaemonRig& rig, std::pair<CpuSample, CpuSample> first, s
         rig.runner().stop();
         return rig.director().checks();
     });
+    replay(rig, plan);
     boost::asio::io_context io;
     auto guard = boost::asio::make_work_guard(io);
     CountingSink sink;
