@@ -414,6 +414,11 @@ void Director::on_health_event(const health::HealthEvent& ev, Now now) {
     auto users = checks_.checks.find(ev.check);
     if (users == checks_.checks.end()) return;  // a check removed by a reload
     const auto* before = book_.find(ev.check);
+    // What the policy reads of this check is as it was: no decision can change (O(1), no
+    // allocation). Slow-start steps come from tick(), not from results.
+    if (!ev.transition && before && before->state == ev.state && before->reason == ev.reason &&
+        before->recovered_at == ev.recovered_at && before->agent == ev.agent)
+        return;
     const health::State prev = before ? before->state : health::State::unknown;
     book_.record(ev.check, ev.state, ev.reason, ev.recovered_at, ev.agent);
     if (ev.transition) {
