@@ -510,25 +510,12 @@ TEST_F(Fixture, StatusFindsEachRealsCheckOnItsCheckPortAndItsAgentCheck) {
     // web checks a's address on b's port; a has an agent on b's port too, in web and in api
     // (whose check is none: its agent check takes api's own intervals).
     const auto port = std::to_string(b.port());
-    rig = std::make_unique<DaemonRig>(dir.path(), R"([director]
-control_socket = ")" + socket() + R"("
-[[service]]
-name = "web"
-vip = "192.0.2.1"
-port = 80
-check = { type = "tcp", port = )" + port + R"(, interval = "200ms", timeout = "100ms" }
-[[service.real]]
-address = ")" + a.endpoint() + R"("
-agent_port = )" + port + R"(
-[[service]]
-name = "api"
-vip = "192.0.2.1"
-port = 443
-check = { type = "none" }
-[[service.real]]
-address = ")" + a.endpoint() + R"("
-agent_port = )" + port + R"(
-)");
+    std::string text = config_for(dir, a, b);
+    text.replace(text.find("type = \"tcp\","), 13, "type = \"tcp\", port = " + port + ",");
+    const std::string a_line = "address = \"" + a.endpoint() + "\"\n";
+    for (size_t at = text.find(a_line); at != std::string::npos; at = text.find(a_line, at + 1))
+        text.insert(at + a_line.size(), "agent_port = " + port + "\n");
+    rig = std::make_unique<DaemonRig>(dir.path(), text);
     rig->start();
     auto v = control::status_from_json(call(make(control::Verb::status)).result);
     ASSERT_TRUE(v) << v.error().message;
