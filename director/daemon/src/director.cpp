@@ -283,7 +283,7 @@ void Director::full_reconcile(const kernel::IpvsSnapshot& observed, Now now, boo
     // Decisions change only with an input (verdict, override, reload) or a slow-start step,
     // each of which re-decides its services: a resync reuses them.
     if (redecide_all)
-        for (const auto& s : config_.services) redecide(s.key, now);
+        for (const auto& s : config_.services) redecide(s.key, now, true);
     programmed_ = observed.table;
     service_stats_ = observed.service_stats;
     dest_counters_ = observed.dest_counters;
@@ -305,10 +305,12 @@ void Director::full_reconcile(const kernel::IpvsSnapshot& observed, Now now, boo
     run_plan(result, now, true, {});
 }
 
-void Director::redecide(const ServiceKey& key, Now now) {
+bool Director::redecide(const ServiceKey& key, Now now, bool settings_changed) {
     const auto& cfg = config_.services[service_index_.at(key)];
     auto next = policy::decide_service(cfg, inputs(now.steady));
+    if (next.ramping() && !next_ramp_) next_ramp_ = now.steady + options_.ramp_step;
     auto old = decisions_.find(key);
+    if (!settings_changed && old != decisions_.end() && old->second == next) return false;
     if (old != decisions_.end()) {
         const auto& before = old->second;
         for (const auto& r : next.reals) {
@@ -353,10 +355,17 @@ void Director::redecide(const ServiceKey& key, Now now) {
                                  : ": panic over, health decides again"),
                  now, key);
     }
-    if (next.ramping() && !next_ramp_) next_ramp_ = now.steady + options_.ramp_step;
     desired_.services[key] = policy::desired_service(cfg, next);
     decisions_[key] = std::move(next);
     redecided_.insert(key);
+    return true;
+}
+
+bool Director::needs_write(const ServiceKey& key) const {
+    const auto want = desired_.services.find(key);
+    const auto have = programmed_.services.find(key);
+    return want == desired_.services.end() || have == programmed_.services.end() ||
+           want->second != have->second;
 }
 
 reconcile::PlanResult Director::plan_scope(const std::vector<ServiceKey>& scope,
@@ -394,8 +403,9 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
     std::vector<ServiceKey> scope;
     for (const auto& key : services) {
         if (!service_index_.count(key)) continue;
-        redecide(key, now);
-        scope.push_back(key);
+        // Most results change no weight (a first "up" of a server already at its weight): a
+        // plan of a service the kernel already holds as desired would find nothing to write.
+        if (redecide(key, now, false) && needs_write(key)) scope.push_back(key);
     }
     write_scope(scope, now);
 }
@@ -404,6 +414,11 @@ void Director::on_health_event(const health::HealthEvent& ev, Now now) {
     auto users = checks_.checks.find(ev.check);
     if (users == checks_.checks.end()) return;  // a check removed by a reload
     const auto* before = book_.find(ev.check);
+    // What the policy reads of this check is as it was: no decision can change (O(1), no
+    // allocation). Slow-start steps come from tick(), not from results.
+    if (!ev.transition && before && before->state == ev.state && before->reason == ev.reason &&
+        before->recovered_at == ev.recovered_at && before->agent == ev.agent)
+        return;
     const health::State prev = before ? before->state : health::State::unknown;
     book_.record(ev.check, ev.state, ev.reason, ev.recovered_at, ev.agent);
     if (ev.transition) {
@@ -526,7 +541,7 @@ ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {
 
     for (const auto& key : scope) {
         if (service_index_.count(key)) {
-            redecide(key, now);
+            redecide(key, now, true);
         } else {
             decisions_.erase(key);
             desired_.services.erase(key);

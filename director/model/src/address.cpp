@@ -126,8 +126,17 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text,
 }
 
 std::string Endpoint::to_string() const {
-    if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(port);
-    return addr.to_string() + ":" + std::to_string(port);
+    // In one buffer, made into one string: a status page's service is formatted again per
+    // real server every time it is republished.
+    char buf[INET6_ADDRSTRLEN + 8];
+    size_t n = 0;
+    if (addr.is_v6()) buf[n++] = '[';
+    inet_ntop(addr.family, addr.bytes.data(), buf + n, INET6_ADDRSTRLEN);
+    n += std::strlen(buf + n);
+    if (addr.is_v6()) buf[n++] = ']';
+    buf[n++] = ':';
+    n = static_cast<size_t>(std::to_chars(buf + n, buf + sizeof buf, port).ptr - buf);
+    return std::string(buf, n);
 }
 
 }  // namespace ballast::model

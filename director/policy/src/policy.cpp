@@ -18,21 +18,6 @@ bool is_checked(const model::ServiceConfig& s, const model::RealServerConfig& re
     return has_check(s) || real.agent_port.has_value();
 }
 
-// Whether any check of this real has reported yet.
-bool has_result(const model::ServiceConfig& s, const model::RealServerConfig& real,
-                const Inputs& in) {
-    if (has_check(s) &&
-        in.health.find(health::make_check_key(real.key.addr, real.key.port, *s.check)))
-        return true;
-    if (real.agent_port) {
-        const auto spec =
-            health::agent_check_spec(has_check(s) ? *s.check : in.config.default_check);
-        if (in.health.find(health::make_check_key(real.key.addr, *real.agent_port, spec)))
-            return true;
-    }
-    return false;
-}
-
 RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerConfig& real,
                          const Inputs& in) {
     RealDecision d;
@@ -44,7 +29,7 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
     if (ov && ov->kind == Override::Kind::weight) based.spec.weight = ov->weight;
 
     const bool checked = has_check(s);
-    d.awaiting = is_checked(s, real) && !has_result(s, real, in);
+    d.awaiting = is_checked(s, real) && !has_check_result(in.config, s, real, in.health);
     auto adopted = in.adopted.find({s.key, real.key});
     if (adopted != in.adopted.end() && d.awaiting) {
         // Restarted over a live table: keep what the kernel has until the first result, even
@@ -79,11 +64,10 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
 
 bool has_check_result(const model::DirectorConfig& config, const model::ServiceConfig& s,
                       const model::RealServerConfig& real, const health::HealthBook& health) {
-    if (has_check(s) && health.find(health::make_check_key(real.key.addr, real.key.port, *s.check)))
-        return true;
+    if (has_check(s) && health.find(real.key.addr, real.key.port, *s.check)) return true;
     if (real.agent_port) {
         const auto spec = health::agent_check_spec(has_check(s) ? *s.check : config.default_check);
-        if (health.find(health::make_check_key(real.key.addr, *real.agent_port, spec))) return true;
+        if (health.find(real.key.addr, *real.agent_port, spec)) return true;
     }
     return false;
 }

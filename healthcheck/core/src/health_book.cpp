@@ -20,6 +20,13 @@ const CheckStatus* HealthBook::find(const CheckKey& check) const {
     return it == checks_.end() ? nullptr : &it->second;
 }
 
+const CheckStatus* HealthBook::find(const model::IpAddress& addr, uint16_t real_port,
+                                    const model::CheckSpec& spec) const {
+    if (spec.port) return find(make_check_key(addr, real_port, spec));  // the key's spec differs
+    auto it = checks_.find(CheckRef{model::Endpoint{addr, real_port}, spec});
+    return it == checks_.end() ? nullptr : &it->second;
+}
+
 RealHealth HealthBook::real_health(const model::ServiceConfig& service,
                                    const model::RealServerConfig& real,
                                    const model::CheckSpec& default_check) const {
@@ -31,7 +38,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
             h.state = State::down;
             h.reason = "start_down: waiting for the first successful check";
         }
-        if (const auto* s = find(make_check_key(real.key.addr, real.key.port, *service.check))) {
+        if (const auto* s = find(real.key.addr, real.key.port, *service.check)) {
             h.state = s->state;
             h.reason = s->reason;
             h.recovered_at = s->recovered_at;
@@ -40,7 +47,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
     }
     if (real.agent_port) {
         const auto spec = agent_check_spec(has_check ? *service.check : default_check);
-        if (const auto* s = find(make_check_key(real.key.addr, *real.agent_port, spec))) {
+        if (const auto* s = find(real.key.addr, *real.agent_port, spec)) {
             if (s->agent) {
                 h.agent = s->agent;
             } else if (s->state == State::down) {

@@ -3,7 +3,7 @@
 // hub (DaemonRig, as ballastd's shell wires them, with a control socket and no status listener,
 // like the kernel lab's ballastd).
 //
-//   daemon_memory_bench [services=5000] [reals=10] [interval_s=10]
+//   daemon_memory_bench [services=5000] [reals=10] [interval_s=10] [cpu_window_s=0]
 //
 // The table is the lab's (daemon_lab_bench): service s = 10.100.(s/250).(s%250+1):80, wrr, R
 // real servers of weight 1, [defaults.check] tcp every interval_s (timeout 3 s, rise 1, fall 2).
@@ -20,15 +20,27 @@
 //            costs (config, check plan, health book, decisions, programmed table), and the fake
 //            kernel's own share (its table and counters, and its log of the ops applied, which
 //            is dropped here): in production the table is in the kernel, so the fake's share is
-//            not ballastd's.
+//            not ballastd's;
+//   cpu      with cpu_window_s > 0, at the end: the CPU per completed check of the whole rig
+//            (the loop thread: runner, Director, hub) over its first pass (from the start until
+//            every check ran once: 50,000 first results, each a change from "unknown") and over
+//            a steady window of cpu_window_s after it; then, in the same process, the same two
+//            of a HealthRunner alone on a thread of its own over the same check plan (the rig's
+//            runner stopped first), with a sink that only counts: what ballastd adds per
+//            result beyond the runner; and, between the two, every check's result replayed
+//            into the rig's sink with the runner stopped (see replay()). CPU is getrusage:
+//            RUSAGE_THREAD of the loop thread, and RUSAGE_SELF of the process (which includes the
+//            listener's accepts, the same for both).
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -140,6 +152,131 @@ size_t copy_cost(const T& value) {
     return after - before;
 }
 
+double cpu_seconds(int who) {
+    rusage u{};
+    ::getrusage(who, &u);
+    const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// Runs fn on io's thread and returns its result.
+template <typename F>
+auto run_on(boost::asio::io_context& io, F&& fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::forward<F>(fn));
+    auto done = task.get_future();
+    boost::asio::post(io, [&task] { task(); });
+    return done.get();
+}
+
+// A steady window: the loop thread's CPU (read on it by `on_loop`), the process's, and the
+// checks completed (read on the loop too).
+struct CpuSample {
+    double loop = 0, process = 0;
+    uint64_t runs = 0;
+    Clock::time_point at;
+};
+
+template <typename OnLoop, typename Runs>
+CpuSample cpu_sample(OnLoop on_loop, Runs runs) {
+    auto s = on_loop([&] { return CpuSample{cpu_seconds(RUSAGE_THREAD), 0, runs(), {}}; });
+    s.process = cpu_seconds(RUSAGE_SELF);
+    s.at = Clock::now();
+    return s;
+}
+
+void cpu_row(const std::string& what, const CpuSample& a, const CpuSample& b) {
+    const double secs = std::chrono::duration<double>(b.at - a.at).count();
+    const double n = static_cast<double>(b.runs - a.runs);
+    std::printf("| %s | %.0f | %.2f | %.2f | %.3f | %.3f | %.1f |\n", what.c_str(), n / secs,
+                (b.loop - a.loop) / n * 1e6, (b.process - a.process) / n * 1e6,
+                (b.loop - a.loop) / secs, (b.process - a.process) / secs, load_average());
+    std::fflush(stdout);
+}
+
+// The runner's peer: counts what it is told, nothing more.
+class CountingSink final : public health::HealthSink {
+public:
+    void on_health_event(const health::HealthEvent&) override { ++events; }
+    void on_run_finished(const health::RunResult&) override { ++runs; }
+    uint64_t events = 0, runs = 0;
+};
+
+// ballastd's own work per result, without the runner or sockets: every check's result fed to
+// the rig's sink on the loop (Director, hub, settle: what a run's callback does), timed on the
+// loop thread. "changed" is a first pass's result: a transition with new words, so the service
+// is decided again and republished, its weights unchanged; "unchanged" is the same result again
+// without a transition (an agent-reply-only event that changed nothing).
+void replay(testing::DaemonRig& rig, const health::CheckPlan& plan) {
+    const auto feed = [&](bool transition) {
+        return rig.on_loop([&] {
+            const double t0 = cpu_seconds(RUSAGE_THREAD);
+            for (const auto& [key, users] : plan.checks)
+                rig.on_health_event(health::HealthEvent{key, health::State::up, transition,
+                                                        "replayed", health::SteadyClock::now(),
+                                                        std::nullopt, std::nullopt});
+            return (cpu_seconds(RUSAGE_THREAD) - t0) / static_cast<double>(plan.checks.size());
+        });
+    };
+    const double changed = feed(true), unchanged = feed(false);
+    std::printf(
+        "\nreplayed results, Director + hub only (loop thread CPU per result, %zu each): "
+        "changed %.2f us, unchanged %.2f us\n\n",
+        plan.checks.size(), changed * 1e6, unchanged * 1e6);
+    std::fflush(stdout);
+}
+
+// `first` is the rig's first pass: from its start until every check ran once.
+void cpu_phase(testing::DaemonRig& rig, std::pair<CpuSample, CpuSample> first, size_t checks,
+               int interval_s, int window_s) {
+    std::printf(
+        "\nCPU per completed check (pid %d): the first pass (every check's first result, from "
+        "the start until every check ran once), then a steady window of %d s:\n\n"
+        "| what | checks/s | loop thread CPU per check (us) | process CPU per check (us) | "
+        "loop thread (cores) | process (cores) | load average at end |\n"
+        "|---|---|---|---|---|---|---|\n",
+        static_cast<int>(::getpid()), window_s);
+    cpu_row("rig (runner + Director + hub), first pass", first.first, first.second);
+    const auto rig_loop = [&](auto fn) { return rig.on_loop(fn); };
+    const auto rig_runs = [&] { return rig.runner().stats().runs_finished; };
+    const auto a = cpu_sample(rig_loop, rig_runs);
+    std::this_thread::sleep_for(std::chrono::seconds(window_s));
+    cpu_row("rig (runner + Director + hub), steady", a, cpu_sample(rig_loop, rig_runs));
+
+    const auto plan = rig.on_loop([&] {
+        rig.runner().stop();
+        return rig.director().checks();
+    });
+    replay(rig, plan);
+    boost::asio::io_context io;
+    auto guard = boost::asio::make_work_guard(io);
+    CountingSink sink;
+    health::RunnerOptions ro;
+    ro.seed = 42;
+    health::HealthRunner runner(io, sink, ro);
+    std::thread loop([&] { io.run(); });
+    const auto peer_loop = [&](auto fn) { return run_on(io, fn); };
+    const auto peer_runs = [&] { return runner.stats().runs_finished; };
+    const auto p0 = cpu_sample(peer_loop, [&] {
+        runner.reload(plan);
+        return uint64_t{0};
+    });
+    const auto t0 = Clock::now();
+    while (run_on(io, peer_runs) < checks &&
+           Clock::now() - t0 < std::chrono::seconds(3 * interval_s + 30))
+        std::this_thread::sleep_for(200ms);
+    const auto p1 = cpu_sample(peer_loop, peer_runs);
+    cpu_row("runner alone (same plan, counting sink), first pass", p0, p1);
+    std::this_thread::sleep_for(std::chrono::seconds(window_s));
+    cpu_row("runner alone (same plan, counting sink), steady", p1,
+            cpu_sample(peer_loop, peer_runs));
+    run_on(io, [&] {
+        runner.stop();
+        return 0;
+    });
+    guard.reset();
+    loop.join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +284,7 @@ int main(int argc, char** argv) {
     const int services = argc > 1 ? std::atoi(argv[1]) : 5000;
     const int reals = argc > 2 ? std::atoi(argv[2]) : 10;
     const int interval_s = argc > 3 ? std::atoi(argv[3]) : 10;
+    const int cpu_window_s = argc > 4 ? std::atoi(argv[4]) : 0;
     const size_t checks = static_cast<size_t>(services) * static_cast<size_t>(reals);
     char tmpl[] = "/tmp/ballast-memory-XXXXXX";
     const std::string dir = ::mkdtemp(tmpl);
@@ -168,6 +306,9 @@ int main(int argc, char** argv) {
     };
     rig->after_step = [&report](std::string_view step) { report.step(std::string(step)); };
     rig->start();
+    const auto rig_loop = [&](auto fn) { return rig->on_loop(fn); };
+    const auto rig_runs = [&] { return rig->runner().stats().runs_finished; };
+    const auto first_start = cpu_sample(rig_loop, rig_runs);
 
     // The fake kernel's op log (production has none): its size, then dropped.
     const size_t op_log = rig->on_loop([&] {
@@ -185,6 +326,7 @@ int main(int argc, char** argv) {
         }
         std::this_thread::sleep_for(200ms);
     }
+    const auto first_end = cpu_sample(rig_loop, rig_runs);
     const auto [ran, down] = rig->on_loop([&] {
         size_t n = 0;
         for (const auto& [key, users] : rig->director().checks().checks)
@@ -231,6 +373,8 @@ int main(int argc, char** argv) {
     std::printf("\nsizeof: CheckKey %zu, CheckSpec %zu, RealServerConfig %zu, ServiceConfig %zu\n",
                 sizeof(health::CheckKey), sizeof(model::CheckSpec), sizeof(model::RealServerConfig),
                 sizeof(model::ServiceConfig));
+    if (cpu_window_s > 0)
+        cpu_phase(*rig, {first_start, first_end}, checks, interval_s, cpu_window_s);
     rig.reset();
     return 0;
 }

@@ -506,6 +506,62 @@ TEST_F(Fixture, EventsStreamStateChangesWithABacklog) {
     EXPECT_TRUE(seen);
 }
 
+TEST_F(Fixture, StatusFindsEachRealsCheckOnItsCheckPortAndItsAgentCheck) {
+    // web checks a's address on b's port; a has an agent on b's port too, in web and in api
+    // (whose check is none: its agent check takes api's own intervals).
+    const auto port = std::to_string(b.port());
+    std::string text = config_for(dir, a, b);
+    text.replace(text.find("type = \"tcp\","), 13, "type = \"tcp\", port = " + port + ",");
+    const std::string a_line = "address = \"" + a.endpoint() + "\"\n";
+    for (size_t at = text.find(a_line); at != std::string::npos; at = text.find(a_line, at + 1))
+        text.insert(at + a_line.size(), "agent_port = " + port + "\n");
+    rig = std::make_unique<DaemonRig>(dir.path(), text);
+    rig->start();
+    auto v = control::status_from_json(call(make(control::Verb::status)).result);
+    ASSERT_TRUE(v) << v.error().message;
+    ASSERT_EQ(v->services.size(), 2u);
+    const auto& web = v->services[0].reals.at(0);
+    ASSERT_TRUE(web.check);
+    EXPECT_EQ(web.check->check, "tcp 127.0.0.1:" + port);
+    ASSERT_TRUE(web.agent);
+    EXPECT_EQ(web.agent->check, "agent 127.0.0.1:" + port);
+    const auto& api = v->services[1].reals.at(0);
+    EXPECT_FALSE(api.check);
+    ASSERT_TRUE(api.agent);
+    EXPECT_EQ(api.agent->check, "agent 127.0.0.1:" + port);
+}
+
+TEST_F(Fixture, EventsPublishedBackToBackAllReachASubscriberInOrder) {
+    rig->start();
+    RawClient sub(socket());
+    EXPECT_TRUE(request_line(sub, R"({"v":1,"verb":"events","backlog":0})")
+                    .at("result")
+                    .at("subscribed")
+                    .as_bool());
+    // Many settles in one loop job, as a start's first results come: the status thread sends
+    // them in batches, none lost, none out of order.
+    constexpr int kEvents = 200;
+    rig->on_loop([&] {
+        for (int i = 0; i < kEvents; ++i) {
+            daemon::Event e;
+            e.kind = daemon::EventKind::health;
+            e.message = "burst " + std::to_string(i);
+            rig->hub().publish({e});
+        }
+        return 0;
+    });
+    // The rig's own checks' events may come between them.
+    int next = 0;
+    for (int lines = 0; next < kEvents && lines < kEvents + 100; ++lines) {
+        const auto l = json::parse(sub.line());
+        const std::string msg(l.at("event").at("message").as_string());
+        if (msg.rfind("burst ", 0) != 0) continue;
+        ASSERT_EQ(msg, "burst " + std::to_string(next));
+        ++next;
+    }
+    EXPECT_EQ(next, kEvents);
+}
+
 TEST_F(Fixture, PlanAndCheckConfigReadTheFileThroughThePassedDescriptor) {
     rig->start();
     ASSERT_TRUE(eventually([&] { return kernel_weight(kWeb, b) == 2; }));

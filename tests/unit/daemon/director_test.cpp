@@ -258,6 +258,33 @@ TEST(Director, AVerdictIsExactlyOneEditWithoutADump) {
     EXPECT_EQ(r.d->decisions().at(kWeb).find(rk("10.0.0.2:80"))->effective, 2u);
 }
 
+TEST(Director, AResultThatChangesNoDecisionIsNotRepublishedAndWritesNothing) {
+    Rig r;
+    r.start();
+    r.d->take_redecided();
+    const size_t n = r.ipvs.op_count();
+    // The first result changes the decision (its state and reason), not the weight: the
+    // service is republished, the kernel is left alone.
+    r.verdict("10.0.0.2:80", State::up, "connected");
+    EXPECT_EQ(r.d->take_redecided(), std::set<model::ServiceKey>{kWeb});
+    EXPECT_TRUE(r.ops_since(n).empty());
+    // An event that changes nothing the policy reads (an agent-reply-only event with no reply,
+    // the state as it was): nothing to republish, nothing written, nothing said.
+    const size_t events = r.events.size();
+    health::HealthEvent same{
+        r.check_of("10.0.0.2:80"), State::up, false, "connected", r.t, std::nullopt, std::nullopt};
+    r.d->on_health_event(same, r.now());
+    r.drain_events();
+    EXPECT_TRUE(r.d->take_redecided().empty());
+    EXPECT_TRUE(r.ops_since(n).empty());
+    EXPECT_EQ(r.events.size(), events);
+    // A change still is one edit, and republished.
+    r.verdict("10.0.0.2:80", State::down, "connect refused");
+    EXPECT_EQ(r.d->take_redecided(), std::set<model::ServiceKey>{kWeb});
+    ASSERT_EQ(r.ops_since(n).size(), 1u);
+    EXPECT_EQ(r.ops_since(n)[0].real_spec.weight, 0u);
+}
+
 TEST(Director, OnFailureRemoveDrainsThenDeletesAtResyncAndAddsBack) {
     Rig r;
     std::string text = kConfig;

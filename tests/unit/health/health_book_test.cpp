@@ -63,5 +63,29 @@ TEST(HealthBook, RetainForgetsUnplannedChecks) {
     EXPECT_FALSE(book.find(f.main_key));
 }
 
+TEST(HealthBook, FindsByPartsWhatTheKeyNames) {
+    Fixture f;
+    HealthBook book;
+    book.record(f.main_key, State::up, "HTTP 200", std::nullopt, std::nullopt);
+    const auto* found = book.find(f.real.key.addr, 80, *f.svc.check);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->reason, "HTTP 200");
+    EXPECT_FALSE(book.find(f.real.key.addr, 81, *f.svc.check));
+    EXPECT_FALSE(book.find(*IpAddress::parse("10.0.0.3"), 80, *f.svc.check));
+    auto other = *f.svc.check;
+    other.path = "/other";
+    EXPECT_FALSE(book.find(f.real.key.addr, 80, other));
+
+    // A check port replaces the real's: the same probe as the real on that port.
+    auto on_8080 = *f.svc.check;
+    on_8080.port = 8080;
+    book.record(make_check_key(f.real.key.addr, 8080, *f.svc.check), State::down, "HTTP 503",
+                std::nullopt, std::nullopt);
+    found = book.find(f.real.key.addr, 80, on_8080);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->reason, "HTTP 503");
+    EXPECT_EQ(found, book.find(make_check_key(f.real.key.addr, 80, on_8080)));
+}
+
 }  // namespace
 }  // namespace ballast::health

@@ -82,3 +82,14 @@ TEST(Endpoint, ParsesV4V6AndDefaultPort) {
     EXPECT_FALSE(Endpoint::parse("[10.0.0.2]:80"));
     EXPECT_FALSE(Endpoint::parse("[2001:db8::2"));
 }
+
+TEST(Endpoint, FormatsTheLongestAddressesAndPorts) {
+    EXPECT_EQ(Endpoint::parse("255.255.255.255:65535")->to_string(), "255.255.255.255:65535");
+    EXPECT_EQ(Endpoint::parse("0.0.0.0:0")->to_string(), "0.0.0.0:0");
+    for (const std::string v6 :
+         {"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535", "[::ffff:255.255.255.255]:65535"}) {
+        ASSERT_TRUE(Endpoint::parse(v6)) << v6;
+        EXPECT_EQ(Endpoint::parse(v6)->to_string(), v6);
+    }
+    EXPECT_EQ(Endpoint::parse("[::]:1")->to_string(), "[::]:1");
+}

@@ -175,8 +175,7 @@ void Hub::stop() {
 // Loop thread: publishing
 
 void Hub::sync_checks() {
-    std::map<health::CheckKey, std::shared_ptr<CheckSlot>> slots;
-    real_slots_.clear();
+    decltype(slots_) slots;
     const auto started = now();
     for (const auto& [key, users] : director_.checks().checks) {
         auto it = slots_.find(key);
@@ -187,17 +186,19 @@ void Hub::sync_checks() {
             slot = std::make_shared<CheckSlot>(key.to_string());
             slot->update([&](CheckRunView& v) { v.since = unix_seconds(started.wall); });
         }
-        slots.emplace(key, slot);
-        for (const auto& u : users) {
-            auto& pair = real_slots_[{u.service, u.real}];
-            (u.role == health::CheckRole::main ? pair.first : pair.second) = slot;
-        }
+        slots.emplace_hint(slots.end(), key, std::move(slot));
     }
     slots_ = std::move(slots);
     config_index_.clear();
     const auto& services = director_.config().services;
     for (size_t i = 0; i < services.size(); ++i) config_index_.emplace(services[i].key, i);
-    std::erase_if(transitions_, [&](const auto& kv) { return !real_slots_.count(kv.first); });
+    std::erase_if(transitions_, [&](const auto& kv) {
+        auto c = config_index_.find(kv.first.first);
+        if (c == config_index_.end()) return true;
+        const auto& reals = services[c->second].reals;
+        return std::none_of(reals.begin(), reals.end(),
+                            [&](const auto& r) { return r.key == kv.first.second; });
+    });
 }
 
 void Hub::republish(const model::ServiceKey& key) {
@@ -210,6 +211,18 @@ void Hub::republish(const model::ServiceKey& key) {
     const auto& cfg = director_.config().services[c->second];
     auto entry = std::make_shared<PublishedService>();
     entry->view = service_view(cfg, d->second, director_.overrides());
+    // The service's checks as plan_checks keys them: its own check (when it has one) with its
+    // port folded into the target, and the agent check of reals with an agent_port.
+    std::optional<model::CheckSpec> main_spec, agent_spec;
+    if (cfg.check && cfg.check->type != model::CheckType::none) {
+        main_spec = *cfg.check;
+        main_spec->port.reset();
+    }
+    const auto slot_of = [&](const model::Endpoint& target,
+                             const model::CheckSpec& spec) -> std::shared_ptr<CheckSlot> {
+        auto it = slots_.find(health::CheckRef{target, spec});
+        return it == slots_.end() ? nullptr : it->second;
+    };
     const size_t n = d->second.reals.size();
     entry->keys.reserve(n);
     entry->main.resize(n);
@@ -218,13 +231,18 @@ void Hub::republish(const model::ServiceKey& key) {
     for (size_t i = 0; i < n; ++i) {
         const auto& r = d->second.reals[i];
         entry->keys.push_back(r.real);
-        if (r.sorry) continue;
-        const std::pair id{key, r.real};
-        if (auto s = real_slots_.find(id); s != real_slots_.end()) {
-            entry->main[i] = s->second.first;
-            entry->agent[i] = s->second.second;
+        if (r.sorry || i >= cfg.reals.size()) continue;
+        const auto& real = cfg.reals[i];  // decisions are in config order, the sorry server last
+        if (main_spec)
+            entry->main[i] =
+                slot_of({real.key.addr, cfg.check->port.value_or(real.key.port)}, *main_spec);
+        if (real.agent_port) {
+            if (!agent_spec)
+                agent_spec = health::agent_check_spec(cfg.check ? *cfg.check
+                                                                : director_.config().default_check);
+            entry->agent[i] = slot_of({real.key.addr, *real.agent_port}, *agent_spec);
         }
-        if (auto t = transitions_.find(id); t != transitions_.end())
+        if (auto t = transitions_.find({key, r.real}); t != transitions_.end())
             entry->transitions[i] = t->second;
     }
     published_.set_service(key, std::move(entry));
@@ -274,11 +292,21 @@ void Hub::publish(const std::vector<daemon::Event>& events) {
     }
     published_.add_events(views);
     if (!control_) return;
-    std::vector<std::string> lines;
-    lines.reserve(views.size());
-    for (const auto& v : views) lines.push_back(encode_event_line(to_json(v)));
-    asio::post(ops_, [this, lines = std::move(lines)] {
-        for (const auto& l : lines) control_->publish_event(l);
+    bool post = false;
+    {
+        std::lock_guard lock(pending_events_mutex_);
+        post = pending_events_.empty();
+        pending_events_.insert(pending_events_.end(), std::make_move_iterator(views.begin()),
+                               std::make_move_iterator(views.end()));
+    }
+    if (!post) return;  // the job posted before has not taken its batch yet: it takes these too
+    asio::post(ops_, [this] {
+        std::vector<EventView> batch;
+        {
+            std::lock_guard lock(pending_events_mutex_);
+            batch.swap(pending_events_);
+        }
+        for (const auto& v : batch) control_->publish_event(encode_event_line(to_json(v)));
     });
 }
 

@@ -177,8 +177,9 @@ public:
 
     // Events since the last call, oldest first.
     std::vector<Event> take_events();
-    // Services whose decisions were recomputed since the last call (a status page republishes
-    // just these; services a reload removed are not in it).
+    // Services whose decisions changed (or were recomputed by a reload or a full reconcile)
+    // since the last call: a status page republishes just these; services a reload removed are
+    // not in it.
     std::set<model::ServiceKey> take_redecided() { return std::exchange(redecided_, {}); }
 
 private:
@@ -189,7 +190,9 @@ private:
               std::optional<model::RealKey> real = {});
     void rebuild_index();
     void apply_network(Now now, bool resync);
-    // Recomputes the decisions of these services and writes what differs (no dump).
+    // Recomputes the decisions of these services (their settings unchanged) and writes what
+    // differs (no dump). A service whose decision came out the same costs no plan and is not
+    // republished; one whose kernel service is already what it asks for costs no plan.
     void update_services(const std::set<model::ServiceKey>& services, Now now);
     // The plan for just these services: against the programmed table (counters unknown, so
     // drains finish at a resync), toward want_from's services (absent there: left the config).
@@ -200,7 +203,12 @@ private:
     std::vector<model::IpvsOp> write_scope(const std::vector<model::ServiceKey>& scope, Now now);
     // The services a reload to `next` must decide and plan again.
     std::vector<model::ServiceKey> reload_scope(const model::DirectorConfig& next) const;
-    void redecide(const model::ServiceKey& key, Now now);
+    // Decides the service again. With `settings_changed` false (only health, overrides or time
+    // moved), a decision equal to the last one changes nothing (desired_ already follows from
+    // it): it returns false and leaves the service out of take_redecided().
+    bool redecide(const model::ServiceKey& key, Now now, bool settings_changed);
+    // Whether the programmed service differs from the desired one (or either is missing).
+    bool needs_write(const model::ServiceKey& key) const;
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
                   const std::vector<model::ServiceKey>& scope);

@@ -48,6 +48,26 @@ struct CheckKey {
     auto operator<=>(const CheckKey&) const = default;
 };
 
+// A key named by its parts, to search a map ordered by CheckKeyLess without making one (a key
+// made by make_check_key allocates a spec of its own). `spec` has no port of its own: a plan
+// folds it into `target`.
+struct CheckRef {
+    model::Endpoint target;
+    const model::CheckSpec& spec;
+};
+
+// Orders keys as CheckKey's operator< does, and CheckRefs among them.
+struct CheckKeyLess {
+    using is_transparent = void;
+    bool operator()(const CheckKey& a, const CheckKey& b) const { return a < b; }
+    bool operator()(const CheckKey& a, const CheckRef& b) const {
+        return a.target != b.target ? a.target < b.target : *a.spec < b.spec;
+    }
+    bool operator()(const CheckRef& a, const CheckKey& b) const {
+        return a.target != b.target ? a.target < b.target : a.spec < *b.spec;
+    }
+};
+
 CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
                         const model::CheckSpec& spec);
 

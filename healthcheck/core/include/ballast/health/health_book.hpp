@@ -29,12 +29,16 @@ public:
     void retain(const CheckPlan& plan);
 
     const CheckStatus* find(const CheckKey& check) const;
+    // The same for the key make_check_key(addr, real_port, spec) names, without making it (a
+    // key allocates a spec of its own; the policy looks up every real of a service per verdict).
+    const CheckStatus* find(const model::IpAddress& addr, uint16_t real_port,
+                            const model::CheckSpec& spec) const;
     // Combines the service's main check and the real's agent check.
     RealHealth real_health(const model::ServiceConfig& service, const model::RealServerConfig& real,
                            const model::CheckSpec& default_check) const;
 
 private:
-    std::map<CheckKey, CheckStatus> checks_;
+    std::map<CheckKey, CheckStatus, CheckKeyLess> checks_;
 };
 
 }  // namespace ballast::health

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -148,10 +149,9 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // loop jobs check it
 
     // Loop thread only.
-    std::map<health::CheckKey, std::shared_ptr<CheckSlot>> slots_;
-    std::map<std::pair<model::ServiceKey, model::RealKey>,
-             std::pair<std::shared_ptr<CheckSlot>, std::shared_ptr<CheckSlot>>>
-        real_slots_;  // (main, agent)
+    // A real server's slots are found by its checks' keys, named as plan_checks names them
+    // (no index by real server: that was another 50,000 map nodes at 5,000 x 10).
+    std::map<health::CheckKey, std::shared_ptr<CheckSlot>, health::CheckKeyLess> slots_;
     std::map<std::pair<model::ServiceKey, model::RealKey>, std::vector<TransitionCount>>
         transitions_;
     std::map<model::ServiceKey, size_t> config_index_;
@@ -162,6 +162,11 @@ private:
 
     // Shared (thread-safe).
     PublishedState published_;
+    // Events for `events` subscribers, encoded and sent by the status thread in batches: the
+    // loop posts one job while this is non-empty, not one per settle (a start's 50,000 first
+    // results would wake the status thread 50,000 times).
+    std::mutex pending_events_mutex_;
+    std::vector<EventView> pending_events_;
     Metrics metrics_;
 
     // Status thread only.
