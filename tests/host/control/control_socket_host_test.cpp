@@ -45,7 +45,7 @@ name = "web"
 vip = "192.0.2.1"
 port = 80
 scheduler = "wrr"
-check = { type = "tcp", interval = "200ms", timeout = "100ms", rise = 1, fall = 1 }
+check = { type = "tcp", interval = "300ms", timeout = "250ms", rise = 1, fall = 1 }
 [[service.real]]
 address = ")" +
            a.endpoint() + R"("
