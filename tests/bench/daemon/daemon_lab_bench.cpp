@@ -15,9 +15,10 @@
 //            30 s, and its resident memory (VmRSS of every process of the tree);
 //   reload   one real server's weight changed in the file, SIGHUP: time until the kernel shows
 //            it (polled every 5 ms), and for ballastd the IPVS writes it made (its log);
-//   verdicts (ballastd) 20 services' ports closed, then reopened, each for interval + 15 s:
-//            the daemon's own verdict-to-kernel-ack percentiles (logged at stop: from the
-//            verdict reaching the Director until apply() returns with the kernel's ack);
+//   verdicts (ballastd) 20 services' ports (BALLAST_BENCH_FLAP_SERVICES) closed, then
+//            reopened, each for interval + 15 s: the daemon's own verdict-to-kernel-ack
+//            percentiles (logged at stop: from the verdict reaching the Director until
+//            apply() returns with the kernel's ack);
 //   floor    the same edit with nothing around it, as a peer in the same boot, window and
 //            load: through that whole verdict window a thread of the bench sends
 //            IPVS_CMD_SET_DEST (one real server's weight 1 -> 0 or back, the edit a verdict
@@ -44,6 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -404,6 +406,14 @@ double reload_cap_s() {
     return v ? std::atof(v) : 300.0;
 }
 
+// How many services' ports the verdict phase closes and reopens (more: more verdicts to take
+// percentiles of, at long intervals where few reals fail fall = 2 checks within the window).
+size_t flap_services(const Params& p) {
+    const char* v = std::getenv("BALLAST_BENCH_FLAP_SERVICES");
+    const size_t n = v ? std::strtoul(v, nullptr, 10) : 20;
+    return std::clamp<size_t>(n, 1, p.services);
+}
+
 struct Row {
     std::string name;
     double cold = 0, restart = 0, reload = 0;
@@ -483,8 +493,8 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     // Verdicts: ports closed and reopened (ballastd measures verdict-to-ack itself).
     if (dynamic_cast<Ballastd*>(&d)) {
         std::set<size_t> flap;
-        for (size_t s = 0; s < std::min<size_t>(20, p.services); ++s)
-            flap.insert(s * p.services / 20);
+        const size_t n = flap_services(p);
+        for (size_t s = 0; s < n; ++s) flap.insert(s * p.services / n);
         const EditFloor floor;
         farm.close(flap);
         std::this_thread::sleep_for(std::chrono::seconds(p.interval_s + 15));
