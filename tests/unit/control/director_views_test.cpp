@@ -4,6 +4,7 @@
 // whose per-service texts are serialized again only for services that changed.
 #include <zlib.h>
 
+#include <algorithm>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -473,6 +474,48 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
     }
     EXPECT_NE(kept.render(p.snapshot(), {}).text().find("ballast_ipvs_incoming_bytes_total{"),
               std::string::npos);
+}
+
+// Services that come, go and change places (a reload): the texts and gzip members follow, and a
+// later change makes again only its own run's member.
+TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
+    PublishedState p;
+    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
+    Metrics m("ballastd test");
+    std::mt19937_64 rng(11);
+    p.set_counters(random_counters(p, rng, 1));
+    m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    m.render(p.snapshot(), {});
+    // Three services go, the others are published in the reverse order, two new ones come.
+    std::vector<model::ServiceKey> order;
+    for (const auto& e : p.snapshot().services)
+        if (e->view.name != "svc5" && e->view.name != "svc6" && e->view.name != "svc7")
+            order.insert(order.begin(), e->view.key);
+    p.set_order(order);
+    PublishedState more;
+    publish_services(more, 3 * static_cast<int>(Metrics::kServicesPerRealMember) + 2);
+    for (const auto& e : more.snapshot().services)
+        if (std::find(order.begin(), order.end(), e->view.key) == order.end() &&
+            e->view.name.size() > 4)  // the two new ones: svc96, svc97
+            p.set_service(e->view.key, e);
+    const auto text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
+    const auto gz = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    EXPECT_EQ(inflate_members(gz), text);
+    EXPECT_EQ(text.find("service=\"svc5\""), std::string::npos);
+    EXPECT_NE(text.find("service=\"svc97\""), std::string::npos);
+    // Then one real of one service goes down: one member is made again.
+    auto first = p.snapshot().services.front();
+    auto changed = std::make_shared<PublishedService>(*first);
+    changed->view.reals[0].state = "down";
+    changed->view.reals[0].down = true;
+    p.set_service(changed->view.key, changed);
+    const auto after = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    ASSERT_EQ(after.parts.size(), gz.parts.size());
+    size_t made_again = 0;
+    for (size_t i = 1; i < after.parts.size(); ++i) made_again += after.parts[i] != gz.parts[i];
+    EXPECT_EQ(made_again, 1u);
+    EXPECT_EQ(inflate_members(after), m.render(p.snapshot(), {}).text());
 }
 
 // A gzip scrape compresses again only the runs of services whose texts changed.

@@ -308,13 +308,22 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
                                                  static_cast<double>(t.count)));
     }
     auto texts = split_families<kStateFamilies>(serialize(fams));
-    for (size_t i = 0; i < kStateFamilies; ++i) keep(f.state[i], std::move(texts[i]));
+    for (size_t i = 0; i < kStateFamilies; ++i) keep(f, i, std::move(texts[i]));
 }
 
-void Metrics::keep(Text& kept, std::string text) {
-    if (kept.text && *kept.text == text) return;  // the same text keeps its number
-    kept.text = std::make_shared<const std::string>(std::move(text));
-    kept.generation = ++generations_;
+void Metrics::keep(Fragments& f, size_t family, std::string text) {
+    const Text& kept = text_of(f, family);
+    if (kept.text && *kept.text == text) return;  // the same text keeps its member
+    keep(f, family, std::make_shared<const std::string>(std::move(text)));
+}
+
+void Metrics::keep(Fragments& f, size_t family, std::shared_ptr<const std::string> text) {
+    text_of(f, family).text = std::move(text);
+    // While services come or go, every member is made again anyway (and f.index may be stale).
+    if (layout_changed_) return;
+    auto& members = members_[family];
+    const size_t run = f.index / services_per_member(family);
+    if (run < members.size()) members[run].dirty = true;
 }
 
 namespace {
@@ -407,7 +416,7 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
             // New values make a new text (not compared: two values above 2^53 may read the
             // same at 16 digits, which only compresses a member again).
             for (size_t i = 0; i < kCounterFamilies; ++i)
-                if (texts[i]) f.counters[i] = Text{std::move(texts[i]), ++generations_};
+                if (texts[i]) keep(f, kStateFamilies + i, std::move(texts[i]));
             f.counter_values.assign(values.begin(), values.end());
             return true;
         }
@@ -430,7 +439,7 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         }
     }
     auto texts = split_families<kCounterFamilies>(serialize(fams));
-    for (size_t i = 0; i < kCounterFamilies; ++i) keep(f.counters[i], std::move(texts[i]));
+    for (size_t i = 0; i < kCounterFamilies; ++i) keep(f, kStateFamilies + i, std::move(texts[i]));
     f.counters_rendered = true;
     f.has_stats = stats != nullptr;
     f.dest_keys.clear();
@@ -449,8 +458,17 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     const bool same_dump = snap.counters == counters_seen_;
     uint64_t reals = 0, reals_down = 0;
     bool counters_due = false;
-    for (const auto& entry : snap.services) {
-        Fragments& f = fragments_[entry->view.key];
+    by_position_.resize(snap.services.size(), nullptr);
+    for (size_t at = 0; at < snap.services.size(); ++at) {
+        const auto& entry = snap.services[at];
+        // by_position_ holds only fragments the last render saw, none erased since.
+        Fragments* known = by_position_[at];
+        if (!known || !known->from || !(known->from->view.key == entry->view.key)) {
+            auto [it, inserted] = fragments_.try_emplace(entry->view.key);
+            layout_changed_ = layout_changed_ || inserted;
+            known = by_position_[at] = &it->second;
+        }
+        Fragments& f = *known;
         const bool was_seen = f.seen + 1 == now;
         f.seen = now;
         f.counters_due = !(same_dump && was_seen && f.counters_rendered);
@@ -464,7 +482,8 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
         reals += f.reals;
         reals_down += f.reals_down;
     }
-    std::erase_if(fragments_, [now](const auto& kv) { return kv.second.seen != now; });
+    if (std::erase_if(fragments_, [now](const auto& kv) { return kv.second.seen != now; }) > 0)
+        layout_changed_ = true;
     if (counters_due) {
         // The services' texts and the dump's maps are all in key order: walked side by side,
         // not looked up (two more tree descents per service cost ~1 us each at 5,000).
@@ -555,39 +574,36 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     const auto global_text = serialize(global);
     add(gz ? gzip(global_text) : std::make_shared<const std::string>(global_text));
     const auto& headers = gz ? headers_gz_ : headers_;
-    std::vector<const Fragments*> ordered;  // the map's order, walked once
-    ordered.reserve(fragments_.size());
-    for (const auto& [key, f] : fragments_) ordered.push_back(&f);
-    std::vector<const Text*> texts(ordered.size());
+    if (layout_changed_) {  // services came or went: places anew, every member to make
+        ordered_.clear();
+        for (auto& [key, f] : fragments_) {
+            f.index = ordered_.size();
+            ordered_.push_back(&f);
+        }
+        for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family)
+            members_[family].assign(runs_of(family), Member{});
+        layout_changed_ = false;
+    }
     for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family) {
         add(headers[family]);
-        for (size_t i = 0; i < ordered.size(); ++i)
-            texts[i] = family < kStateFamilies ? &ordered[i]->state[family]
-                                               : &ordered[i]->counters[family - kStateFamilies];
         if (!gz) {
-            for (const Text* t : texts)
-                if (!t->text->empty()) add(t->text);
+            for (Fragments* f : ordered_)
+                if (const auto& t = text_of(*f, family).text; !t->empty()) add(t);
             continue;
         }
-        auto& members = members_[family];
         const size_t per_member = services_per_member(family);
-        members.resize(runs_of(family));
+        auto& members = members_[family];
         for (size_t run = 0; run < members.size(); ++run) {
-            const size_t first = run * per_member,
-                         last = std::min(first + per_member, texts.size());
             Member& m = members[run];
-            bool same = m.generations.size() == last - first;
-            for (size_t i = first; same && i < last; ++i)
-                same = m.generations[i - first] == texts[i]->generation;
-            if (!same) {
-                m.generations.clear();
+            if (m.dirty) {
                 auto& run_texts = deflater_->texts;
                 run_texts.clear();
-                for (size_t i = first; i < last; ++i) {
-                    m.generations.push_back(texts[i]->generation);
-                    if (!texts[i]->text->empty()) run_texts.push_back(texts[i]->text.get());
-                }
+                const size_t last = std::min((run + 1) * per_member, ordered_.size());
+                for (size_t i = run * per_member; i < last; ++i)
+                    if (const auto& t = text_of(*ordered_[i], family).text; !t->empty())
+                        run_texts.push_back(t.get());
                 m.gz = run_texts.empty() ? nullptr : gzip(run_texts);
+                m.dirty = false;
             }
             if (m.gz) add(m.gz);
         }

@@ -95,11 +95,8 @@ public:
     }
 
 private:
-    // A kept text and a number that changes exactly when the text does (a gzip member of
-    // several texts is made again when one of their numbers changed).
     struct Text {
         std::shared_ptr<const std::string> text;
-        uint64_t generation = 0;
     };
     struct Fragments {
         std::shared_ptr<const PublishedService> from;
@@ -113,16 +110,25 @@ private:
         std::array<Text, kCounterFamilies> counters;
         uint64_t reals = 0, reals_down = 0;  // sorry servers not counted
         uint64_t seen = 0;                   // the render() that last saw the service
+        size_t index = 0;                    // its place in fragments_ (key order)
         bool counters_due = false;           // in this render(): not this dump's counters yet
         bool state_changed = false;          // in this render(): render_state ran
     };
+    // A gzip member of one family: the texts of a run of services, compressed again when one
+    // of them changed (marked by keep(), so a scrape finds the runs to redo without visiting
+    // every service's texts).
     struct Member {
-        std::vector<uint64_t> generations;  // of the texts compressed into it
+        bool dirty = true;
         std::shared_ptr<const std::string> gz;
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
     std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
-    void keep(Text& kept, std::string text);
+    // Keeps text as the family's text of f, and marks its gzip member, if it changed.
+    void keep(Fragments& f, size_t family, std::string text);
+    void keep(Fragments& f, size_t family, std::shared_ptr<const std::string> text);
+    Text& text_of(Fragments& f, size_t family) {
+        return family < kStateFamilies ? f.state[family] : f.counters[family - kStateFamilies];
+    }
     void render_state(const PublishedService& s, Fragments& f);
     // Whether the texts changed.
     bool render_counters(const ServiceView& view, const kernel::IpvsStats* stats,
@@ -142,8 +148,13 @@ private:
 
     // render()'s thread only:
     std::map<model::ServiceKey, Fragments> fragments_;
+    // fragments_ in key order, and by the place of their service in the last snapshot (both
+    // rebuilt when services come or go: a reload): a scrape neither looks each service up nor
+    // walks the map.
+    std::vector<Fragments*> ordered_, by_position_;
+    bool layout_changed_ = true;
     std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
-    uint64_t renders_ = 0, generations_ = 0;
+    uint64_t renders_ = 0;
     std::vector<uint64_t> scratch_values_;
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
