@@ -66,7 +66,8 @@ bool has_check_result(const model::DirectorConfig& config, const model::ServiceC
                       const model::RealServerConfig& real, const health::HealthBook& health) {
     if (has_check(s) && health.find(real.key.addr, real.key.port, *s.check)) return true;
     if (real.agent_port) {
-        const auto spec = health::agent_check_spec(has_check(s) ? *s.check : config.default_check);
+        // As plan_checks makes it: the service's check (even "none") gives the intervals.
+        const auto spec = health::agent_check_spec(s.check ? *s.check : config.default_check);
         if (health.find(real.key.addr, *real.agent_port, spec)) return true;
     }
     return false;

@@ -46,7 +46,8 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
         }
     }
     if (real.agent_port) {
-        const auto spec = agent_check_spec(has_check ? *service.check : default_check);
+        // As plan_checks makes it: the service's check (even "none") gives the intervals.
+        const auto spec = agent_check_spec(service.check ? *service.check : default_check);
         if (const auto* s = find(real.key.addr, *real.agent_port, spec)) {
             if (s->agent) {
                 h.agent = s->agent;

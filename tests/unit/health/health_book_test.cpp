@@ -87,5 +87,26 @@ TEST(HealthBook, FindsByPartsWhatTheKeyNames) {
     EXPECT_EQ(found, book.find(make_check_key(f.real.key.addr, 80, on_8080)));
 }
 
+// A service whose check is "none" with intervals of its own: the plan probes its reals' agents
+// with those intervals, and the book finds the agent's reply under the key the plan made.
+TEST(HealthBook, AnAgentOfAServiceWithoutACheckIsFoundUnderThePlansKey) {
+    Fixture f;
+    f.svc.check = model::CheckSpec{};
+    f.svc.check->type = model::CheckType::none;
+    f.svc.check->interval = 5s;
+    f.svc.reals = {f.real};
+    model::CheckSpec defaults;
+    defaults.interval = 2s;
+    const auto plan = plan_checks({f.svc}, defaults);
+    ASSERT_EQ(plan.checks.size(), 1u);
+    const CheckKey& agent = plan.checks.begin()->first;
+    EXPECT_EQ(agent.spec->interval, 5s);
+    HealthBook book;
+    book.record(agent, State::up, "agent: up 50%", std::nullopt, *parse_agent_reply("up 50%"));
+    const auto h = book.real_health(f.svc, f.real, defaults);
+    ASSERT_TRUE(h.agent);
+    EXPECT_EQ(decide_real(f.real, h, model::OnFailure::quiesce, 0ms, f.now).weight, 5u);
+}
+
 }  // namespace
 }  // namespace ballast::health
