@@ -266,9 +266,15 @@ TEST_F(Fixture, ADownRealShowsItsReasonAndSinceWhen) {
     EXPECT_EQ(r.state, "down");
     EXPECT_TRUE(r.down);
     EXPECT_EQ(r.effective, 0u);
-    EXPECT_NE(r.reason.find("connect refused"), std::string::npos) << r.reason;
+    // What closing the port gives a check: refused, or reset when its connection was already
+    // queued on the listener as it closed (the sanitizer build, slower, met that in CI).
+    const auto closed_port = [](const std::string& why) {
+        return why.find("connect refused") != std::string::npos ||
+               why.find("connection reset by peer") != std::string::npos;
+    };
+    EXPECT_TRUE(closed_port(r.reason)) << r.reason;
     EXPECT_FALSE(r.check->last_ok);
-    EXPECT_EQ(r.check->last_reason, "connect refused");
+    EXPECT_TRUE(closed_port(r.check->last_reason)) << r.check->last_reason;
     EXPECT_EQ(v->services[0].down, 1u);
     b.reopen();
     ASSERT_TRUE(eventually([&] { return kernel_weight(kWeb, b) == 2; }));
