@@ -187,7 +187,10 @@ TEST(StatusPageBrowser, ShowsARealServerGoDownWithItsReasonAndComeBackWithoutCon
     })) << json::serialize(row(b));
     const auto shown = std::chrono::steady_clock::now() - closed_at;
     const auto reason = std::string(row(b).at(1).as_string());
-    EXPECT_NE(reason.find("connect refused"), std::string::npos) << reason;
+    // Refused, or reset for a check whose connection was queued on the listener as it closed.
+    EXPECT_TRUE(reason.find("connect refused") != std::string::npos ||
+                reason.find("connection reset by peer") != std::string::npos)
+        << reason;
     std::printf("down shown after %.0f ms (detection bound 500 ms, page refresh 1000 ms)\n",
                 std::chrono::duration<double, std::milli>(shown).count());
 
