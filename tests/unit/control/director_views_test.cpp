@@ -476,6 +476,26 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
               std::string::npos);
 }
 
+namespace {
+
+// Publishes `entry` again with its first real server down.
+void first_real_down(PublishedState& p, const std::shared_ptr<const PublishedService>& entry) {
+    auto changed = std::make_shared<PublishedService>(*entry);
+    changed->view.reals[0].state = "down";
+    changed->view.reals[0].down = true;
+    p.set_service(changed->view.key, changed);
+}
+
+// How many parts of `after` are not those of `before` (the first, the whole-daemon part, is
+// made anew every time and not counted).
+size_t parts_made_again(const Metrics::Exposition& before, const Metrics::Exposition& after) {
+    size_t n = 0;
+    for (size_t i = 1; i < after.parts.size(); ++i) n += after.parts[i] != before.parts[i];
+    return n;
+}
+
+}  // namespace
+
 // Services that come, go and change places (a reload): the texts and gzip members follow, and a
 // later change makes again only its own run's member.
 TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
@@ -505,16 +525,10 @@ TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
     EXPECT_EQ(text.find("service=\"svc5\""), std::string::npos);
     EXPECT_NE(text.find("service=\"svc97\""), std::string::npos);
     // Then one real of one service goes down: one member is made again.
-    auto first = p.snapshot().services.front();
-    auto changed = std::make_shared<PublishedService>(*first);
-    changed->view.reals[0].state = "down";
-    changed->view.reals[0].down = true;
-    p.set_service(changed->view.key, changed);
+    first_real_down(p, p.snapshot().services.front());
     const auto after = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     ASSERT_EQ(after.parts.size(), gz.parts.size());
-    size_t made_again = 0;
-    for (size_t i = 1; i < after.parts.size(); ++i) made_again += after.parts[i] != gz.parts[i];
-    EXPECT_EQ(made_again, 1u);
+    EXPECT_EQ(parts_made_again(gz, after), 1u);
     EXPECT_EQ(inflate_members(after), m.render(p.snapshot(), {}).text());
 }
 
@@ -529,16 +543,10 @@ TEST(Metrics, GzipMembersMadeAgainOnlyForTheRunThatChanged) {
     for (size_t i = 1; i < before.parts.size(); ++i)  // [0]: the whole-daemon part, made anew
         EXPECT_EQ(before.parts[i], again.parts[i]) << i;
     // One real of the last service goes down: its run's members of the families that show it.
-    auto last = p.snapshot().services.back();
-    auto changed = std::make_shared<PublishedService>(*last);
-    changed->view.reals[0].state = "down";
-    changed->view.reals[0].down = true;
-    p.set_service(changed->view.key, changed);
+    first_real_down(p, p.snapshot().services.back());
     const auto after = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     EXPECT_EQ(m.last_rerendered(), 1u);
     ASSERT_EQ(after.parts.size(), before.parts.size());
-    size_t made_again = 0;
-    for (size_t i = 1; i < after.parts.size(); ++i) made_again += after.parts[i] != before.parts[i];
-    EXPECT_EQ(made_again, 1u);  // ballast_real_health's last run
+    EXPECT_EQ(parts_made_again(before, after), 1u);  // ballast_real_health's last run
     EXPECT_EQ(inflate_members(after), m.render(p.snapshot(), {}).text());
 }
