@@ -66,8 +66,7 @@ bool has_check_result(const model::DirectorConfig& config, const model::ServiceC
                       const model::RealServerConfig& real, const health::HealthBook& health) {
     if (has_check(s) && health.find(real.key.addr, real.key.port, *s.check)) return true;
     if (real.agent_port) {
-        // As plan_checks makes it: the service's check (even "none") gives the intervals.
-        const auto spec = health::agent_check_spec(s.check ? *s.check : config.default_check);
+        const auto spec = health::agent_check_spec(s, config.default_check);
         if (health.find(real.key.addr, *real.agent_port, spec)) return true;
     }
     return false;

@@ -55,6 +55,11 @@ model::CheckSpec agent_check_spec(const model::CheckSpec& base) {
     return a;
 }
 
+model::CheckSpec agent_check_spec(const model::ServiceConfig& service,
+                                  const model::CheckSpec& default_check) {
+    return agent_check_spec(service.check ? *service.check : default_check);
+}
+
 std::vector<CheckKey> CheckPlan::keys() const {
     std::vector<CheckKey> out;
     out.reserve(checks.size());
@@ -101,8 +106,7 @@ CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
                     .push_back(CheckUser{svc.key, real.key, CheckRole::main});
             }
             if (real.agent_port) {
-                if (!agent)
-                    agent = intern(agent_check_spec(svc.check ? *svc.check : default_check));
+                if (!agent) agent = intern(agent_check_spec(svc, default_check));
                 plan.checks[CheckKey{{real.key.addr, *real.agent_port}, *agent}].push_back(
                     CheckUser{svc.key, real.key, CheckRole::agent});
             }

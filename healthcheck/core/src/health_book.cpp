@@ -46,8 +46,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
         }
     }
     if (real.agent_port) {
-        // As plan_checks makes it: the service's check (even "none") gives the intervals.
-        const auto spec = agent_check_spec(service.check ? *service.check : default_check);
+        const auto spec = agent_check_spec(service, default_check);
         if (const auto* s = find(real.key.addr, *real.agent_port, spec)) {
             if (s->agent) {
                 h.agent = s->agent;

@@ -238,8 +238,7 @@ void Hub::republish(const model::ServiceKey& key) {
                 slot_of({real.key.addr, cfg.check->port.value_or(real.key.port)}, *main_spec);
         if (real.agent_port) {
             if (!agent_spec)
-                agent_spec = health::agent_check_spec(cfg.check ? *cfg.check
-                                                                : director_.config().default_check);
+                agent_spec = health::agent_check_spec(cfg, director_.config().default_check);
             entry->agent[i] = slot_of({real.key.addr, *real.agent_port}, *agent_spec);
         }
         if (auto t = transitions_.find({key, r.real}); t != transitions_.end())

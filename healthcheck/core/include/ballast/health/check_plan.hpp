@@ -87,6 +87,11 @@ struct CheckUser {
 // service has none): same interval and timeout, rise = fall = 1 (the agent's
 // reply is authoritative), no payload fields.
 model::CheckSpec agent_check_spec(const model::CheckSpec& base);
+// The agent check of `service`'s reals with an agent_port, as plan_checks keys it: derived
+// from the service's check, even "none" (its intervals), else from default_check. Everything
+// that looks an agent's results up uses this, so the lookups name the probe the plan runs.
+model::CheckSpec agent_check_spec(const model::ServiceConfig& service,
+                                  const model::CheckSpec& default_check);
 
 struct CheckPlan {
     std::map<CheckKey, std::vector<CheckUser>> checks;

@@ -69,9 +69,9 @@ public:
     // gzip: the kept texts of a run of services (one family) are compressed together into a
     // gzip member (RFC 1952), again only when one of those texts changed; members joined are
     // one gzip stream, which Prometheus reads as the texts joined. Runs of services, not single
-    // ones: a member has a fixed cost (zlib's reset, its framing, the first bytes compressed
-    // without context), ~7 us at 1.4 KB a member, whose output came out 9x larger than the
-    // text compressed whole. A run is some 20-50 KB of text: 32 services in the families with a
+    // ones: a member has a fixed cost (the compressor's reset, its framing, the first bytes
+    // compressed without context), ~7 us at 1.4 KB a member, whose output came out 9x larger than
+    // the text compressed whole. A run is some 20-50 KB of text: 32 services in the families with a
     // line per real server, 256 in those with a line per service (at 16 for every family a
     // dump at 5,000 services made 2,191 members, ~8 us each above the compression itself).
     enum class Encoding : uint8_t { identity, gzip };
