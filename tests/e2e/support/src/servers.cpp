@@ -581,12 +581,12 @@ std::string dns_query(const std::string& ip, uint16_t port, const std::string& n
 }
 
 std::map<std::string, int> dns_tally(IsolatedNetns& client, const std::string& ip, uint16_t port,
-                                     int n) {
+                                     int n, const std::string& source) {
     return client.run([&] {
         std::map<std::string, int> out;
         for (int i = 0; i < n; ++i) {
             try {
-                ++out[dns_query(ip, port, "demo.ballast.test")];
+                ++out[dns_query(ip, port, "demo.ballast.test", std::chrono::seconds(3), source)];
             } catch (const std::exception& e) {
                 ++out[std::string("error: ") + e.what()];
             }

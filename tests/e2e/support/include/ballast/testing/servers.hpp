@@ -160,10 +160,10 @@ std::map<std::string, int> http_tally_here(const std::string& ip, uint16_t port,
 std::string dns_query(const std::string& ip, uint16_t port, const std::string& name,
                       std::chrono::milliseconds timeout = std::chrono::seconds(3),
                       const std::string& source = "");
-// n queries from `client`, one after another: how many each answer came back, failures under
-// "error: <why>".
+// n queries from `client`, one after another, from `source` if not empty: how many each answer
+// came back, failures under "error: <why>".
 std::map<std::string, int> dns_tally(IsolatedNetns& client, const std::string& ip, uint16_t port,
-                                     int n);
+                                     int n, const std::string& source = "");
 
 // GET /data/N from the calling thread's namespace, read at no more than bytes_per_second
 // (0: as fast as it comes), hashed as it arrives.
