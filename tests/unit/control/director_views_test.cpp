@@ -550,3 +550,39 @@ TEST(Metrics, GzipMembersMadeAgainOnlyForTheRunThatChanged) {
     EXPECT_EQ(parts_made_again(before, after), 1u);  // ballast_real_health's last run
     EXPECT_EQ(inflate_members(after), m.render(p.snapshot(), {}).text());
 }
+
+// A dump that changes one real server's counters makes again only the members of its run in the
+// families whose values changed, and what they show is the serializer's text for the new values.
+TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
+    PublishedState p;
+    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
+    Metrics m("ballastd test");
+    std::mt19937_64 rng(5);
+    p.set_counters(random_counters(p, rng, 1));
+    const auto before = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    auto next = [&p](auto change) {
+        auto c = std::make_shared<PublishedCounters>(*p.snapshot().counters);
+        change(*c);
+        p.set_counters(c);
+    };
+    const auto last = p.snapshot().services.back()->view.key;
+    next([&](PublishedCounters& c) { c.dests.at(last).begin()->second.active_conns += 7; });
+    const auto one = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    ASSERT_EQ(one.parts.size(), before.parts.size());
+    EXPECT_EQ(parts_made_again(before, one), 1u);  // active connections, the last run
+    const auto text = m.render(p.snapshot(), {}).text();
+    EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
+    EXPECT_EQ(inflate_members(one), text);
+    // The first service's inactive count and its own byte counter: two more members.
+    const auto first = p.snapshot().services.front()->view.key;
+    next([&](PublishedCounters& c) {
+        c.dests.at(first).begin()->second.inactive_conns += 1;
+        c.services.at(first).inbytes += 1500;
+    });
+    const auto two = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
+    EXPECT_EQ(parts_made_again(one, two), 2u);
+    EXPECT_EQ(inflate_members(two), Metrics("ballastd test").render(p.snapshot(), {}).text());
+    // The same values again: nothing made again.
+    next([](PublishedCounters&) {});
+    EXPECT_EQ(parts_made_again(two, m.render(p.snapshot(), {}, Metrics::Encoding::gzip)), 0u);
+}

@@ -312,18 +312,18 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
 }
 
 void Metrics::keep(Fragments& f, size_t family, std::string text) {
-    const Text& kept = text_of(f, family);
+    Text& kept = text_of(f, family);
     if (kept.text && *kept.text == text) return;  // the same text keeps its member
-    keep(f, family, std::make_shared<const std::string>(std::move(text)));
+    kept.text = std::make_shared<const std::string>(std::move(text));
+    mark(f, family);
 }
 
-void Metrics::keep(Fragments& f, size_t family, std::shared_ptr<const std::string> text) {
-    text_of(f, family).text = std::move(text);
+void Metrics::mark(const Fragments& f, size_t family) {
     // While services come or go, every member is made again anyway (and f.index may be stale).
     if (layout_changed_) return;
     auto& members = members_[family];
     const size_t run = f.index / services_per_member(family);
-    if (run < members.size()) members[run].dirty = true;
+    if (run < members.size()) members[run].dirty = members[run].plain_dirty = true;
 }
 
 namespace {
@@ -338,34 +338,23 @@ size_t format_value(char* buf, uint64_t v) {
     return static_cast<size_t>(r.ptr - buf);
 }
 
-// The text the serializer wrote for old_values, with each line's value (after its last space)
-// replaced by the next of values; null if the lines are not as many as the values or the text
-// does not show old_values. Sized from the values' lengths, so the text is read once and the
-// new one written once, into its own allocation.
-std::shared_ptr<const std::string> with_values(const std::string& text, const uint64_t* old_values,
-                                               const uint64_t* values, size_t count) {
+// Appends text, the serializer's lines for count values, with each line's value (after its
+// last space) written as the next of values. The lines are read and written once, into out
+// (a run's buffer, reused, which is then compressed while it is still in the cache).
+void append_with_values(std::string& out, const std::string& text, const uint64_t* values,
+                        size_t count) {
     char buf[32];
-    ptrdiff_t grows = 0;
-    for (size_t i = 0; i < count; ++i)
-        grows += static_cast<ptrdiff_t>(format_value(buf, values[i])) -
-                 static_cast<ptrdiff_t>(format_value(buf, old_values[i]));
-    if (grows < 0 && static_cast<size_t>(-grows) > text.size()) return nullptr;
-    const size_t size = static_cast<size_t>(static_cast<ptrdiff_t>(text.size()) + grows);
-    auto out = std::make_shared<std::string>();
-    out->reserve(size);
-    size_t pos = 0, i = 0;
-    while (pos < text.size()) {
+    size_t pos = 0;
+    for (size_t i = 0; i < count && pos < text.size(); ++i) {
         const size_t end = text.find('\n', pos);
-        if (end == std::string::npos || i == count) return nullptr;
+        if (end == std::string::npos) return;
         const size_t space = text.rfind(' ', end);
-        if (space == std::string::npos || space < pos) return nullptr;
-        out->append(text, pos, space + 1 - pos);
-        out->append(buf, format_value(buf, values[i++]));
-        *out += '\n';
+        if (space == std::string::npos || space < pos) return;
+        out.append(text, pos, space + 1 - pos);
+        out.append(buf, format_value(buf, values[i]));
+        out += '\n';
         pos = end + 1;
     }
-    if (i != count || out->size() != size) return nullptr;
-    return out;
 }
 
 }  // namespace
@@ -395,31 +384,22 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
     const bool same_series = f.counters_rendered && f.has_stats == (stats != nullptr) && same_keys;
     if (same_series && f.counter_values == values) return false;
     if (same_series) {
-        // The same series with new values: the serializer's lines kept, only the values
-        // written again (a dump changes every active real's counters; serializing all their
-        // labels again cost ~2 us a series). Families whose values are the same keep their
-        // texts.
-        std::array<std::shared_ptr<const std::string>, kCounterFamilies> texts;
+        // The same series with new values: the serializer's lines are kept, and a scrape
+        // writes the new values into them (a dump changes every active real's counters;
+        // serializing all their labels again cost ~2 us a series, and a new text for each
+        // service and family cost an allocation and one more pass over ~17 MB). Only the
+        // members of the families whose values changed are made again.
         size_t at = 0;
-        bool ok = true;
-        for (size_t i = 0; i < kCounterFamilies && ok; ++i) {
+        for (size_t i = 0; i < kCounterFamilies; ++i) {
             const size_t n = i < 5 ? (stats ? 1 : 0) : reals;
-            const auto* old = f.counter_values.data() + at;
-            if (!std::equal(values.begin() + static_cast<ptrdiff_t>(at),
-                            values.begin() + static_cast<ptrdiff_t>(at + n), old)) {
-                texts[i] = with_values(*f.counters[i].text, old, values.data() + at, n);
-                ok = texts[i] != nullptr;
-            }
+            const auto from = values.begin() + static_cast<ptrdiff_t>(at);
+            if (!std::equal(from, from + static_cast<ptrdiff_t>(n),
+                            f.counter_values.begin() + static_cast<ptrdiff_t>(at)))
+                mark(f, kStateFamilies + i);
             at += n;
         }
-        if (ok) {
-            // New values make a new text (not compared: two values above 2^53 may read the
-            // same at 16 digits, which only compresses a member again).
-            for (size_t i = 0; i < kCounterFamilies; ++i)
-                if (texts[i]) keep(f, kStateFamilies + i, std::move(texts[i]));
-            f.counter_values.assign(values.begin(), values.end());
-            return true;
-        }
+        f.counter_values.assign(values.begin(), values.end());
+        return true;
     }
     const Labels svc = service_labels(v.key);
     std::vector<prom::MetricFamily> fams;
@@ -447,6 +427,24 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         for (const auto& [real, c] : *dests) f.dest_keys.push_back(real);
     f.counter_values.assign(values.begin(), values.end());
     return true;
+}
+
+void Metrics::write_counter_run(size_t family, size_t run, std::string& out) const {
+    out.clear();
+    const size_t c = family - kStateFamilies;
+    const size_t per_member = services_per_member(family);
+    const size_t last = std::min((run + 1) * per_member, ordered_.size());
+    for (size_t i = run * per_member; i < last; ++i) {
+        const Fragments& f = *ordered_[i];
+        const auto& text = f.counters[c].text;
+        if (!text || text->empty()) continue;
+        // Where the family's values start in counter_values (see Fragments).
+        const size_t reals = f.dest_keys.size();
+        const size_t first = c < 5 ? c : (f.has_stats ? 5 : 0) + (c - 5) * reals;
+        const size_t count = c < 5 ? 1 : reals;
+        if (first + count > f.counter_values.size()) continue;
+        append_with_values(out, *text, f.counter_values.data() + first, count);
+    }
 }
 
 Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
@@ -565,7 +563,7 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     };
     size_t parts = 1;
     for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family)
-        parts += 1 + (gz ? runs_of(family) : fragments_.size());
+        parts += 1 + (gz || family >= kStateFamilies ? runs_of(family) : fragments_.size());
     out.parts.reserve(parts);
     auto add = [&out](std::shared_ptr<const std::string> part) {
         out.size += part->size();
@@ -586,15 +584,40 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     }
     for (size_t family = 0; family < kStateFamilies + kCounterFamilies; ++family) {
         add(headers[family]);
-        if (!gz) {
+        const bool counter_family = family >= kStateFamilies;
+        auto& members = members_[family];
+        if (!gz && !counter_family) {
             for (Fragments* f : ordered_)
                 if (const auto& t = text_of(*f, family).text; !t->empty()) add(t);
             continue;
         }
+        if (!gz) {  // a counter family's runs, their lines with the values in
+            for (size_t run = 0; run < members.size(); ++run) {
+                Member& m = members[run];
+                if (m.plain_dirty) {
+                    write_counter_run(family, run, scratch_run_);
+                    m.plain = scratch_run_.empty()
+                                  ? nullptr
+                                  : std::make_shared<const std::string>(scratch_run_);
+                    m.plain_dirty = false;
+                }
+                if (m.plain) add(m.plain);
+            }
+            continue;
+        }
         const size_t per_member = services_per_member(family);
-        auto& members = members_[family];
         for (size_t run = 0; run < members.size(); ++run) {
             Member& m = members[run];
+            if (m.dirty && counter_family) {
+                // From the run's plain text if a plain scrape made it already.
+                const std::string* text = m.plain.get();
+                if (m.plain_dirty) {
+                    write_counter_run(family, run, scratch_run_);
+                    text = &scratch_run_;
+                }
+                m.gz = !text || text->empty() ? nullptr : gzip(*text);
+                m.dirty = false;
+            }
             if (m.dirty) {
                 auto& run_texts = deflater_->texts;
                 run_texts.clear();

@@ -7,8 +7,9 @@
 // per-real series. So each service's series are serialized once and kept as text, per metric
 // family, and serialized again only when that service's published entry (its decisions)
 // changed; a scrape joins the kept texts. A dump changes the counters of every real server
-// that carries traffic, but not their series: then only the values in the serializer's lines
-// are written again, as the serializer writes them (a unit test holds the two equal). All of
+// that carries traffic, but not their series: the serializer's lines are kept, and the values
+// are written into them as the serializer writes them (a unit test holds the two equal) when a
+// run of services is put together for a scrape, straight into the buffer that is compressed. All of
 // it runs on the status server's thread: the daemon's loop only publishes entries
 // (published.hpp) and observes into thread-safe histograms.
 //
@@ -58,9 +59,10 @@ public:
     void count_event(std::string_view severity, std::string_view kind);
     void count_request(std::string_view verb, bool ok);
 
-    // The exposition as the texts it is made of, in order: the kept per-service texts are
-    // shared, not copied (a scrape of 5,000 x 10 is some 40 MB; writing it from the pieces
-    // saves copying it into one string, and that string's page faults).
+    // The exposition as the texts it is made of, in order: the kept per-service texts (and a
+    // counter family's per-run texts) are shared, not copied (a scrape of 5,000 x 10 is some
+    // 40 MB; writing it from the pieces saves copying it into one string, and that string's
+    // page faults).
     struct Exposition {
         std::vector<std::shared_ptr<const std::string>> parts;
         size_t size = 0;
@@ -101,9 +103,11 @@ private:
     struct Fragments {
         std::shared_ptr<const PublishedService> from;
         std::array<Text, kStateFamilies> state;
-        // What the counter texts show: the dump's values in the texts' line order (the
-        // service's five counters if it has them, then active and inactive per real), and
-        // the reals they are for.
+        // The counter families' lines as the serializer wrote them for these series, and the
+        // values to show in them (the last dump's, in the lines' order: the service's five
+        // counters if it has them, then active and inactive per real), for the reals named.
+        // The values in the kept lines are those of when they were serialized; a scrape writes
+        // counter_values in their place.
         bool counters_rendered = false, has_stats = false;
         std::vector<model::RealKey> dest_keys;
         std::vector<uint64_t> counter_values;
@@ -115,17 +119,21 @@ private:
         bool state_changed = false;          // in this render(): render_state ran
     };
     // A gzip member of one family: the texts of a run of services, compressed again when one
-    // of them changed (marked by keep(), so a scrape finds the runs to redo without visiting
-    // every service's texts).
+    // of them changed (marked by keep() and mark(), so a scrape finds the runs to redo without
+    // visiting every service's texts). For a counter family, also the run's plain text, its
+    // lines with the values in, made when a plain scrape asks for it.
     struct Member {
-        bool dirty = true;
-        std::shared_ptr<const std::string> gz;
+        bool dirty = true, plain_dirty = true;
+        std::shared_ptr<const std::string> gz, plain;
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
     std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
-    // Keeps text as the family's text of f, and marks its gzip member, if it changed.
+    // Keeps text as the family's text of f, and marks its member, if it changed.
     void keep(Fragments& f, size_t family, std::string text);
-    void keep(Fragments& f, size_t family, std::shared_ptr<const std::string> text);
+    // Marks the member that holds f's text of the family to be made again.
+    void mark(const Fragments& f, size_t family);
+    // The counter family's lines of a run of services, with their values, into out.
+    void write_counter_run(size_t family, size_t run, std::string& out) const;
     Text& text_of(Fragments& f, size_t family) {
         return family < kStateFamilies ? f.state[family] : f.counters[family - kStateFamilies];
     }
@@ -156,6 +164,7 @@ private:
     std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
     uint64_t renders_ = 0;
     std::vector<uint64_t> scratch_values_;
+    std::string scratch_run_;  // a counter run's text, reused
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;
