@@ -101,14 +101,21 @@ private:
                           });
     }
 
-    // The header through Beast, then the pieces in one gathered write.
+    // The header through Beast, then the pieces: runs of small ones copied together into
+    // writes of about kChunk, a large one written from where it is. A plain /metrics at
+    // 5,000 x 10 is ~35,000 pieces of ~1 KB: written as they were (asio gathers at most 64 a
+    // write), they took ~550 writes and several times the kernel time of the same bytes in
+    // 256 KB writes.
+    struct Message {
+        http::response<http::empty_body> res;
+        std::optional<http::response_serializer<http::empty_body>> sr;
+        std::vector<std::shared_ptr<const std::string>> parts;
+        size_t next = 0;    // the first part not written yet
+        std::string chunk;  // small parts copied together, reused
+    };
+    static constexpr size_t kChunk = 256 * 1024, kLargePart = 16 * 1024;
+
     void write_parts(HttpResponse r, bool keep_alive) {
-        struct Message {
-            http::response<http::empty_body> res;
-            std::optional<http::response_serializer<http::empty_body>> sr;
-            std::vector<std::shared_ptr<const std::string>> parts;
-            std::vector<asio::const_buffer> buffers;
-        };
         auto m = std::make_shared<Message>();
         m->res = http::response<http::empty_body>(static_cast<http::status>(r.status), 11);
         m->res.set(http::field::server, "ballastd");
@@ -117,28 +124,54 @@ private:
         for (const auto& [name, value] : r.headers) m->res.set(name, value);
         m->res.keep_alive(keep_alive);
         uint64_t size = 0;
-        m->buffers.reserve(r.parts.size());
-        for (const auto& p : r.parts) {
-            size += p->size();
-            m->buffers.emplace_back(p->data(), p->size());
-        }
+        for (const auto& p : r.parts) size += p->size();
         m->res.content_length(size);
         m->parts = std::move(r.parts);
         m->sr.emplace(m->res);
+        // One deadline for the header and every piece.
         stream_.expires_after(server_->limits_.write_timeout);
         auto self = shared_from_this();
-        http::async_write_header(
-            stream_, *m->sr, [self, m, keep_alive](const beast::error_code& ec, size_t) {
-                if (self->closed_) return;
-                if (ec) {
-                    self->close();
-                    return;
+        http::async_write_header(stream_, *m->sr,
+                                 [self, m, keep_alive](const beast::error_code& ec, size_t) {
+                                     if (self->closed_) return;
+                                     if (ec) {
+                                         self->close();
+                                         return;
+                                     }
+                                     self->write_body(m, keep_alive);
+                                 });
+    }
+
+    void write_body(const std::shared_ptr<Message>& m, bool keep_alive) {
+        if (m->next == m->parts.size()) {
+            after_write({}, keep_alive);
+            return;
+        }
+        asio::const_buffer next;
+        m->chunk.clear();
+        while (m->next < m->parts.size() && m->chunk.size() < kChunk) {
+            const std::string& part = *m->parts[m->next];
+            if (part.size() >= kLargePart) {
+                if (m->chunk.empty()) {  // on its own, not copied
+                    next = asio::buffer(part);
+                    ++m->next;
                 }
-                asio::async_write(self->stream_, m->buffers,
-                                  [self, m, keep_alive](const beast::error_code& ec2, size_t) {
-                                      self->after_write(ec2, keep_alive);
-                                  });
-            });
+                break;
+            }
+            m->chunk += part;
+            ++m->next;
+        }
+        if (next.size() == 0) next = asio::buffer(m->chunk);
+        auto self = shared_from_this();
+        asio::async_write(stream_, next,
+                          [self, m, keep_alive](const beast::error_code& ec, size_t) {
+                              if (self->closed_) return;
+                              if (ec) {
+                                  self->after_write(ec, keep_alive);
+                                  return;
+                              }
+                              self->write_body(m, keep_alive);
+                          });
     }
 
     void after_write(const beast::error_code& ec, bool keep_alive) {

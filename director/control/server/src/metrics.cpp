@@ -323,7 +323,7 @@ void Metrics::mark(const Fragments& f, size_t family) {
     if (layout_changed_) return;
     auto& members = members_[family];
     const size_t run = f.index / services_per_member(family);
-    if (run < members.size()) members[run].dirty = members[run].plain_dirty = true;
+    if (run < members.size()) members[run].dirty = true;
 }
 
 namespace {
@@ -593,15 +593,9 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
         }
         if (!gz) {  // a counter family's runs, their lines with the values in
             for (size_t run = 0; run < members.size(); ++run) {
-                Member& m = members[run];
-                if (m.plain_dirty) {
-                    write_counter_run(family, run, scratch_run_);
-                    m.plain = scratch_run_.empty()
-                                  ? nullptr
-                                  : std::make_shared<const std::string>(scratch_run_);
-                    m.plain_dirty = false;
-                }
-                if (m.plain) add(m.plain);
+                auto text = std::make_shared<std::string>();
+                write_counter_run(family, run, *text);
+                if (!text->empty()) add(std::move(text));
             }
             continue;
         }
@@ -609,13 +603,8 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
         for (size_t run = 0; run < members.size(); ++run) {
             Member& m = members[run];
             if (m.dirty && counter_family) {
-                // From the run's plain text if a plain scrape made it already.
-                const std::string* text = m.plain.get();
-                if (m.plain_dirty) {
-                    write_counter_run(family, run, scratch_run_);
-                    text = &scratch_run_;
-                }
-                m.gz = !text || text->empty() ? nullptr : gzip(*text);
+                write_counter_run(family, run, scratch_run_);
+                m.gz = scratch_run_.empty() ? nullptr : gzip(scratch_run_);
                 m.dirty = false;
             }
             if (m.dirty) {

@@ -59,10 +59,11 @@ public:
     void count_event(std::string_view severity, std::string_view kind);
     void count_request(std::string_view verb, bool ok);
 
-    // The exposition as the texts it is made of, in order: the kept per-service texts (and a
-    // counter family's per-run texts) are shared, not copied (a scrape of 5,000 x 10 is some
-    // 40 MB; writing it from the pieces saves copying it into one string, and that string's
-    // page faults).
+    // The exposition as the texts it is made of, in order: the kept per-service texts are
+    // shared, not copied (a scrape of 5,000 x 10 is some 40 MB; writing it from the pieces
+    // saves copying it into one string, and that string's page faults). A plain scrape's
+    // counter families are one text per run of services, made for that scrape (not kept: a
+    // second copy of ~17 MB for what Prometheus, asking for gzip, does not read).
     struct Exposition {
         std::vector<std::shared_ptr<const std::string>> parts;
         size_t size = 0;
@@ -120,11 +121,10 @@ private:
     };
     // A gzip member of one family: the texts of a run of services, compressed again when one
     // of them changed (marked by keep() and mark(), so a scrape finds the runs to redo without
-    // visiting every service's texts). For a counter family, also the run's plain text, its
-    // lines with the values in, made when a plain scrape asks for it.
+    // visiting every service's texts).
     struct Member {
-        bool dirty = true, plain_dirty = true;
-        std::shared_ptr<const std::string> gz, plain;
+        bool dirty = true;
+        std::shared_ptr<const std::string> gz;
     };
     std::shared_ptr<const std::string> gzip(const std::string& text);
     std::shared_ptr<const std::string> gzip(const std::vector<const std::string*>& texts);
