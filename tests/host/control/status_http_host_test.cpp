@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "ballast/control/http_server.hpp"
 #include "ballast/testing/daemon_rig.hpp"
 #include "control_test_support.hpp"
 
@@ -441,4 +442,56 @@ TEST_F(Http, StatusThreadRunsBelowTheLoopsPriority) {
     const auto nice = nice_of_thread("ballast-status");
     ASSERT_TRUE(nice.has_value()) << "no thread named ballast-status";
     EXPECT_EQ(*nice, std::min(loop_nice + control::Hub::kStatusThreadNice, 19));
+}
+
+namespace {
+
+// Answers every request with the same body in pieces.
+struct PartsHandler : control::HttpHandler {
+    std::vector<std::shared_ptr<const std::string>> parts;
+    void handle(const control::HttpRequest&, const boost::asio::ip::tcp::endpoint&,
+                std::function<void(control::HttpResponse)> done) override {
+        control::HttpResponse r;
+        r.parts = parts;
+        done(std::move(r));
+    }
+};
+
+}  // namespace
+
+// A body in pieces (thousands of small ones, large ones among them, empty ones) arrives whole and
+// in order with its length, and the connection then serves the next request (two pipelined).
+TEST(HttpServerParts, ABodyInPiecesArrivesWholeAndTheConnectionGoesOn) {
+    PartsHandler handler;
+    std::string expected;
+    for (size_t i = 0; i < 6000; ++i) {
+        size_t size = (i * 7919) % 1500;
+        if (i % 1000 == 17) size = 300 * 1024;  // written from where it is
+        if (i % 777 == 5) size = 16 * 1024;
+        if (i % 50 == 3) size = 0;
+        std::string part(size, '\0');
+        for (size_t k = 0; k < size; ++k) part[k] = static_cast<char>('a' + (i + k) % 26);
+        expected += part;
+        handler.parts.push_back(std::make_shared<const std::string>(std::move(part)));
+    }
+    boost::asio::io_context io;
+    control::HttpServer server(io, handler);
+    ASSERT_TRUE(server.listen(model::Endpoint{*model::IpAddress::parse("127.0.0.1"), 0}).ok());
+    std::thread loop([&io] { io.run(); });
+    const auto reply = http_exchange(server.port(),
+                                     "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    boost::asio::post(io, [&server] { server.stop(); });
+    loop.join();
+    ASSERT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.header("Content-Length"), std::to_string(expected.size()));
+    // The first body, then the second response whole.
+    ASSERT_GE(reply.body.size(), expected.size());
+    EXPECT_TRUE(reply.body.compare(0, expected.size(), expected) == 0);
+    const std::string rest = reply.body.substr(expected.size());
+    const auto end = rest.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(rest.compare(0, 15, "HTTP/1.1 200 OK"), 0) << rest.substr(0, 40);
+    EXPECT_EQ(rest.size() - end - 4, expected.size());
+    EXPECT_TRUE(rest.compare(end + 4, std::string::npos, expected) == 0);
 }
