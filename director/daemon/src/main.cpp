@@ -1,9 +1,12 @@
 // ballastd: the director daemon. Programs IPVS, the nft masquerade table and the director
 // sysctls from one TOML file, keeps them there against health checks, reloads and drift.
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -115,6 +118,14 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Two malloc arenas, not glibc's 8 per core: the loop and the status thread each get one,
+    // and memory freed on one thread is not stranded in a third arena. At 5,000 x 10 glibc's
+    // default cost 24-34 MiB more RSS than this (daemon_memory_bench, BENCHMARKS.md). An
+    // operator's MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable wins.
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    if (!std::getenv("MALLOC_ARENA_MAX") &&
+        !(tunables && std::string_view(tunables).find("arena_max") != std::string_view::npos))
+        ::mallopt(M_ARENA_MAX, 2);
     CLI::App app{
         "ballastd - LVS-NAT director daemon: programs IPVS, the nft masquerade table and "
         "the director sysctls from one TOML file"};

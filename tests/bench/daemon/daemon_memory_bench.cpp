@@ -280,7 +280,14 @@ void cpu_phase(testing::DaemonRig& rig, std::pair<CpuSample, CpuSample> first, s
 }  // namespace
 
 int main(int argc, char** argv) {
-    ::mallopt(M_ARENA_MAX, 1);  // before any thread: mallinfo2 then sees every allocation
+    // Before any thread: mallinfo2 then sees every allocation. BALLAST_BENCH_ARENA_MAX=N sets
+    // another limit ("glibc": glibc's own), to see what arenas cost in RSS (heap in use is then
+    // the main arena's only).
+    const char* arenas = std::getenv("BALLAST_BENCH_ARENA_MAX");
+    if (!arenas)
+        ::mallopt(M_ARENA_MAX, 1);
+    else if (std::string(arenas) != "glibc")
+        ::mallopt(M_ARENA_MAX, std::atoi(arenas));
     const int services = argc > 1 ? std::atoi(argv[1]) : 5000;
     const int reals = argc > 2 ? std::atoi(argv[2]) : 10;
     const int interval_s = argc > 3 ? std::atoi(argv[3]) : 10;
