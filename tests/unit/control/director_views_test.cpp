@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -258,6 +259,52 @@ TEST(Published, ReasonClassesStayFew) {
     EXPECT_EQ(reason_class("HTTP 200: body lacks \"ok\""), "HTTP 200");
     EXPECT_EQ(reason_class(""), "unknown");
     EXPECT_EQ(reason_class(std::string(100, 'x')).size(), 48u);
+}
+
+TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
+    model::CheckSpec spec;
+    spec.type = model::CheckType::tcp;
+    const auto key = health::make_check_key(model::IpAddress::parse("10.0.0.2").value(), 80, spec);
+    CheckSlot slot(key, 100);
+    CheckRunView want;
+    want.check = key.to_string();
+    want.state = "unknown";
+    want.since = 100;
+    EXPECT_EQ(slot.read(), want);  // no result yet: no last_at
+    EXPECT_EQ(want.check, "tcp 10.0.0.2:80");
+
+    slot.record_run(105.5, true, "connected", 1.25);
+    EXPECT_EQ(slot.record_state(health::State::up, 105.5), health::State::unknown);
+    want.state = "up";
+    want.since = 105.5;
+    want.last_at = 105.5;
+    want.last_ok = true;
+    want.last_reason = "connected";
+    want.last_duration_ms = 1.25;
+    want.runs = 1;
+    EXPECT_EQ(slot.read(), want);
+
+    slot.record_run(115, false, "connect refused", 0.5);
+    EXPECT_EQ(slot.record_state(health::State::down, 115), health::State::up);
+    want.state = "down";
+    want.since = 115;
+    want.last_at = 115;
+    want.last_ok = false;
+    want.last_reason = "connect refused";
+    want.last_duration_ms = 0.5;
+    want.runs = 2;
+    EXPECT_EQ(slot.read(), want);
+
+    // A set of slots finds one by its check's key.
+    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots;
+    auto other = key;
+    other.target.port = 81;
+    slots.insert(std::make_shared<CheckSlot>(other, 1));
+    slots.insert(std::make_shared<CheckSlot>(key, 2));
+    auto it = slots.find(key);
+    ASSERT_NE(it, slots.end());
+    EXPECT_EQ((*it)->read().since, 2);
+    EXPECT_EQ((*slots.find(health::CheckRef{other.target, *other.spec}))->read().since, 1);
 }
 
 TEST(Published, OrderRemovalCountersAndEvents) {

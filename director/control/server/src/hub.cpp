@@ -179,14 +179,9 @@ void Hub::sync_checks() {
     const auto started = now();
     for (const auto& [key, users] : director_.checks().checks) {
         auto it = slots_.find(key);
-        std::shared_ptr<CheckSlot> slot;
-        if (it != slots_.end()) {
-            slot = it->second;
-        } else {
-            slot = std::make_shared<CheckSlot>(key.to_string());
-            slot->update([&](CheckRunView& v) { v.since = unix_seconds(started.wall); });
-        }
-        slots.emplace_hint(slots.end(), key, std::move(slot));
+        slots.emplace_hint(slots.end(), it != slots_.end() ? *it
+                                                           : std::make_shared<CheckSlot>(
+                                                                 key, unix_seconds(started.wall)));
     }
     slots_ = std::move(slots);
     config_index_.clear();
@@ -221,7 +216,7 @@ void Hub::republish(const model::ServiceKey& key) {
     const auto slot_of = [&](const model::Endpoint& target,
                              const model::CheckSpec& spec) -> std::shared_ptr<CheckSlot> {
         auto it = slots_.find(health::CheckRef{target, spec});
-        return it == slots_.end() ? nullptr : it->second;
+        return it == slots_.end() ? nullptr : *it;
     };
     const size_t n = d->second.reals.size();
     entry->keys.reserve(n);
@@ -317,13 +312,8 @@ void Hub::on_run_finished(const health::RunResult& run) {
     const auto n = now();
     const auto at = n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                  n.steady - run.finished);
-    it->second->update([&](CheckRunView& v) {
-        v.last_at = unix_seconds(at);
-        v.last_ok = run.result.up;
-        v.last_reason = run.result.reason;
-        v.last_duration_ms = std::chrono::duration<double, std::milli>(took).count();
-        ++v.runs;
-    });
+    (*it)->record_run(unix_seconds(at), run.result.up, run.result.reason,
+                      std::chrono::duration<double, std::milli>(took).count());
 }
 
 void Hub::on_health_event(const health::HealthEvent& ev) {
@@ -333,14 +323,9 @@ void Hub::on_health_event(const health::HealthEvent& ev) {
     const auto n = now();
     const auto at =
         n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(n.steady - ev.at);
-    std::string before;
-    it->second->update([&](CheckRunView& v) {
-        before = v.state;
-        v.state = std::string(health::to_string(ev.state));
-        v.since = unix_seconds(at);
-    });
+    const auto before = (*it)->record_state(ev.state, unix_seconds(at));
     // The first result (from "unknown") is where a check starts, not a change.
-    if (before == "unknown") return;
+    if (before == health::State::unknown) return;
     auto users = director_.checks().checks.find(ev.check);
     if (users == director_.checks().checks.end()) return;
     const std::string to(health::to_string(ev.state));
