@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ballast/model/boxed.hpp"
+
 namespace ballast::health {
 
 namespace asio = boost::asio;
@@ -80,8 +82,8 @@ private:
         auto transition = tracker_.record(r.up, r.reason, now);
         runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
         if (stopped_) return;  // the sink reloaded the runner from inside the callback
-        const bool agent_changed = r.agent != last_agent_;
-        last_agent_ = r.agent;
+        const bool agent_changed = last_agent_ != r.agent;
+        if (agent_changed) last_agent_ = r.agent;
         if (transition || agent_changed) {
             HealthEvent ev{
                 key_, tracker_.state(),        transition.has_value(), std::move(r.reason),
@@ -99,7 +101,7 @@ private:
     HealthTracker tracker_;
     CheckSchedule schedule_;
     std::shared_ptr<ProbeRun> run_;
-    std::optional<AgentReply> last_agent_;
+    model::Boxed<AgentReply> last_agent_;  // boxed: most checks are not agent checks
     TimePoint started_{};
     uint64_t runs_ = 0;
     bool stopped_ = false;
