@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "ballast/model/boxed.hpp"
 
@@ -49,6 +50,7 @@ public:
     }
 
     bool stopped() const { return stopped_; }
+    const CheckKey& key() const { return key_; }
     const HealthTracker& tracker() const { return tracker_; }
     uint64_t runs() const { return runs_; }
 
@@ -107,6 +109,19 @@ private:
     bool stopped_ = false;
 };
 
+bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
+                                           const std::shared_ptr<Session>& b) const {
+    return a->key() < b->key();
+}
+bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
+                                           const CheckKey& b) const {
+    return a->key() < b;
+}
+bool HealthRunner::SessionLess::operator()(const CheckKey& a,
+                                           const std::shared_ptr<Session>& b) const {
+    return a < b->key();
+}
+
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
     : sink_(sink),
       now_(options.now ? std::move(options.now) : [] { return SteadyClock::now(); }),
@@ -162,19 +177,24 @@ void HealthRunner::on_wake() {
 PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
     running.reserve(sessions_.size());
-    for (const auto& [k, s] : sessions_) running.push_back(k);
+    for (const auto& s : sessions_) running.push_back(s->key());
     return start_and_stop(diff_checks(running, checks));
 }
 
 PlanDiff HealthRunner::reload(const CheckPlan& plan) {
-    const auto key = [](const auto& entry) -> const CheckKey& { return entry.first; };
+    const auto key = [](const auto& element) -> const CheckKey& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(element)>, std::shared_ptr<Session>>)
+            return element->key();
+        else
+            return element.first;  // the plan's (key, users)
+    };
     return start_and_stop(diff_sorted(sessions_, plan.checks, key));
 }
 
 PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     for (const auto& k : diff.removed) {
         auto it = sessions_.find(k);
-        it->second->stop();
+        (*it)->stop();
         sessions_.erase(it);
     }
     const auto now = now_();
@@ -185,14 +205,14 @@ PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
         const auto& k = diff.added[i];
         const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec->interval);
         auto s = std::make_shared<Session>(*this, k, due);
-        sessions_.emplace(k, s);
+        sessions_.insert(s);
         s->arm();
     }
     return diff;
 }
 
 void HealthRunner::stop() {
-    for (auto& [k, s] : sessions_) s->stop();
+    for (const auto& s : sessions_) s->stop();
     sessions_.clear();
     due_ = {};
     arm_wake();  // nothing due: cancels the timer, so an idle loop can return
@@ -201,19 +221,19 @@ void HealthRunner::stop() {
 std::optional<State> HealthRunner::state(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->tracker().state();
+    return (*it)->tracker().state();
 }
 
 std::optional<uint64_t> HealthRunner::runs(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->runs();
+    return (*it)->runs();
 }
 
 std::optional<std::string> HealthRunner::reason(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->tracker().reason();
+    return (*it)->tracker().reason();
 }
 
 }  // namespace ballast::health
