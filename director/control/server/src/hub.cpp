@@ -220,9 +220,7 @@ void Hub::republish(const model::ServiceKey& key) {
     };
     const size_t n = d->second.reals.size();
     entry->keys.reserve(n);
-    entry->main.resize(n);
-    entry->agent.resize(n);
-    entry->transitions.resize(n);
+    if (main_spec) entry->main.resize(n);
     for (size_t i = 0; i < n; ++i) {
         const auto& r = d->second.reals[i];
         entry->keys.push_back(r.real);
@@ -234,10 +232,13 @@ void Hub::republish(const model::ServiceKey& key) {
         if (real.agent_port) {
             if (!agent_spec)
                 agent_spec = health::agent_check_spec(cfg, director_.config().default_check);
+            entry->agent.resize(n);  // left empty while no real of the service has an agent
             entry->agent[i] = slot_of({real.key.addr, *real.agent_port}, *agent_spec);
         }
-        if (auto t = transitions_.find({key, r.real}); t != transitions_.end())
+        if (auto t = transitions_.find({key, r.real}); t != transitions_.end()) {
+            entry->transitions.resize(n);  // left empty until a real of the service had one
             entry->transitions[i] = t->second;
+        }
     }
     published_.set_service(key, std::move(entry));
 }

@@ -77,7 +77,8 @@ struct TransitionCount {
 
 struct PublishedService {
     ServiceView view;  // the reals' check runs and counters are left unset here
-    // Parallel to view.reals (slots null: no such check).
+    // Parallel to view.reals (slots null: no such check). main, agent and transitions are
+    // left empty while no real of the service has one.
     std::vector<model::RealKey> keys;
     std::vector<std::shared_ptr<CheckSlot>> main, agent;
     std::vector<std::vector<TransitionCount>> transitions;
