@@ -273,27 +273,36 @@ TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
     EXPECT_EQ(slot.read(), want);  // no result yet: no last_at
     EXPECT_EQ(want.check, "tcp 10.0.0.2:80");
 
-    slot.record_run(105.5, true, "connected", 1.25);
-    EXPECT_EQ(slot.record_state(health::State::up, 105.5), health::State::unknown);
-    want.state = "up";
-    want.since = 105.5;
-    want.last_at = 105.5;
-    want.last_ok = true;
-    want.last_reason = "connected";
-    want.last_duration_ms = 1.25;
-    want.runs = 1;
-    EXPECT_EQ(slot.read(), want);
-
-    slot.record_run(115, false, "connect refused", 0.5);
-    EXPECT_EQ(slot.record_state(health::State::down, 115), health::State::up);
-    want.state = "down";
-    want.since = 115;
-    want.last_at = 115;
-    want.last_ok = false;
-    want.last_reason = "connect refused";
-    want.last_duration_ms = 0.5;
-    want.runs = 2;
-    EXPECT_EQ(slot.read(), want);
+    // Runs, each with the state change it caused (none for the third).
+    struct Step {
+        UnixSeconds at;
+        bool ok;
+        std::string reason;
+        double ms;
+        std::optional<health::State> to;
+    };
+    const std::vector<Step> steps = {{105.5, true, "connected", 1.25, health::State::up},
+                                     {115, false, "connect refused", 0.5, health::State::down},
+                                     {125, false, "connect refused", 0.75, std::nullopt}};
+    auto state = health::State::unknown;
+    for (const auto& step : steps) {
+        slot.record_run(step.at, step.ok, step.reason, step.ms);
+        if (step.to) {
+            EXPECT_EQ(slot.record_state(*step.to, step.at), state);
+            state = *step.to;
+            want.state = std::string(health::to_string(state));
+            want.since = step.at;
+        }
+        want.last_at = step.at;
+        want.last_ok = step.ok;
+        want.last_reason = step.reason;
+        want.last_duration_ms = step.ms;
+        ++want.runs;
+        EXPECT_EQ(slot.read(), want);
+    }
+    EXPECT_EQ(want.state, "down");
+    EXPECT_EQ(want.since, 115);
+    EXPECT_EQ(want.runs, 3u);
 
     // A set of slots finds one by its check's key.
     std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots;
