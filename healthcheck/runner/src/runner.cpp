@@ -44,8 +44,8 @@ public:
 
     void stop() {
         stopped_ = true;  // its place in the runner's queue is skipped when it comes up
-        if (run_) run_->cancel();
-        run_.reset();
+        if (in_flight_ && in_flight_->run) in_flight_->run->cancel();
+        in_flight_.reset();
         runner_ = nullptr;
     }
 
@@ -58,15 +58,18 @@ public:
         runner_->stats_.lateness.add(
             std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
         ++runner_->stats_.runs_started;
-        started_ = now;
-        run_ = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
+        in_flight_ = std::make_unique<InFlight>(InFlight{nullptr, now});
+        auto run = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
             if (!self->stopped_) self->completed(std::move(r));
         });
+        // A run that finished inside start_probe has dropped in_flight_ already.
+        if (in_flight_) in_flight_->run = std::move(run);
     }
 
 private:
     void completed(ProbeResult r) {
-        run_.reset();
+        const auto started = in_flight_ ? in_flight_->started : TimePoint{};
+        in_flight_.reset();
         ++runs_;
         auto& runner = *runner_;
         ++runner.stats_.runs_finished;
@@ -82,7 +85,7 @@ private:
             return;
         }
         auto transition = tracker_.record(r.up, r.reason, now);
-        runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
+        runner.sink_.on_run_finished(RunResult{key_, r, started, now});
         if (stopped_) return;  // the sink reloaded the runner from inside the callback
         const bool agent_changed = last_agent_ != r.agent;
         if (agent_changed) last_agent_ = r.agent;
@@ -102,9 +105,14 @@ private:
     CheckKey key_;
     HealthTracker tracker_;
     CheckSchedule schedule_;
-    std::shared_ptr<ProbeRun> run_;
     model::Boxed<AgentReply> last_agent_;  // boxed: most checks are not agent checks
-    TimePoint started_{};
+    // The probe in flight and when it started, only while there is one: 8 bytes for an idle
+    // check (50,000 sessions at 5,000 x 10).
+    struct InFlight {
+        std::shared_ptr<ProbeRun> run;
+        TimePoint started;
+    };
+    std::unique_ptr<InFlight> in_flight_;
     uint64_t runs_ = 0;
     bool stopped_ = false;
 };
