@@ -42,14 +42,14 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
             h.state = s->state;
             h.reason = s->reason;
             h.recovered_at = s->recovered_at;
-            if (s->agent) h.agent = s->agent;  // agent or exec (weight_from_output) main check
+            if (s->agent) h.agent = *s->agent;  // agent or exec (weight_from_output) main check
         }
     }
     if (real.agent_port) {
         const auto spec = agent_check_spec(service, default_check);
         if (const auto* s = find(real.key.addr, *real.agent_port, spec)) {
             if (s->agent) {
-                h.agent = s->agent;
+                h.agent = *s->agent;
             } else if (s->state == State::down) {
                 h.agent_failed = true;
                 h.agent_reason = s->reason;

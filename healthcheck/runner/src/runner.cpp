@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+
+#include "ballast/model/boxed.hpp"
 
 namespace ballast::health {
 
@@ -41,12 +44,13 @@ public:
 
     void stop() {
         stopped_ = true;  // its place in the runner's queue is skipped when it comes up
-        if (run_) run_->cancel();
-        run_.reset();
+        if (in_flight_ && in_flight_->run) in_flight_->run->cancel();
+        in_flight_.reset();
         runner_ = nullptr;
     }
 
     bool stopped() const { return stopped_; }
+    const CheckKey& key() const { return key_; }
     const HealthTracker& tracker() const { return tracker_; }
     uint64_t runs() const { return runs_; }
 
@@ -54,15 +58,18 @@ public:
         runner_->stats_.lateness.add(
             std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
         ++runner_->stats_.runs_started;
-        started_ = now;
-        run_ = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
+        in_flight_ = std::make_unique<InFlight>(InFlight{nullptr, now});
+        auto run = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
             if (!self->stopped_) self->completed(std::move(r));
         });
+        // A run that finished inside start_probe has dropped in_flight_ already.
+        if (in_flight_) in_flight_->run = std::move(run);
     }
 
 private:
     void completed(ProbeResult r) {
-        run_.reset();
+        const auto started = in_flight_ ? in_flight_->started : TimePoint{};
+        in_flight_.reset();
         ++runs_;
         auto& runner = *runner_;
         ++runner.stats_.runs_finished;
@@ -78,10 +85,10 @@ private:
             return;
         }
         auto transition = tracker_.record(r.up, r.reason, now);
-        runner.sink_.on_run_finished(RunResult{key_, r, started_, now});
+        runner.sink_.on_run_finished(RunResult{key_, r, started, now});
         if (stopped_) return;  // the sink reloaded the runner from inside the callback
-        const bool agent_changed = r.agent != last_agent_;
-        last_agent_ = r.agent;
+        const bool agent_changed = last_agent_ != r.agent;
+        if (agent_changed) last_agent_ = r.agent;
         if (transition || agent_changed) {
             HealthEvent ev{
                 key_, tracker_.state(),        transition.has_value(), std::move(r.reason),
@@ -98,12 +105,30 @@ private:
     CheckKey key_;
     HealthTracker tracker_;
     CheckSchedule schedule_;
-    std::shared_ptr<ProbeRun> run_;
-    std::optional<AgentReply> last_agent_;
-    TimePoint started_{};
+    model::Boxed<AgentReply> last_agent_;  // boxed: most checks are not agent checks
+    // The probe in flight and when it started, only while there is one: 8 bytes for an idle
+    // check (50,000 sessions at 5,000 x 10).
+    struct InFlight {
+        std::shared_ptr<ProbeRun> run;
+        TimePoint started;
+    };
+    std::unique_ptr<InFlight> in_flight_;
     uint64_t runs_ = 0;
     bool stopped_ = false;
 };
+
+bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
+                                           const std::shared_ptr<Session>& b) const {
+    return a->key() < b->key();
+}
+bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
+                                           const CheckKey& b) const {
+    return a->key() < b;
+}
+bool HealthRunner::SessionLess::operator()(const CheckKey& a,
+                                           const std::shared_ptr<Session>& b) const {
+    return a < b->key();
+}
 
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
     : sink_(sink),
@@ -160,19 +185,24 @@ void HealthRunner::on_wake() {
 PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
     running.reserve(sessions_.size());
-    for (const auto& [k, s] : sessions_) running.push_back(k);
+    for (const auto& s : sessions_) running.push_back(s->key());
     return start_and_stop(diff_checks(running, checks));
 }
 
 PlanDiff HealthRunner::reload(const CheckPlan& plan) {
-    const auto key = [](const auto& entry) -> const CheckKey& { return entry.first; };
+    const auto key = [](const auto& element) -> const CheckKey& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(element)>, std::shared_ptr<Session>>)
+            return element->key();
+        else
+            return element.first;  // the plan's (key, users)
+    };
     return start_and_stop(diff_sorted(sessions_, plan.checks, key));
 }
 
 PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     for (const auto& k : diff.removed) {
         auto it = sessions_.find(k);
-        it->second->stop();
+        (*it)->stop();
         sessions_.erase(it);
     }
     const auto now = now_();
@@ -183,14 +213,14 @@ PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
         const auto& k = diff.added[i];
         const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec->interval);
         auto s = std::make_shared<Session>(*this, k, due);
-        sessions_.emplace(k, s);
+        sessions_.insert(s);
         s->arm();
     }
     return diff;
 }
 
 void HealthRunner::stop() {
-    for (auto& [k, s] : sessions_) s->stop();
+    for (const auto& s : sessions_) s->stop();
     sessions_.clear();
     due_ = {};
     arm_wake();  // nothing due: cancels the timer, so an idle loop can return
@@ -199,19 +229,19 @@ void HealthRunner::stop() {
 std::optional<State> HealthRunner::state(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->tracker().state();
+    return (*it)->tracker().state();
 }
 
 std::optional<uint64_t> HealthRunner::runs(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->runs();
+    return (*it)->runs();
 }
 
 std::optional<std::string> HealthRunner::reason(const CheckKey& check) const {
     auto it = sessions_.find(check);
     if (it == sessions_.end()) return std::nullopt;
-    return it->second->tracker().reason();
+    return (*it)->tracker().reason();
 }
 
 }  // namespace ballast::health

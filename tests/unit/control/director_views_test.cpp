@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -258,6 +259,61 @@ TEST(Published, ReasonClassesStayFew) {
     EXPECT_EQ(reason_class("HTTP 200: body lacks \"ok\""), "HTTP 200");
     EXPECT_EQ(reason_class(""), "unknown");
     EXPECT_EQ(reason_class(std::string(100, 'x')).size(), 48u);
+}
+
+TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
+    model::CheckSpec spec;
+    spec.type = model::CheckType::tcp;
+    const auto key = health::make_check_key(model::IpAddress::parse("10.0.0.2").value(), 80, spec);
+    CheckSlot slot(key, 100);
+    CheckRunView want;
+    want.check = key.to_string();
+    want.state = "unknown";
+    want.since = 100;
+    EXPECT_EQ(slot.read(), want);  // no result yet: no last_at
+    EXPECT_EQ(want.check, "tcp 10.0.0.2:80");
+
+    // Runs, each with the state change it caused (none for the third).
+    struct Step {
+        UnixSeconds at;
+        bool ok;
+        std::string reason;
+        double ms;
+        std::optional<health::State> to;
+    };
+    const std::vector<Step> steps = {{105.5, true, "connected", 1.25, health::State::up},
+                                     {115, false, "connect refused", 0.5, health::State::down},
+                                     {125, false, "connect refused", 0.75, std::nullopt}};
+    auto state = health::State::unknown;
+    for (const auto& step : steps) {
+        slot.record_run(step.at, step.ok, step.reason, step.ms);
+        if (step.to) {
+            EXPECT_EQ(slot.record_state(*step.to, step.at), state);
+            state = *step.to;
+            want.state = std::string(health::to_string(state));
+            want.since = step.at;
+        }
+        want.last_at = step.at;
+        want.last_ok = step.ok;
+        want.last_reason = step.reason;
+        want.last_duration_ms = step.ms;
+        ++want.runs;
+        EXPECT_EQ(slot.read(), want);
+    }
+    EXPECT_EQ(want.state, "down");
+    EXPECT_EQ(want.since, 115);
+    EXPECT_EQ(want.runs, 3u);
+
+    // A set of slots finds one by its check's key.
+    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots;
+    auto other = key;
+    other.target.port = 81;
+    slots.insert(std::make_shared<CheckSlot>(other, 1));
+    slots.insert(std::make_shared<CheckSlot>(key, 2));
+    auto it = slots.find(key);
+    ASSERT_NE(it, slots.end());
+    EXPECT_EQ((*it)->read().since, 2);
+    EXPECT_EQ((*slots.find(health::CheckRef{other.target, *other.spec}))->read().since, 1);
 }
 
 TEST(Published, OrderRemovalCountersAndEvents) {

@@ -246,8 +246,15 @@ TEST(Views, BoxedPartsCopyAndCompareByValue) {
     b.check->state = "down";
     EXPECT_EQ(a.check->state, "up");
     EXPECT_NE(a, b);
+    // Compared with an optional by value too (the runner and the health book hold agent
+    // replies boxed and compare them with a probe's optional reply).
+    EXPECT_TRUE(a.check == std::optional<CheckRunView>(run));
+    EXPECT_TRUE(b.check != std::optional<CheckRunView>(run));
+    EXPECT_TRUE(b.check != std::optional<CheckRunView>());
     b.check = std::optional<CheckRunView>();
     EXPECT_FALSE(b.check);
+    EXPECT_TRUE(b.check == std::optional<CheckRunView>());
+    EXPECT_TRUE(b.check != std::optional<CheckRunView>(run));
     TrafficView seven;
     seven.conns = 7;
     EXPECT_EQ(b.traffic.value_or(seven).conns, 7u);

@@ -179,14 +179,9 @@ void Hub::sync_checks() {
     const auto started = now();
     for (const auto& [key, users] : director_.checks().checks) {
         auto it = slots_.find(key);
-        std::shared_ptr<CheckSlot> slot;
-        if (it != slots_.end()) {
-            slot = it->second;
-        } else {
-            slot = std::make_shared<CheckSlot>(key.to_string());
-            slot->update([&](CheckRunView& v) { v.since = unix_seconds(started.wall); });
-        }
-        slots.emplace_hint(slots.end(), key, std::move(slot));
+        slots.emplace_hint(slots.end(), it != slots_.end() ? *it
+                                                           : std::make_shared<CheckSlot>(
+                                                                 key, unix_seconds(started.wall)));
     }
     slots_ = std::move(slots);
     config_index_.clear();
@@ -221,13 +216,11 @@ void Hub::republish(const model::ServiceKey& key) {
     const auto slot_of = [&](const model::Endpoint& target,
                              const model::CheckSpec& spec) -> std::shared_ptr<CheckSlot> {
         auto it = slots_.find(health::CheckRef{target, spec});
-        return it == slots_.end() ? nullptr : it->second;
+        return it == slots_.end() ? nullptr : *it;
     };
     const size_t n = d->second.reals.size();
     entry->keys.reserve(n);
-    entry->main.resize(n);
-    entry->agent.resize(n);
-    entry->transitions.resize(n);
+    if (main_spec) entry->main.resize(n);
     for (size_t i = 0; i < n; ++i) {
         const auto& r = d->second.reals[i];
         entry->keys.push_back(r.real);
@@ -239,10 +232,13 @@ void Hub::republish(const model::ServiceKey& key) {
         if (real.agent_port) {
             if (!agent_spec)
                 agent_spec = health::agent_check_spec(cfg, director_.config().default_check);
+            entry->agent.resize(n);  // left empty while no real of the service has an agent
             entry->agent[i] = slot_of({real.key.addr, *real.agent_port}, *agent_spec);
         }
-        if (auto t = transitions_.find({key, r.real}); t != transitions_.end())
+        if (auto t = transitions_.find({key, r.real}); t != transitions_.end()) {
+            entry->transitions.resize(n);  // left empty until a real of the service had one
             entry->transitions[i] = t->second;
+        }
     }
     published_.set_service(key, std::move(entry));
 }
@@ -317,13 +313,8 @@ void Hub::on_run_finished(const health::RunResult& run) {
     const auto n = now();
     const auto at = n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                  n.steady - run.finished);
-    it->second->update([&](CheckRunView& v) {
-        v.last_at = unix_seconds(at);
-        v.last_ok = run.result.up;
-        v.last_reason = run.result.reason;
-        v.last_duration_ms = std::chrono::duration<double, std::milli>(took).count();
-        ++v.runs;
-    });
+    (*it)->record_run(unix_seconds(at), run.result.up, run.result.reason,
+                      std::chrono::duration<double, std::milli>(took).count());
 }
 
 void Hub::on_health_event(const health::HealthEvent& ev) {
@@ -333,14 +324,9 @@ void Hub::on_health_event(const health::HealthEvent& ev) {
     const auto n = now();
     const auto at =
         n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(n.steady - ev.at);
-    std::string before;
-    it->second->update([&](CheckRunView& v) {
-        before = v.state;
-        v.state = std::string(health::to_string(ev.state));
-        v.since = unix_seconds(at);
-    });
+    const auto before = (*it)->record_state(ev.state, unix_seconds(at));
     // The first result (from "unknown") is where a check starts, not a change.
-    if (before == "unknown") return;
+    if (before == health::State::unknown) return;
     auto users = director_.checks().checks.find(ev.check);
     if (users == director_.checks().checks.end()) return;
     const std::string to(health::to_string(ev.state));

@@ -1,6 +1,8 @@
 #include "ballast/control/published.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 
 namespace ballast::control {
 
@@ -85,6 +87,42 @@ TrafficView traffic_of(const kernel::IpvsStats& s) {
                        s.cps,   s.inpps,  s.outpps,  s.inbps,   s.outbps};
 }
 }  // namespace
+
+std::mutex& CheckSlot::lock_of() const {
+    static std::array<std::mutex, 64> locks;
+    return locks[(reinterpret_cast<uintptr_t>(this) / alignof(CheckSlot)) % locks.size()];
+}
+
+CheckRunView CheckSlot::read() const {
+    CheckRunView v;
+    v.check = key_.to_string();
+    std::lock_guard lock(lock_of());
+    v.state = std::string(health::to_string(state_));
+    v.since = since_;
+    if (runs_ > 0) v.last_at = last_at_;
+    v.last_ok = last_ok_;
+    v.last_reason = last_reason_;
+    v.last_duration_ms = last_duration_ms_;
+    v.runs = runs_;
+    return v;
+}
+
+void CheckSlot::record_run(UnixSeconds at, bool ok, std::string_view reason, double duration_ms) {
+    std::lock_guard lock(lock_of());
+    last_at_ = at;
+    last_ok_ = ok;
+    last_reason_ = reason;
+    last_duration_ms_ = duration_ms;
+    ++runs_;
+}
+
+health::State CheckSlot::record_state(health::State state, UnixSeconds since) {
+    std::lock_guard lock(lock_of());
+    const auto before = state_;
+    state_ = state;
+    since_ = since;
+    return before;
+}
 
 ServiceView complete_view(const PublishedService& entry, const PublishedCounters* counters) {
     ServiceView v = entry.view;

@@ -10,6 +10,7 @@
 #include "ballast/health/check_plan.hpp"
 #include "ballast/health/tracker.hpp"
 #include "ballast/health/weight_policy.hpp"
+#include "ballast/model/boxed.hpp"
 
 namespace ballast::health {
 
@@ -17,7 +18,7 @@ struct CheckStatus {
     State state = State::unknown;
     std::string reason;  // reason of the latest result reported
     std::optional<TimePoint> recovered_at;
-    std::optional<AgentReply> agent;
+    model::Boxed<AgentReply> agent;  // boxed: most checks are not agent checks
 };
 
 class HealthBook {

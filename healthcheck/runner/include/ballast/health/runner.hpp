@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -145,7 +146,14 @@ private:
     ProbeContext probes_;
     Rng rng_;
     RunnerStats stats_;
-    std::map<CheckKey, std::shared_ptr<Session>> sessions_;
+    // Ordered by their check's key, which each session holds (a map would hold it twice).
+    struct SessionLess {
+        using is_transparent = void;
+        bool operator()(const std::shared_ptr<Session>& a, const std::shared_ptr<Session>& b) const;
+        bool operator()(const std::shared_ptr<Session>& a, const CheckKey& b) const;
+        bool operator()(const CheckKey& a, const std::shared_ptr<Session>& b) const;
+    };
+    std::set<std::shared_ptr<Session>, SessionLess> sessions_;
     std::chrono::microseconds granularity_;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     uint64_t next_order_ = 0;

@@ -12,6 +12,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "ballast/model/boxed.hpp"
 #include "ballast/model/ipvs.hpp"
 #include "ballast/model/result.hpp"
 
@@ -20,45 +21,7 @@ namespace ballast::control {
 using UnixSeconds = double;
 UnixSeconds unix_seconds(std::chrono::system_clock::time_point t);
 
-// An optional kept on the heap: 8 bytes while empty. For a view's large parts that are mostly
-// absent where views are held in bulk (the daemon publishes a RealView per real server, 50,000
-// at 5,000 x 10, without their check runs and counters). Copies copy the value.
-template <typename T>
-class Boxed {
-public:
-    Boxed() = default;
-    // Implicit, as optional: assigned from a value, nullopt or an optional.
-    Boxed(std::nullopt_t) {}
-    Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}
-    Boxed(std::optional<T> value) {
-        if (value) p_ = std::make_unique<T>(std::move(*value));
-    }
-    Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
-    Boxed(Boxed&&) noexcept = default;
-    Boxed& operator=(const Boxed& o) {
-        if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
-        return *this;
-    }
-    Boxed& operator=(Boxed&&) noexcept = default;
-    ~Boxed() = default;
-
-    bool has_value() const { return p_ != nullptr; }
-    explicit operator bool() const { return has_value(); }
-    T& operator*() { return *p_; }
-    const T& operator*() const { return *p_; }
-    T* operator->() { return p_.get(); }
-    const T* operator->() const { return p_.get(); }
-    T value_or(T fallback) const { return p_ ? *p_ : std::move(fallback); }
-    void reset() { p_.reset(); }
-
-    friend bool operator==(const Boxed& a, const Boxed& b) {
-        return a.has_value() == b.has_value() && (!a.has_value() || *a == *b);
-    }
-    friend bool operator==(const Boxed& a, std::nullopt_t) { return !a.has_value(); }
-
-private:
-    std::unique_ptr<T> p_;
-};
+using model::Boxed;
 
 // The last run of one health check.
 struct CheckRunView {

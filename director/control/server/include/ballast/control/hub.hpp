@@ -151,7 +151,7 @@ private:
     // Loop thread only.
     // A real server's slots are found by its checks' keys, named as plan_checks names them
     // (no index by real server: that was another 50,000 map nodes at 5,000 x 10).
-    std::map<health::CheckKey, std::shared_ptr<CheckSlot>, health::CheckKeyLess> slots_;
+    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots_;
     std::map<std::pair<model::ServiceKey, model::RealKey>, std::vector<TransitionCount>>
         transitions_;
     std::map<model::ServiceKey, size_t> config_index_;

@@ -3,39 +3,68 @@
 // all of which run on another thread. The loop replaces a service's entry only when its
 // decisions changed, and each entry is immutable once published, so readers take a
 // snapshot of pointers under a short lock and do their (possibly long) work without it.
-// A check's last run changes with every run: it lives in a CheckSlot of its own (a lock per
-// check), so a run never waits for a reader serializing 50,000 real servers.
+// A check's last run changes with every run: it lives in a CheckSlot of its own, which a
+// reader copies under a short lock, so a run never waits for a reader serializing 50,000
+// real servers.
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ballast/control/protocol.hpp"
 #include "ballast/control/views.hpp"
+#include "ballast/health/check_plan.hpp"
+#include "ballast/health/tracker.hpp"
 #include "ballast/kernel/ipvs_client.hpp"
 #include "ballast/model/ipvs.hpp"
 
 namespace ballast::control {
 
+// The last run of one check, in compact fields: read() formats its CheckRunView. 50,000
+// checks each hold one, so the texts ("tcp 10.0.0.2:80", "up") are made only for a reader.
 class CheckSlot {
 public:
-    explicit CheckSlot(std::string check) { run_.check = std::move(check); }
-    CheckRunView read() const {
-        std::lock_guard lock(mutex_);
-        return run_;
-    }
-    template <typename F>
-    void update(F&& f) {
-        std::lock_guard lock(mutex_);
-        f(run_);
+    CheckSlot(health::CheckKey key, UnixSeconds since) : key_(std::move(key)), since_(since) {}
+    const health::CheckKey& key() const { return key_; }
+    CheckRunView read() const;
+    // A finished run (at: when it finished).
+    void record_run(UnixSeconds at, bool ok, std::string_view reason, double duration_ms);
+    // A state change at `since`; returns the state before it.
+    health::State record_state(health::State state, UnixSeconds since);
+
+private:
+    // Readers take one slot at a time and the loop writes one slot per run: a few locks
+    // shared by every slot keep both short without a mutex in each of 50,000 slots.
+    std::mutex& lock_of() const;
+
+    health::CheckKey key_;
+    health::State state_ = health::State::unknown;
+    bool last_ok_ = false;
+    UnixSeconds since_;        // the last state change (or the check's start)
+    UnixSeconds last_at_ = 0;  // the last result (when runs_ > 0)
+    double last_duration_ms_ = 0;
+    uint64_t runs_ = 0;
+    std::string last_reason_;
+};
+
+// Orders slots by their check's key; finds them by a CheckKey or a CheckRef.
+struct CheckSlotLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+        return health::CheckKeyLess{}(key_of(a), key_of(b));
     }
 
 private:
-    mutable std::mutex mutex_;
-    CheckRunView run_;
+    static const health::CheckKey& key_of(const std::shared_ptr<CheckSlot>& s) { return s->key(); }
+    template <typename K>
+    static const K& key_of(const K& k) {
+        return k;
+    }
 };
 
 // Health transitions of one real server in one service, by where they went and why.
@@ -48,7 +77,8 @@ struct TransitionCount {
 
 struct PublishedService {
     ServiceView view;  // the reals' check runs and counters are left unset here
-    // Parallel to view.reals (slots null: no such check).
+    // Parallel to view.reals (slots null: no such check). main, agent and transitions are
+    // left empty while no real of the service has one.
     std::vector<model::RealKey> keys;
     std::vector<std::shared_ptr<CheckSlot>> main, agent;
     std::vector<std::vector<TransitionCount>> transitions;
