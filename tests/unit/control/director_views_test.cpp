@@ -550,16 +550,21 @@ size_t parts_made_again(const Metrics::Exposition& before, const Metrics::Exposi
     return n;
 }
 
+// Three runs of services (of the families with a line per real) and a dump of random counters.
+void publish_three_runs_with_counters(PublishedState& p, uint64_t seed) {
+    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
+    std::mt19937_64 rng(seed);
+    p.set_counters(random_counters(p, rng, 1));
+}
+
 }  // namespace
 
 // Services that come, go and change places (a reload): the texts and gzip members follow, and a
 // later change makes again only its own run's member.
 TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
     PublishedState p;
-    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
+    publish_three_runs_with_counters(p, 11);
     Metrics m("ballastd test");
-    std::mt19937_64 rng(11);
-    p.set_counters(random_counters(p, rng, 1));
     m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     m.render(p.snapshot(), {});
     // Three services go, the others are published in the reverse order, two new ones come.
@@ -611,10 +616,8 @@ TEST(Metrics, GzipMembersMadeAgainOnlyForTheRunThatChanged) {
 // families whose values changed, and what they show is the serializer's text for the new values.
 TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     PublishedState p;
-    publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
+    publish_three_runs_with_counters(p, 5);
     Metrics m("ballastd test");
-    std::mt19937_64 rng(5);
-    p.set_counters(random_counters(p, rng, 1));
     const auto before = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     auto next = [&p](auto change) {
         auto c = std::make_shared<PublishedCounters>(*p.snapshot().counters);
