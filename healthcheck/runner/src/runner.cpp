@@ -117,19 +117,6 @@ private:
     bool stopped_ = false;
 };
 
-bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
-                                           const std::shared_ptr<Session>& b) const {
-    return a->key() < b->key();
-}
-bool HealthRunner::SessionLess::operator()(const std::shared_ptr<Session>& a,
-                                           const CheckKey& b) const {
-    return a->key() < b;
-}
-bool HealthRunner::SessionLess::operator()(const CheckKey& a,
-                                           const std::shared_ptr<Session>& b) const {
-    return a < b->key();
-}
-
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
     : sink_(sink),
       now_(options.now ? std::move(options.now) : [] { return SteadyClock::now(); }),

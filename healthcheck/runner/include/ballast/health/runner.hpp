@@ -147,13 +147,7 @@ private:
     Rng rng_;
     RunnerStats stats_;
     // Ordered by their check's key, which each session holds (a map would hold it twice).
-    struct SessionLess {
-        using is_transparent = void;
-        bool operator()(const std::shared_ptr<Session>& a, const std::shared_ptr<Session>& b) const;
-        bool operator()(const std::shared_ptr<Session>& a, const CheckKey& b) const;
-        bool operator()(const CheckKey& a, const std::shared_ptr<Session>& b) const;
-    };
-    std::set<std::shared_ptr<Session>, SessionLess> sessions_;
+    std::set<std::shared_ptr<Session>, HeldKeyLess<Session>> sessions_;
     std::chrono::microseconds granularity_;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     uint64_t next_order_ = 0;

@@ -52,20 +52,7 @@ private:
 };
 
 // Orders slots by their check's key; finds them by a CheckKey or a CheckRef.
-struct CheckSlotLess {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-        return health::CheckKeyLess{}(key_of(a), key_of(b));
-    }
-
-private:
-    static const health::CheckKey& key_of(const std::shared_ptr<CheckSlot>& s) { return s->key(); }
-    template <typename K>
-    static const K& key_of(const K& k) {
-        return k;
-    }
-};
+using CheckSlotLess = health::HeldKeyLess<CheckSlot>;
 
 // Health transitions of one real server in one service, by where they went and why.
 struct TransitionCount {
