@@ -120,7 +120,7 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
     // Two malloc arenas, not glibc's 8 per core: the loop and the status thread each get one,
     // and memory freed on one thread is not stranded in a third arena. At 5,000 x 10 glibc's
-    // default cost 24-34 MiB more RSS than this (daemon_memory_bench, BENCHMARKS.md). An
+    // default cost 21-32 MiB more RSS than this (daemon_memory_bench, BENCHMARKS.md). An
     // operator's MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable wins.
     const char* tunables = std::getenv("GLIBC_TUNABLES");
     if (!std::getenv("MALLOC_ARENA_MAX") &&

@@ -338,6 +338,16 @@ size_t format_value(char* buf, uint64_t v) {
     return static_cast<size_t>(r.ptr - buf);
 }
 
+// Where counter family c's values are in a service's counter_values (see Fragments): the
+// service's five counters, one a family, if it has them, then active and inactive per real.
+struct ValueSlice {
+    size_t first, count;
+};
+ValueSlice counter_slice(size_t c, bool has_stats, size_t reals) {
+    if (c < 5) return {c, has_stats ? size_t{1} : 0};
+    return {(has_stats ? 5 : 0) + (c - 5) * reals, reals};
+}
+
 // Appends text, the serializer's lines for count values, with each line's value (after its
 // last space) written as the next of values. The lines are read and written once, into out
 // (a run's buffer, reused, which is then compressed while it is still in the cache).
@@ -389,14 +399,12 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         // serializing all their labels again cost ~2 us a series, and a new text for each
         // service and family cost an allocation and one more pass over ~17 MB). Only the
         // members of the families whose values changed are made again.
-        size_t at = 0;
         for (size_t i = 0; i < kCounterFamilies; ++i) {
-            const size_t n = i < 5 ? (stats ? 1 : 0) : reals;
-            const auto from = values.begin() + static_cast<ptrdiff_t>(at);
+            const auto [first, n] = counter_slice(i, stats != nullptr, reals);
+            const auto from = values.begin() + static_cast<ptrdiff_t>(first);
             if (!std::equal(from, from + static_cast<ptrdiff_t>(n),
-                            f.counter_values.begin() + static_cast<ptrdiff_t>(at)))
+                            f.counter_values.begin() + static_cast<ptrdiff_t>(first)))
                 mark(f, kStateFamilies + i);
-            at += n;
         }
         f.counter_values.assign(values.begin(), values.end());
         return true;
@@ -438,10 +446,7 @@ void Metrics::write_counter_run(size_t family, size_t run, std::string& out) con
         const Fragments& f = *ordered_[i];
         const auto& text = f.counters[c].text;
         if (!text || text->empty()) continue;
-        // Where the family's values start in counter_values (see Fragments).
-        const size_t reals = f.dest_keys.size();
-        const size_t first = c < 5 ? c : (f.has_stats ? 5 : 0) + (c - 5) * reals;
-        const size_t count = c < 5 ? 1 : reals;
+        const auto [first, count] = counter_slice(c, f.has_stats, f.dest_keys.size());
         if (first + count > f.counter_values.size()) continue;
         append_with_values(out, *text, f.counter_values.data() + first, count);
     }
@@ -606,8 +611,7 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
                 write_counter_run(family, run, scratch_run_);
                 m.gz = scratch_run_.empty() ? nullptr : gzip(scratch_run_);
                 m.dirty = false;
-            }
-            if (m.dirty) {
+            } else if (m.dirty) {
                 auto& run_texts = deflater_->texts;
                 run_texts.clear();
                 const size_t last = std::min((run + 1) * per_member, ordered_.size());
