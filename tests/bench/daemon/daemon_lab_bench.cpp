@@ -451,6 +451,8 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     row.checks_per_s =
         static_cast<uint64_t>(static_cast<double>(farm.accepted() - acc0) / since(w0));
     std::tie(row.rss_kib, row.procs) = bench::rss_of_tree(pid);
+    std::fprintf(stderr, "%s: resident memory by process: %s\n", d.name().c_str(),
+                 bench::rss_parts_of_tree(pid).c_str());
 
     // Reload: one real server's weight.
     d.write_config(p, 5);

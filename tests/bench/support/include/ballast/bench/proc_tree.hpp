@@ -87,4 +87,22 @@ inline std::pair<long, size_t> rss_of_tree(pid_t root) {
     return {kib, tree.size()};
 }
 
+// Each process's resident memory by kind (/proc/PID/status): "PID Anon A KiB File F KiB Shmem S
+// KiB", one per process, so a figure can be split into heap and stacks (anon) and mapped binaries
+// and libraries (file).
+inline std::string rss_parts_of_tree(pid_t root) {
+    std::string out;
+    for (pid_t p : process_tree(root)) {
+        std::istringstream in(read_proc(p, "status"));
+        out += (out.empty() ? "" : "; ") + std::to_string(p);
+        for (std::string line; std::getline(in, line);)
+            for (const char* field : {"RssAnon:", "RssFile:", "RssShmem:"})
+                if (line.rfind(field, 0) == 0)
+                    out += " " + line.substr(3, line.find(':') - 3) + " " +
+                           std::to_string(std::atol(line.c_str() + std::string(field).size())) +
+                           " KiB";
+    }
+    return out;
+}
+
 }  // namespace ballast::bench
