@@ -44,7 +44,7 @@ void HealthBook::retain(const CheckPlan& plan) {
             recorded.push_back(recorded_[o]);
             ++o;
         } else {
-            next.push_back(Entry{key, CheckStatus{}});
+            next.emplace_back(key, CheckStatus{});
             recorded.push_back(false);
         }
     }
