@@ -106,6 +106,7 @@ Director::Director(model::DirectorConfig config, Ports ports, StateStore& store,
       sysctl_(ports.sysctl) {
     rebuild_index();
     checks_ = health::plan_checks(config_.services, config_.default_check);
+    book_.retain(checks_);  // a place per check: the first results fill them in
 }
 
 void Director::rebuild_index() {

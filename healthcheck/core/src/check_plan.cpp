@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
-#include <set>
+#include <stdexcept>
 
 namespace ballast::health {
 
@@ -60,6 +61,40 @@ model::CheckSpec agent_check_spec(const model::ServiceConfig& service,
     return agent_check_spec(service.check ? *service.check : default_check);
 }
 
+CheckUsers::CheckUsers(const std::vector<CheckUser>& sorted_unique)
+    : size_(static_cast<uint32_t>(sorted_unique.size())) {
+    if (size_ == 1) {
+        one_ = sorted_unique.front();
+    } else if (size_ > 1) {
+        many_ = std::make_unique<CheckUser[]>(size_);
+        std::copy(sorted_unique.begin(), sorted_unique.end(), many_.get());
+    }
+}
+
+CheckUsers::CheckUsers(const CheckUsers& o) : one_(o.one_), size_(o.size_) {
+    if (o.many_) {
+        many_ = std::make_unique<CheckUser[]>(size_);
+        std::copy(o.begin(), o.end(), many_.get());
+    }
+}
+
+CheckUsers& CheckUsers::operator=(const CheckUsers& o) {
+    if (this != &o) *this = CheckUsers(o);
+    return *this;
+}
+
+CheckMap::const_iterator CheckMap::find(const CheckKey& key) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const value_type& e, const CheckKey& k) { return e.first < k; });
+    return it != entries_.end() && it->first == key ? it : entries_.end();
+}
+
+const CheckUsers& CheckMap::at(const CheckKey& key) const {
+    auto it = find(key);
+    if (it == end()) throw std::out_of_range("CheckMap::at: no check " + key.to_string());
+    return it->second;
+}
+
 std::vector<CheckKey> CheckPlan::keys() const {
     std::vector<CheckKey> out;
     out.reserve(checks.size());
@@ -92,7 +127,8 @@ private:
 
 CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
                       const model::CheckSpec& default_check) {
-    CheckPlan plan;
+    // Every (check, user) pair first, then sorted and grouped: one vector, not a node per check.
+    std::vector<std::pair<CheckKey, CheckUser>> pairs;
     SpecInterner intern;
     for (const auto& svc : services) {
         const bool checked = svc.check && svc.check->type != model::CheckType::none;
@@ -101,22 +137,34 @@ CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
         for (const auto& real : svc.reals) {
             if (checked) {
                 if (!main) main = intern(*svc.check);
-                plan.checks[CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)},
-                                     *main}]
-                    .push_back(CheckUser{svc.key, real.key, CheckRole::main});
+                pairs.emplace_back(
+                    CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)}, *main},
+                    CheckUser{svc.key, real.key, CheckRole::main});
             }
             if (real.agent_port) {
                 if (!agent) agent = intern(agent_check_spec(svc, default_check));
-                plan.checks[CheckKey{{real.key.addr, *real.agent_port}, *agent}].push_back(
-                    CheckUser{svc.key, real.key, CheckRole::agent});
+                pairs.emplace_back(CheckKey{{real.key.addr, *real.agent_port}, *agent},
+                                   CheckUser{svc.key, real.key, CheckRole::agent});
             }
         }
     }
-    for (auto& [k, users] : plan.checks) {
-        std::sort(users.begin(), users.end());
-        users.erase(std::unique(users.begin(), users.end()), users.end());
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    size_t distinct = 0;
+    for (size_t i = 0; i < pairs.size(); ++i)
+        if (i == 0 || pairs[i].first != pairs[i - 1].first) ++distinct;
+    std::vector<CheckMap::value_type> entries;
+    entries.reserve(distinct);
+    std::vector<CheckUser> users;
+    for (size_t i = 0; i < pairs.size();) {
+        size_t j = i;
+        users.clear();
+        for (; j < pairs.size() && pairs[j].first == pairs[i].first; ++j)
+            users.push_back(pairs[j].second);
+        entries.emplace_back(std::move(pairs[i].first), CheckUsers(users));
+        i = j;
     }
-    return plan;
+    return CheckPlan{CheckMap(std::move(entries))};
 }
 
 PlanDiff diff_checks(const std::vector<CheckKey>& running, const std::vector<CheckKey>& wanted) {

@@ -1,30 +1,68 @@
 #include "ballast/health/health_book.hpp"
 
+#include <algorithm>
+
 namespace ballast::health {
+
+template <typename K>
+std::vector<HealthBook::Entry>::const_iterator HealthBook::lower_bound(const K& key) const {
+    return std::lower_bound(checks_.begin(), checks_.end(), key,
+                            [](const Entry& e, const K& k) { return CheckKeyLess{}(e.first, k); });
+}
+
+const CheckStatus* HealthBook::result(std::vector<Entry>::const_iterator it, bool found) const {
+    if (!found || !recorded_[static_cast<size_t>(it - checks_.begin())]) return nullptr;
+    return &it->second;
+}
 
 void HealthBook::record(const CheckKey& check, State state, std::string reason,
                         std::optional<TimePoint> recovered_at, std::optional<AgentReply> agent) {
-    auto& s = checks_[check];
+    auto at = lower_bound(check);
+    auto i = static_cast<size_t>(at - checks_.begin());
+    if (at == checks_.end() || at->first != check) {
+        checks_.insert(at, Entry{check, CheckStatus{}});
+        recorded_.insert(recorded_.begin() + static_cast<ptrdiff_t>(i), false);
+    }
+    auto& s = checks_[i].second;
     s.state = state;
     s.reason = std::move(reason);
     s.recovered_at = recovered_at;
     s.agent = std::move(agent);
+    recorded_[i] = true;
 }
 
 void HealthBook::retain(const CheckPlan& plan) {
-    std::erase_if(checks_, [&](const auto& kv) { return !plan.checks.count(kv.first); });
+    std::vector<Entry> next;
+    std::vector<bool> recorded;
+    next.reserve(plan.checks.size());
+    recorded.reserve(plan.checks.size());
+    size_t o = 0;
+    for (const auto& [key, users] : plan.checks) {
+        while (o < checks_.size() && checks_[o].first < key) ++o;
+        if (o < checks_.size() && checks_[o].first == key) {
+            next.push_back(std::move(checks_[o]));
+            recorded.push_back(recorded_[o]);
+            ++o;
+        } else {
+            next.emplace_back(key, CheckStatus{});
+            recorded.push_back(false);
+        }
+    }
+    checks_ = std::move(next);
+    recorded_ = std::move(recorded);
 }
 
 const CheckStatus* HealthBook::find(const CheckKey& check) const {
-    auto it = checks_.find(check);
-    return it == checks_.end() ? nullptr : &it->second;
+    auto it = lower_bound(check);
+    return result(it, it != checks_.end() && it->first == check);
 }
 
 const CheckStatus* HealthBook::find(const model::IpAddress& addr, uint16_t real_port,
                                     const model::CheckSpec& spec) const {
     if (spec.port) return find(make_check_key(addr, real_port, spec));  // the key's spec differs
-    auto it = checks_.find(CheckRef{model::Endpoint{addr, real_port}, spec});
-    return it == checks_.end() ? nullptr : &it->second;
+    const CheckRef ref{model::Endpoint{addr, real_port}, spec};
+    auto it = lower_bound(ref);
+    return result(it, it != checks_.end() && !CheckKeyLess{}(ref, it->first));
 }
 
 RealHealth HealthBook::real_health(const model::ServiceConfig& service,

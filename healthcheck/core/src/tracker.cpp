@@ -19,14 +19,11 @@ std::string_view to_string(State s) {
 HealthTracker::HealthTracker(uint32_t rise, uint32_t fall, bool start_down)
     : rise_(std::max<uint32_t>(rise, 1)),
       fall_(std::max<uint32_t>(fall, 1)),
-      state_(start_down ? State::down : State::unknown),
-      reason_(start_down ? "start_down: waiting for the first successful check"
-                         : "not checked yet") {}
+      state_(start_down ? State::down : State::unknown) {}
 
-std::optional<Transition> HealthTracker::record(bool success, std::string_view reason,
-                                                TimePoint now) {
-    const bool first = results_ == 0;
-    ++results_;
+std::optional<Transition> HealthTracker::record(bool success, TimePoint now) {
+    const bool first = !has_result_;
+    has_result_ = true;
     if (success) {
         ++ok_run_;
         fail_run_ = 0;
@@ -34,22 +31,22 @@ std::optional<Transition> HealthTracker::record(bool success, std::string_view r
         ++fail_run_;
         ok_run_ = 0;
     }
-    if (first) return move_to(success ? State::up : State::down, reason, now);
-    if (success && state_ != State::up && ok_run_ >= rise_) return move_to(State::up, reason, now);
-    if (!success && state_ != State::down && fail_run_ >= fall_) {
-        return move_to(State::down, reason, now);
-    }
+    if (first) return move_to(success ? State::up : State::down, now);
+    if (success && state_ != State::up && ok_run_ >= rise_) return move_to(State::up, now);
+    if (!success && state_ != State::down && fail_run_ >= fall_) return move_to(State::down, now);
     return std::nullopt;
 }
 
-std::optional<Transition> HealthTracker::move_to(State to, std::string_view reason, TimePoint now) {
+std::optional<Transition> HealthTracker::move_to(State to, TimePoint now) {
     if (to == state_) return std::nullopt;
-    Transition t{state_, to, std::string(reason), now};
+    Transition t{state_, to, now};
     // Only a real recovery ramps: a first success of a fresh target has nothing to recover
     // from, but start_down's first success does (it was held down on purpose).
-    if (to == State::up && state_ == State::down) recovered_at_ = now;
+    if (to == State::up && state_ == State::down) {
+        recovered_at_ = now;
+        recovered_ = true;
+    }
     state_ = to;
-    reason_ = std::string(reason);
     since_ = now;
     return t;
 }

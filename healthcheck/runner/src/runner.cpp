@@ -30,91 +30,29 @@ std::chrono::microseconds LatenessHistogram::percentile(double p) const {
     return std::chrono::microseconds(static_cast<int64_t>(kBuckets + 1) * kBucketMicros);
 }
 
-// Handlers hold the session (shared_ptr) and check stopped_ before touching the
-// runner: HealthRunner stops every session before it goes away.
-class HealthRunner::Session : public std::enable_shared_from_this<Session> {
-public:
-    Session(HealthRunner& runner, CheckKey key, TimePoint first_due)
-        : runner_(&runner),
-          key_(std::move(key)),
-          tracker_(key_.spec->rise, key_.spec->fall, key_.spec->start_down),
-          schedule_(*key_.spec, first_due) {}
+// One (target, check): its tracker and schedule, and the run in flight. Lives in a slot of
+// the runner's vector (moved when it grows); named from outside by SessionId only.
+struct HealthRunner::Session {
+    Session(CheckKey k, TimePoint first_due, uint32_t gen)
+        : key(std::move(k)),
+          tracker(key.spec->rise, key.spec->fall, key.spec->start_down),
+          schedule(*key.spec, first_due),
+          generation(gen) {}
 
-    void arm() { runner_->enqueue(shared_from_this(), schedule_.due()); }
-
-    void stop() {
-        stopped_ = true;  // its place in the runner's queue is skipped when it comes up
-        if (in_flight_ && in_flight_->run) in_flight_->run->cancel();
-        in_flight_.reset();
-        runner_ = nullptr;
-    }
-
-    bool stopped() const { return stopped_; }
-    const CheckKey& key() const { return key_; }
-    const HealthTracker& tracker() const { return tracker_; }
-    uint64_t runs() const { return runs_; }
-
-    void fire(TimePoint now) {
-        runner_->stats_.lateness.add(
-            std::chrono::duration_cast<std::chrono::microseconds>(now - schedule_.due()));
-        ++runner_->stats_.runs_started;
-        in_flight_ = std::make_unique<InFlight>(InFlight{nullptr, now});
-        auto run = start_probe(runner_->probes_, key_, [self = shared_from_this()](ProbeResult r) {
-            if (!self->stopped_) self->completed(std::move(r));
-        });
-        // A run that finished inside start_probe has dropped in_flight_ already.
-        if (in_flight_) in_flight_->run = std::move(run);
-    }
-
-private:
-    void completed(ProbeResult r) {
-        const auto started = in_flight_ ? in_flight_->started : TimePoint{};
-        in_flight_.reset();
-        ++runs_;
-        auto& runner = *runner_;
-        ++runner.stats_.runs_finished;
-        const auto now = runner.now_();
-        if (r.inconclusive) {
-            // Neither a success nor a failure: the server's state stays as it was.
-            ++runner.stats_.inconclusive;
-            runner.sink_.on_inconclusive_run(
-                InconclusiveRun{key_, std::move(r.reason), now, tracker_.state()});
-            if (stopped_) return;  // the sink reloaded the runner from inside the callback
-            schedule_.advance(tracker_.state(), now, runner.rng_);
-            arm();
-            return;
-        }
-        auto transition = tracker_.record(r.up, r.reason, now);
-        runner.sink_.on_run_finished(RunResult{key_, r, started, now});
-        if (stopped_) return;  // the sink reloaded the runner from inside the callback
-        const bool agent_changed = last_agent_ != r.agent;
-        if (agent_changed) last_agent_ = r.agent;
-        if (transition || agent_changed) {
-            HealthEvent ev{
-                key_, tracker_.state(),        transition.has_value(), std::move(r.reason),
-                now,  tracker_.recovered_at(), std::move(r.agent)};
-            ++runner.stats_.events;
-            runner.sink_.on_health_event(ev);
-            if (stopped_) return;  // the sink reloaded the runner from inside the callback
-        }
-        schedule_.advance(tracker_.state(), now, runner.rng_);
-        arm();
-    }
-
-    HealthRunner* runner_;
-    CheckKey key_;
-    HealthTracker tracker_;
-    CheckSchedule schedule_;
-    model::Boxed<AgentReply> last_agent_;  // boxed: most checks are not agent checks
+    CheckKey key;
+    HealthTracker tracker;
+    CheckSchedule schedule;
+    model::Boxed<AgentReply> last_agent;  // boxed: most checks are not agent checks
     // The probe in flight and when it started, only while there is one: 8 bytes for an idle
-    // check (50,000 sessions at 5,000 x 10).
+    // check.
     struct InFlight {
         std::shared_ptr<ProbeRun> run;
         TimePoint started;
     };
-    std::unique_ptr<InFlight> in_flight_;
-    uint64_t runs_ = 0;
-    bool stopped_ = false;
+    std::unique_ptr<InFlight> in_flight;
+    uint64_t runs = 0;
+    uint32_t generation;
+    bool stopped = false;
 };
 
 HealthRunner::HealthRunner(asio::io_context& io, HealthSink& sink, RunnerOptions options)
@@ -130,9 +68,88 @@ HealthRunner::~HealthRunner() {
     alive_.reset();
 }
 
-void HealthRunner::enqueue(std::shared_ptr<Session> session, TimePoint at) {
-    due_.push(Due{at, next_order_++, std::move(session)});
+HealthRunner::Session* HealthRunner::live(SessionId id) {
+    if (id.slot >= slots_.size()) return nullptr;
+    auto& s = slots_[id.slot];
+    return s.stopped || s.generation != id.generation ? nullptr : &s;
+}
+
+const HealthRunner::Session* HealthRunner::find(const CheckKey& check) const {
+    auto it =
+        std::lower_bound(by_key_.begin(), by_key_.end(), check,
+                         [&](uint32_t slot, const CheckKey& k) { return slots_[slot].key < k; });
+    return it != by_key_.end() && slots_[*it].key == check ? &slots_[*it] : nullptr;
+}
+
+void HealthRunner::arm(SessionId id) {
+    enqueue(id, slots_[id.slot].schedule.due());
+}
+
+void HealthRunner::enqueue(SessionId id, TimePoint at) {
+    due_.push(Due{at, next_order_++, id});
     if (!wake_at_ || at < *wake_at_) arm_wake();
+}
+
+void HealthRunner::fire(SessionId id, TimePoint now) {
+    auto& s = slots_[id.slot];
+    stats_.lateness.add(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - s.schedule.due()));
+    ++stats_.runs_started;
+    s.in_flight = std::make_unique<Session::InFlight>(Session::InFlight{nullptr, now});
+    // A copy: a run that finishes inside start_probe may reload the runner, which may move the
+    // slots. The callback holds no session; a stopped session's run is cancelled (its callback
+    // is then never called), and the generation check covers a slot given to another check.
+    const CheckKey key = s.key;
+    auto run = start_probe(probes_, key, [this, id](ProbeResult r) {
+        if (live(id)) completed(id, std::move(r));
+    });
+    // A run that finished inside start_probe has dropped in_flight already.
+    if (auto* again = live(id); again && again->in_flight) again->in_flight->run = std::move(run);
+}
+
+void HealthRunner::completed(SessionId id, ProbeResult r) {
+    auto* s = live(id);
+    const auto started = s->in_flight ? s->in_flight->started : TimePoint{};
+    s->in_flight.reset();
+    ++s->runs;
+    ++stats_.runs_finished;
+    const auto now = now_();
+    // Sink callbacks may reload the runner (the session stopped, the slots moved): each is
+    // followed by a fresh look-up, and the key they see is this copy.
+    const CheckKey key = s->key;
+    if (r.inconclusive) {
+        // Neither a success nor a failure: the server's state stays as it was.
+        ++stats_.inconclusive;
+        sink_.on_inconclusive_run(
+            InconclusiveRun{key, std::move(r.reason), now, s->tracker.state()});
+        if (!(s = live(id))) return;  // the sink reloaded the runner from inside the callback
+        s->schedule.advance(s->tracker.state(), now, rng_);
+        arm(id);
+        return;
+    }
+    auto transition = s->tracker.record(r.up, now);
+    sink_.on_run_finished(RunResult{key, r, started, now});
+    if (!(s = live(id))) return;
+    const bool agent_changed = s->last_agent != r.agent;
+    if (agent_changed) s->last_agent = r.agent;
+    if (transition || agent_changed) {
+        HealthEvent ev{key, s->tracker.state(),        transition.has_value(), std::move(r.reason),
+                       now, s->tracker.recovered_at(), std::move(r.agent)};
+        ++stats_.events;
+        sink_.on_health_event(ev);
+        if (!(s = live(id))) return;
+    }
+    s->schedule.advance(s->tracker.state(), now, rng_);
+    arm(id);
+}
+
+void HealthRunner::stop_session(Session& s) {
+    s.stopped = true;  // its place in the queue is skipped when it comes up
+    ++s.generation;
+    if (s.in_flight && s.in_flight->run) s.in_flight->run->cancel();
+    s.in_flight.reset();
+    s.last_agent.reset();
+    s.key = CheckKey{};  // lets go of the spec
 }
 
 void HealthRunner::arm_wake() {
@@ -162,73 +179,95 @@ void HealthRunner::on_wake() {
     const auto now = now_();
     last_wake_ = now;
     while (!due_.empty() && due_.top().at <= now) {
-        auto session = due_.top().session;
+        const auto id = due_.top().id;
         due_.pop();
-        if (!session->stopped()) session->fire(now);
+        if (live(id)) fire(id, now);
     }
     if (!wake_at_) arm_wake();  // a run that finished at once may have armed it already
 }
 
 PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
-    running.reserve(sessions_.size());
-    for (const auto& s : sessions_) running.push_back(s->key());
+    running.reserve(by_key_.size());
+    for (auto slot : by_key_) running.push_back(slots_[slot].key);
     return start_and_stop(diff_checks(running, checks));
 }
 
 PlanDiff HealthRunner::reload(const CheckPlan& plan) {
-    const auto key = [](const auto& element) -> const CheckKey& {
-        if constexpr (std::is_same_v<std::decay_t<decltype(element)>, std::shared_ptr<Session>>)
-            return element->key();
+    const auto key = [this](const auto& element) -> const CheckKey& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(element)>, uint32_t>)
+            return slots_[element].key;
         else
             return element.first;  // the plan's (key, users)
     };
-    return start_and_stop(diff_sorted(sessions_, plan.checks, key));
+    return start_and_stop(diff_sorted(by_key_, plan.checks, key));
 }
 
 PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
+    const auto by_key = [this](uint32_t a, uint32_t b) { return slots_[a].key < slots_[b].key; };
     for (const auto& k : diff.removed) {
-        auto it = sessions_.find(k);
-        (*it)->stop();
-        sessions_.erase(it);
+        auto it = std::lower_bound(
+            by_key_.begin(), by_key_.end(), k,
+            [&](uint32_t slot, const CheckKey& key) { return slots_[slot].key < key; });
+        stop_session(slots_[*it]);
+        free_.push_back(*it);
     }
+    std::erase_if(by_key_, [&](uint32_t slot) { return slots_[slot].stopped; });
+    // Exactly as many slots as the checks need: a vector grown by doubling would hold up to
+    // twice the sessions' bytes.
+    if (diff.added.size() > free_.size())
+        slots_.reserve(slots_.size() + diff.added.size() - free_.size());
     const auto now = now_();
     // The added batch is spread evenly over each check's interval, with a random
     // phase so successive reloads do not line up on the same instants.
     const auto phase = initial_offset(std::chrono::milliseconds(1000), rng_) / 1000;
+    std::vector<uint32_t> added;
+    added.reserve(diff.added.size());
     for (size_t i = 0; i < diff.added.size(); ++i) {
         const auto& k = diff.added[i];
         const auto due = now + phase + initial_offset(i, diff.added.size(), k.spec->interval);
-        auto s = std::make_shared<Session>(*this, k, due);
-        sessions_.insert(s);
-        s->arm();
+        uint32_t slot;
+        if (!free_.empty()) {
+            slot = free_.back();
+            free_.pop_back();
+            slots_[slot] = Session(k, due, slots_[slot].generation);
+        } else {
+            slot = static_cast<uint32_t>(slots_.size());
+            slots_.emplace_back(k, due, 0);
+        }
+        added.push_back(slot);
+        arm(SessionId{slot, slots_[slot].generation});
     }
+    // diff.added is in key order (it follows the wanted keys): one merge keeps by_key_ sorted.
+    std::vector<uint32_t> merged;
+    merged.reserve(by_key_.size() + added.size());
+    std::merge(by_key_.begin(), by_key_.end(), added.begin(), added.end(),
+               std::back_inserter(merged), by_key);
+    by_key_ = std::move(merged);
     return diff;
 }
 
 void HealthRunner::stop() {
-    for (const auto& s : sessions_) s->stop();
-    sessions_.clear();
+    for (auto& s : slots_)
+        if (!s.stopped) stop_session(s);
+    slots_.clear();
+    slots_.shrink_to_fit();
+    free_.clear();
+    by_key_.clear();
     due_ = {};
     arm_wake();  // nothing due: cancels the timer, so an idle loop can return
 }
 
 std::optional<State> HealthRunner::state(const CheckKey& check) const {
-    auto it = sessions_.find(check);
-    if (it == sessions_.end()) return std::nullopt;
-    return (*it)->tracker().state();
+    const auto* s = find(check);
+    if (!s) return std::nullopt;
+    return s->tracker.state();
 }
 
 std::optional<uint64_t> HealthRunner::runs(const CheckKey& check) const {
-    auto it = sessions_.find(check);
-    if (it == sessions_.end()) return std::nullopt;
-    return (*it)->runs();
-}
-
-std::optional<std::string> HealthRunner::reason(const CheckKey& check) const {
-    auto it = sessions_.find(check);
-    if (it == sessions_.end()) return std::nullopt;
-    return (*it)->tracker().reason();
+    const auto* s = find(check);
+    if (!s) return std::nullopt;
+    return s->runs;
 }
 
 }  // namespace ballast::health

@@ -204,8 +204,8 @@ TEST(HealthRunner, CheckerOutOfDescriptorsLeavesServersAsTheyWere) {
         testing::NoFreeDescriptors starved;
         ASSERT_TRUE(run_until(io, [&] { return runner.stats().inconclusive >= 6; }));
     }
-    EXPECT_EQ(runner.state(tcp), State::up) << runner.reason(tcp).value_or("");
-    EXPECT_EQ(runner.state(exec), State::up) << runner.reason(exec).value_or("");
+    EXPECT_EQ(runner.state(tcp), State::up) << sink.for_key(tcp).back().reason;
+    EXPECT_EQ(runner.state(exec), State::up) << sink.for_key(exec).back().reason;
     EXPECT_EQ(sink.events.size(), events_before) << sink.events.back().reason;
     // Counted and reported as the checker's own trouble.
     ASSERT_EQ(sink.inconclusive.size(), runner.stats().inconclusive);

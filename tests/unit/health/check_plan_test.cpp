@@ -109,7 +109,48 @@ TEST(CheckPlan, UncheckedServiceHasNoProbeButAgentPortDoes) {
     EXPECT_EQ(key.spec->type, CheckType::agent);
     EXPECT_EQ(key.target.port, 7777);
     EXPECT_EQ(key.spec->interval, model::Millis(1500));
-    EXPECT_EQ(users.at(0).role, CheckRole::agent);
+    EXPECT_EQ(users.front().role, CheckRole::agent);
+}
+
+// The plan's map: keys in order, found by value; users sorted and distinct, one inline or many
+// on the heap, and copies that own their own.
+TEST(CheckPlan, MapFindsEveryKeyAndItsUsers) {
+    auto a = service("192.0.2.1", 80, http_check(), {{"10.0.0.3", 80}, {"10.0.0.2", 80}});
+    auto b = service("192.0.2.2", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.2", 80}});
+    auto c = service("192.0.2.3", 80, http_check(), {{"10.0.0.2", 80}});
+    const auto plan = plan_checks({c, a, b}, CheckSpec{});
+    ASSERT_EQ(plan.checks.size(), 2u);
+    EXPECT_TRUE(std::is_sorted(plan.checks.begin(), plan.checks.end(),
+                               [](const auto& x, const auto& y) { return x.first < y.first; }));
+    const auto two = make_check_key(*IpAddress::parse("10.0.0.2"), 80, http_check());
+    const auto three = make_check_key(*IpAddress::parse("10.0.0.3"), 80, http_check());
+    const auto& shared = plan.checks.at(two);
+    ASSERT_EQ(shared.size(), 3u);  // a, b (its repeated real once), c
+    EXPECT_TRUE(std::is_sorted(shared.begin(), shared.end()));
+    EXPECT_EQ(shared.front().service, a.key);
+    EXPECT_EQ(shared[1].service, b.key);
+    EXPECT_EQ(shared[2].service, c.key);
+    const auto& single = plan.checks.at(three);
+    ASSERT_EQ(single.size(), 1u);
+    EXPECT_EQ(single.front().service, a.key);
+    EXPECT_EQ(single.front().real.addr, *IpAddress::parse("10.0.0.3"));
+    EXPECT_EQ(plan.checks.count(make_check_key(*IpAddress::parse("10.0.0.4"), 80, http_check())),
+              0u);
+    EXPECT_THROW(plan.checks.at(make_check_key(*IpAddress::parse("10.0.0.2"), 81, http_check())),
+                 std::out_of_range);
+
+    auto copy = plan;
+    const auto& copied = copy.checks.at(two);
+    ASSERT_EQ(copied.size(), 3u);
+    EXPECT_NE(copied.begin(), shared.begin());  // its own array
+    EXPECT_TRUE(std::equal(copied.begin(), copied.end(), shared.begin(), shared.end()));
+    CheckUsers assigned;
+    EXPECT_TRUE(assigned.empty());
+    assigned = single;
+    ASSERT_EQ(assigned.size(), 1u);
+    EXPECT_EQ(assigned.front(), single.front());
+    assigned = shared;
+    EXPECT_TRUE(std::equal(assigned.begin(), assigned.end(), shared.begin(), shared.end()));
 }
 
 TEST(CheckPlan, DiffKeepsUnchangedAddsAndRemoves) {

@@ -63,6 +63,44 @@ TEST(HealthBook, RetainForgetsUnplannedChecks) {
     EXPECT_FALSE(book.find(f.main_key));
 }
 
+// retain() makes a place per planned check, with no result until one is recorded; results of
+// checks still planned survive the next plan, others are forgotten; a check recorded without a
+// plan is found as well, in order among the planned ones.
+TEST(HealthBook, PlannedChecksHaveNoResultUntilOneIsRecorded) {
+    Fixture f;
+    HealthBook book;
+    const auto plan = plan_checks({f.svc}, {});
+    ASSERT_EQ(plan.checks.size(), 2u);  // main and agent
+    book.retain(plan);
+    EXPECT_FALSE(book.find(f.main_key));
+    EXPECT_FALSE(book.find(f.agent_key));
+    EXPECT_FALSE(book.find(f.real.key.addr, 80, *f.svc.check));
+    book.record(f.main_key, State::up, "HTTP 200", std::nullopt, std::nullopt);
+    ASSERT_TRUE(book.find(f.main_key));
+    EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 200");
+    EXPECT_FALSE(book.find(f.agent_key));
+
+    const auto early = make_check_key(*IpAddress::parse("10.0.0.1"), 80, *f.svc.check);
+    const auto late = make_check_key(*IpAddress::parse("10.0.0.9"), 80, *f.svc.check);
+    book.record(late, State::down, "late", std::nullopt, std::nullopt);
+    book.record(early, State::down, "early", std::nullopt, std::nullopt);
+    EXPECT_EQ(book.find(early)->reason, "early");
+    EXPECT_EQ(book.find(late)->reason, "late");
+    EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 200");
+    EXPECT_FALSE(book.find(f.agent_key));
+
+    auto without_agent = f.svc;
+    without_agent.reals[0].agent_port.reset();
+    book.retain(plan_checks({without_agent}, {}));
+    EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 200");
+    EXPECT_FALSE(book.find(f.agent_key));
+    EXPECT_FALSE(book.find(early));
+    EXPECT_FALSE(book.find(late));
+    book.retain(plan);  // the agent check back: a place again, still without a result
+    EXPECT_FALSE(book.find(f.agent_key));
+    EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 200");
+}
+
 TEST(HealthBook, FindsByPartsWhatTheKeyNames) {
     Fixture f;
     HealthBook book;

@@ -2,9 +2,11 @@
 // Which probes run: one per distinct (target endpoint, check spec), shared by
 // every service that uses it. Pure function of the configuration.
 #include <compare>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ballast/model/address.hpp"
@@ -112,8 +114,56 @@ model::CheckSpec agent_check_spec(const model::CheckSpec& base);
 model::CheckSpec agent_check_spec(const model::ServiceConfig& service,
                                   const model::CheckSpec& default_check);
 
+// The users of one check, sorted and distinct: one kept inline (most checks have exactly one
+// user), more in one heap array. 64 bytes and no heap block for a check of one service.
+class CheckUsers {
+public:
+    CheckUsers() = default;
+    explicit CheckUsers(const std::vector<CheckUser>& sorted_unique);
+    CheckUsers(const CheckUsers& o);
+    CheckUsers(CheckUsers&&) noexcept = default;
+    CheckUsers& operator=(const CheckUsers& o);
+    CheckUsers& operator=(CheckUsers&&) noexcept = default;
+    ~CheckUsers() = default;
+
+    const CheckUser* begin() const { return many_ ? many_.get() : &one_; }
+    const CheckUser* end() const { return begin() + size_; }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const CheckUser& operator[](size_t i) const { return begin()[i]; }
+    const CheckUser& front() const { return *begin(); }
+
+private:
+    CheckUser one_{};
+    uint32_t size_ = 0;
+    std::unique_ptr<CheckUser[]> many_;  // all of them, when more than one
+};
+
+// The checks of a plan and their users, in key order: one sorted vector (a std::map would add
+// a node, and a std::vector of users a heap block, per check).
+class CheckMap {
+public:
+    using value_type = std::pair<CheckKey, CheckUsers>;
+    using const_iterator = std::vector<value_type>::const_iterator;
+
+    CheckMap() = default;
+    // Entries in strictly ascending key order.
+    explicit CheckMap(std::vector<value_type> sorted) : entries_(std::move(sorted)) {}
+
+    const_iterator begin() const { return entries_.begin(); }
+    const_iterator end() const { return entries_.end(); }
+    size_t size() const { return entries_.size(); }
+    bool empty() const { return entries_.empty(); }
+    const_iterator find(const CheckKey& key) const;
+    size_t count(const CheckKey& key) const { return find(key) != end() ? 1 : 0; }
+    const CheckUsers& at(const CheckKey& key) const;  // throws std::out_of_range when absent
+
+private:
+    std::vector<value_type> entries_;
+};
+
 struct CheckPlan {
-    std::map<CheckKey, std::vector<CheckUser>> checks;
+    CheckMap checks;
     std::vector<CheckKey> keys() const;
 };
 

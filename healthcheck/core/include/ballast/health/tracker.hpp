@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
 
 namespace ballast::health {
@@ -18,7 +17,6 @@ std::string_view to_string(State);
 struct Transition {
     State from = State::unknown;
     State to = State::unknown;
-    std::string reason;  // the result that caused the transition
     TimePoint at{};
 };
 
@@ -29,31 +27,34 @@ public:
 
     // Feeds one probe result. The first result decides the state at once (unknown -> up/down,
     // or start_down's down -> up on the first success); after that `rise` consecutive successes
-    // bring a down target up and `fall` consecutive failures take an up target down.
-    std::optional<Transition> record(bool success, std::string_view reason, TimePoint now);
+    // bring a down target up and `fall` consecutive failures take an up target down. The
+    // result's reason is the caller's to pass on (a runner puts it in its event): a tracker is
+    // held per check (50,000 at 5,000 x 10) and keeps none.
+    std::optional<Transition> record(bool success, TimePoint now);
 
     State state() const { return state_; }
-    const std::string& reason() const { return reason_; }  // reason of the last transition
-    TimePoint since() const { return since_; }             // time of the last transition
-    bool has_result() const { return results_ > 0; }
+    TimePoint since() const { return since_; }  // time of the last transition
+    bool has_result() const { return has_result_; }
     uint32_t successes_in_a_row() const { return ok_run_; }
     uint32_t failures_in_a_row() const { return fail_run_; }
     // Set when the target came up after having been down (not on the first result):
     // the start of a slow-start ramp.
-    std::optional<TimePoint> recovered_at() const { return recovered_at_; }
+    std::optional<TimePoint> recovered_at() const {
+        return recovered_ ? std::optional<TimePoint>(recovered_at_) : std::nullopt;
+    }
 
 private:
-    std::optional<Transition> move_to(State to, std::string_view reason, TimePoint now);
+    std::optional<Transition> move_to(State to, TimePoint now);
 
     uint32_t rise_;
     uint32_t fall_;
-    State state_;
-    std::string reason_;
-    TimePoint since_{};
-    std::optional<TimePoint> recovered_at_;
-    uint64_t results_ = 0;
     uint32_t ok_run_ = 0;
     uint32_t fail_run_ = 0;
+    TimePoint since_{};
+    TimePoint recovered_at_{};  // when recovered_
+    State state_;
+    bool recovered_ = false;
+    bool has_result_ = false;
 };
 
 }  // namespace ballast::health
