@@ -90,7 +90,7 @@ struct Rig {
     }
     ServiceView view(const model::ServiceKey& key) {
         const auto& cfg = key == kWeb ? d->config().services[0] : d->config().services[1];
-        return service_view(cfg, d->decisions().at(key), d->overrides());
+        return service_view(cfg, *d->decisions().at(key), d->overrides());
     }
     void verdict(const char* real, health::State state, std::string reason) {
         const auto r = rk(real);

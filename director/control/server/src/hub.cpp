@@ -205,7 +205,7 @@ void Hub::republish(const model::ServiceKey& key) {
     }
     const auto& cfg = director_.config().services[c->second];
     auto entry = std::make_shared<PublishedService>();
-    entry->view = service_view(cfg, d->second, director_.overrides());
+    entry->view = service_view(cfg, *d->second, director_.overrides());
     // The service's checks as plan_checks keys them: its own check (when it has one) with its
     // port folded into the target, and the agent check of reals with an agent_port.
     std::optional<model::CheckSpec> main_spec, agent_spec;
@@ -218,11 +218,11 @@ void Hub::republish(const model::ServiceKey& key) {
         auto it = slots_.find(health::CheckRef{target, spec});
         return it == slots_.end() ? nullptr : *it;
     };
-    const size_t n = d->second.reals.size();
+    const size_t n = d->second->reals.size();
     entry->keys.reserve(n);
     if (main_spec) entry->main.resize(n);
     for (size_t i = 0; i < n; ++i) {
-        const auto& r = d->second.reals[i];
+        const auto& r = d->second->reals[i];
         entry->keys.push_back(r.real);
         if (r.sorry || i >= cfg.reals.size()) continue;
         const auto& real = cfg.reals[i];  // decisions are in config order, the sorry server last
