@@ -106,13 +106,47 @@ struct Rig {
     }
 };
 
+health::State state_named(const std::string& s) {
+    return s == "up"     ? health::State::up
+           : s == "down" ? health::State::down
+                         : health::State::unknown;
+}
+
+// An entry as the loop would publish it for this view (no checks).
 std::shared_ptr<PublishedService> entry_of(const ServiceView& v) {
+    auto d = std::make_shared<policy::ServiceDecision>();
+    d->key = v.key;
+    d->name = v.name;
+    d->down = v.down;
+    d->panic = v.panic;
+    d->sorry_active = v.sorry_active;
     auto e = std::make_shared<PublishedService>();
-    e->view = v;
-    for (const auto& r : v.reals) e->keys.push_back(rk(r.real.c_str()));
-    e->main.resize(v.reals.size());
-    e->agent.resize(v.reals.size());
-    e->transitions.resize(v.reals.size());
+    for (const auto& r : v.reals) {
+        policy::RealDecision rd;
+        rd.real = rk(r.real.c_str());
+        rd.sorry = r.sorry;
+        rd.present = r.present;
+        rd.down = r.down;
+        rd.awaiting = r.awaiting;
+        rd.ramping = r.ramping;
+        rd.configured = r.configured;
+        rd.effective = r.effective;
+        rd.state = state_named(r.state);
+        rd.reason = r.reason;
+        if (r.override_) {
+            rd.override_ = policy::Override{
+                r.override_->action == "drain" ? policy::Override::Kind::drain
+                                               : policy::Override::Kind::weight,
+                r.override_->weight, r.override_->set_by,
+                policy::WallTime(std::chrono::seconds(static_cast<int64_t>(r.override_->set_at)))};
+            e->every_service.resize(v.reals.size());
+            e->every_service[d->reals.size()] = r.override_->every_service;
+        }
+        d->reals.push_back(std::move(rd));
+    }
+    e->decision = std::move(d);
+    e->scheduler = v.scheduler;
+    e->check_type = v.check_type;
     return e;
 }
 
@@ -261,16 +295,21 @@ TEST(Published, ReasonClassesStayFew) {
     EXPECT_EQ(reason_class(std::string(100, 'x')).size(), 48u);
 }
 
-TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
+TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     model::CheckSpec spec;
     spec.type = model::CheckType::tcp;
     const auto key = health::make_check_key(model::IpAddress::parse("10.0.0.2").value(), 80, spec);
-    CheckSlot slot(key, 100);
+    auto other = key;
+    other.target.port = 81;
+    CheckRuns runs({key, other}, 100);
+    SharedTexts texts;
+    const uint32_t i = runs.find(key);
+    ASSERT_EQ(i, 0u);
     CheckRunView want;
     want.check = key.to_string();
     want.state = "unknown";
     want.since = 100;
-    EXPECT_EQ(slot.read(), want);  // no result yet: no last_at
+    EXPECT_EQ(runs.read(i), want);  // no result yet: no last_at
     EXPECT_EQ(want.check, "tcp 10.0.0.2:80");
 
     // Runs, each with the state change it caused (none for the third).
@@ -286,9 +325,9 @@ TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
                                      {125, false, "connect refused", 0.75, std::nullopt}};
     auto state = health::State::unknown;
     for (const auto& step : steps) {
-        slot.record_run(step.at, step.ok, step.reason, step.ms);
+        runs.record_run(i, step.at, step.ok, step.reason, step.ms, texts);
         if (step.to) {
-            EXPECT_EQ(slot.record_state(*step.to, step.at), state);
+            EXPECT_EQ(runs.record_state(i, *step.to, step.at), state);
             state = *step.to;
             want.state = std::string(health::to_string(state));
             want.since = step.at;
@@ -298,22 +337,43 @@ TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
         want.last_reason = step.reason;
         want.last_duration_ms = step.ms;
         ++want.runs;
-        EXPECT_EQ(slot.read(), want);
+        EXPECT_EQ(runs.read(i), want);
     }
     EXPECT_EQ(want.state, "down");
     EXPECT_EQ(want.since, 115);
     EXPECT_EQ(want.runs, 3u);
+    // The other check is untouched, and found by its parts too.
+    const uint32_t j = runs.find(health::CheckRef{other.target, *other.spec});
+    ASSERT_EQ(j, 1u);
+    EXPECT_EQ(runs.read(j).runs, 0u);
+    EXPECT_EQ(runs.read(j).since, 100);
+    auto absent = key;
+    absent.target.port = 82;
+    EXPECT_EQ(runs.find(absent), CheckRuns::kNone);
 
-    // A set of slots finds one by its check's key.
-    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots;
-    auto other = key;
-    other.target.port = 81;
-    slots.insert(std::make_shared<CheckSlot>(other, 1));
-    slots.insert(std::make_shared<CheckSlot>(key, 2));
-    auto it = slots.find(key);
-    ASSERT_NE(it, slots.end());
-    EXPECT_EQ((*it)->read().since, 2);
-    EXPECT_EQ((*slots.find(health::CheckRef{other.target, *other.spec}))->read().since, 1);
+    // A new plan: the kept check keeps its runs, the new one starts unknown at its time, the
+    // removed one is gone.
+    auto added = key;
+    added.target.port = 79;
+    CheckRuns next({added, key}, 200, &runs);
+    EXPECT_EQ(next.size(), 2u);
+    EXPECT_EQ(next.find(other), CheckRuns::kNone);
+    EXPECT_EQ(next.read(next.find(key)), want);
+    EXPECT_EQ(next.read(next.find(added)).since, 200);
+    EXPECT_EQ(next.read(next.find(added)).runs, 0u);
+}
+
+TEST(Published, SharedTextsHoldEachTextOnceWhileSomeoneHoldsIt) {
+    SharedTexts texts;
+    auto a = texts.get("connected");
+    const std::string same("connected");
+    EXPECT_EQ(texts.get(same), a);  // the same object, not an equal copy
+    EXPECT_EQ(*a, "connected");
+    EXPECT_NE(texts.get("connect refused"), a);
+    // Texts nobody holds go at a later sweep; held ones stay the same object.
+    for (int n = 0; n < 1000; ++n) texts.get("timeout " + std::to_string(n));
+    EXPECT_LT(texts.size(), 200u);
+    EXPECT_EQ(texts.get("connected"), a);
 }
 
 TEST(Published, OrderRemovalCountersAndEvents) {
@@ -327,9 +387,9 @@ TEST(Published, OrderRemovalCountersAndEvents) {
     p.set_service(kWeb, entry_of(a));
     auto s = p.snapshot();
     ASSERT_EQ(s.services.size(), 2u);
-    EXPECT_EQ(s.services[0]->view.name, "b");  // publication order until set_order
+    EXPECT_EQ(s.services[0]->name(), "b");  // publication order until set_order
     p.set_order({kWeb, kApi});
-    EXPECT_EQ(p.snapshot().services[0]->view.name, "a");
+    EXPECT_EQ(p.snapshot().services[0]->name(), "a");
     EXPECT_EQ(p.snapshot(kApi).services.size(), 1u);
     p.set_service(kApi, nullptr);
     EXPECT_EQ(p.service_count(), 1u);
@@ -456,11 +516,11 @@ std::shared_ptr<PublishedCounters> random_counters(const PublishedState& p, std:
     auto c = std::make_shared<PublishedCounters>();
     c->at = at;
     for (const auto& e : p.snapshot().services) {
-        auto& st = c->services[e->view.key];
+        auto& st = c->services[e->key()];
         st.conns = draw(), st.inpkts = draw(), st.outpkts = draw();
         st.inbytes = draw(), st.outbytes = draw();
-        for (const auto& key : e->keys) {
-            auto& d = c->dests[e->view.key][key];
+        for (const auto& real : e->decision->reals) {
+            auto& d = c->dests[e->key()][real.real];
             d.active_conns = static_cast<uint32_t>(draw());
             d.inactive_conns = static_cast<uint32_t>(draw());
         }
@@ -517,8 +577,8 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
         if (dump % 4 == 0)  // services the dump does not show (a gap in its maps)
             for (const auto& e : p.snapshot().services)
                 if (rng() % 5 == 0) {
-                    counters->services.erase(e->view.key);
-                    if (rng() % 2) counters->dests.erase(e->view.key);
+                    counters->services.erase(e->key());
+                    if (rng() % 2) counters->dests.erase(e->key());
                 }
         p.set_counters(counters);
         const auto text = kept.render(p.snapshot(), {}).text();
@@ -537,9 +597,11 @@ namespace {
 // Publishes `entry` again with its first real server down.
 void first_real_down(PublishedState& p, const std::shared_ptr<const PublishedService>& entry) {
     auto changed = std::make_shared<PublishedService>(*entry);
-    changed->view.reals[0].state = "down";
-    changed->view.reals[0].down = true;
-    p.set_service(changed->view.key, changed);
+    auto decision = std::make_shared<policy::ServiceDecision>(*entry->decision);
+    decision->reals[0].state = health::State::down;
+    decision->reals[0].down = true;
+    changed->decision = std::move(decision);
+    p.set_service(changed->key(), changed);
 }
 
 // How many parts of `after` are not those of `before` (the first, the whole-daemon part, is
@@ -570,15 +632,15 @@ TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
     // Three services go, the others are published in the reverse order, two new ones come.
     std::vector<model::ServiceKey> order;
     for (const auto& e : p.snapshot().services)
-        if (e->view.name != "svc5" && e->view.name != "svc6" && e->view.name != "svc7")
-            order.insert(order.begin(), e->view.key);
+        if (e->name() != "svc5" && e->name() != "svc6" && e->name() != "svc7")
+            order.insert(order.begin(), e->key());
     p.set_order(order);
     PublishedState more;
     publish_services(more, 3 * static_cast<int>(Metrics::kServicesPerRealMember) + 2);
     for (const auto& e : more.snapshot().services)
-        if (std::find(order.begin(), order.end(), e->view.key) == order.end() &&
-            e->view.name.size() > 4)  // the two new ones: svc96, svc97
-            p.set_service(e->view.key, e);
+        if (std::find(order.begin(), order.end(), e->key()) == order.end() &&
+            e->name().size() > 4)  // the two new ones: svc96, svc97
+            p.set_service(e->key(), e);
     const auto text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
     const auto gz = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
@@ -624,7 +686,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
         change(*c);
         p.set_counters(c);
     };
-    const auto last = p.snapshot().services.back()->view.key;
+    const auto last = p.snapshot().services.back()->key();
     next([&](PublishedCounters& c) { c.dests.at(last).begin()->second.active_conns += 7; });
     const auto one = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     ASSERT_EQ(one.parts.size(), before.parts.size());
@@ -633,7 +695,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
     EXPECT_EQ(inflate_members(one), text);
     // The first service's inactive count and its own byte counter: two more members.
-    const auto first = p.snapshot().services.front()->view.key;
+    const auto first = p.snapshot().services.front()->key();
     next([&](PublishedCounters& c) {
         c.dests.at(first).begin()->second.inactive_conns += 1;
         c.services.at(first).inbytes += 1500;
