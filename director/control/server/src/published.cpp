@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
+#include <type_traits>
 
 #include "ballast/control/director_views.hpp"
 
@@ -102,35 +104,69 @@ std::shared_ptr<const std::string> SharedTexts::get(std::string_view text) {
 }
 
 CheckRuns::CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since, const CheckRuns* before)
-    : keys_(std::move(keys)), runs_(keys_.size()) {
+    : runs_(keys.size()) {
+    keys_.reserve(keys.size());
+    std::map<const model::CheckSpec*, uint32_t> spec_index;
+    for (const auto& k : keys) {
+        auto [it, added] = spec_index.try_emplace(&*k.spec, static_cast<uint32_t>(specs_.size()));
+        if (added) specs_.push_back(k.spec);
+        keys_.push_back(Key{k.target, it->second});
+    }
+    keys = {};
     size_t b = 0;
-    const health::CheckKeyLess less;
     for (size_t i = 0; i < keys_.size(); ++i) {
+        const auto& target = keys_[i].target;
+        const auto& spec = *specs_[keys_[i].spec];
         // Both in key order: walked side by side.
-        while (before && b < before->keys_.size() && less(before->keys_[b], keys_[i])) ++b;
-        if (before && b < before->keys_.size() && !less(keys_[i], before->keys_[b]))
+        const auto at_b = [&] {
+            return before && b < before->keys_.size()
+                       ? before->compare(target, spec, static_cast<uint32_t>(b))
+                       : -1;
+        };
+        while (at_b() > 0) ++b;
+        if (at_b() == 0)
             runs_[i] = before->runs_[b];  // the loop, the only writer, reads without the lock
         else
             runs_[i].since = since;
     }
 }
 
-namespace {
-template <typename Key>
-uint32_t find_in(const std::vector<health::CheckKey>& keys, const Key& key) {
-    const health::CheckKeyLess less;
-    auto it = std::lower_bound(keys.begin(), keys.end(), key, less);
-    if (it == keys.end() || less(key, *it)) return CheckRuns::kNone;
-    return static_cast<uint32_t>(it - keys.begin());
+int CheckRuns::compare(const model::Endpoint& target, const model::CheckSpec& spec,
+                       uint32_t i) const {
+    const Key& k = keys_[i];
+    if (target != k.target) return target < k.target ? -1 : 1;
+    const model::CheckSpec& other = *specs_[k.spec];
+    if (&spec == &other) return 0;
+    return spec < other ? -1 : other < spec ? 1 : 0;
 }
-}  // namespace
+
+template <typename K>
+uint32_t CheckRuns::find_key(const K& key) const {
+    const model::Endpoint& target = key.target;
+    const model::CheckSpec& spec = [&]() -> const model::CheckSpec& {
+        if constexpr (std::is_same_v<K, health::CheckKey>)
+            return *key.spec;
+        else
+            return key.spec;
+    }();
+    size_t lo = 0, hi = keys_.size();
+    while (lo < hi) {  // the first key not below (target, spec)
+        const size_t mid = lo + (hi - lo) / 2;
+        if (compare(target, spec, static_cast<uint32_t>(mid)) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == keys_.size() || compare(target, spec, static_cast<uint32_t>(lo)) != 0) return kNone;
+    return static_cast<uint32_t>(lo);
+}
 
 uint32_t CheckRuns::find(const health::CheckKey& key) const {
-    return find_in(keys_, key);
+    return find_key(key);
 }
 
 uint32_t CheckRuns::find(const health::CheckRef& key) const {
-    return find_in(keys_, key);
+    return find_key(key);
 }
 
 std::mutex& CheckRuns::lock_of(uint32_t i) {
@@ -140,7 +176,7 @@ std::mutex& CheckRuns::lock_of(uint32_t i) {
 
 CheckRunView CheckRuns::read(uint32_t i) const {
     CheckRunView v;
-    v.check = keys_[i].to_string();
+    v.check = key(i).to_string();
     std::lock_guard lock(lock_of(i));
     const Run& r = runs_[i];
     v.state = std::string(health::to_string(r.state));

@@ -66,7 +66,7 @@ public:
     CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since,
               const CheckRuns* before = nullptr);
     size_t size() const { return keys_.size(); }
-    const health::CheckKey& key(uint32_t i) const { return keys_[i]; }
+    health::CheckKey key(uint32_t i) const { return {keys_[i].target, specs_[keys_[i].spec]}; }
     // The check's index, or kNone.
     uint32_t find(const health::CheckKey& key) const;
     uint32_t find(const health::CheckRef& key) const;
@@ -92,7 +92,19 @@ private:
     // shared by every run keep both short without a mutex in each of 50,000 runs.
     static std::mutex& lock_of(uint32_t i);
 
-    std::vector<health::CheckKey> keys_;
+    // A check's key as its target and the index of its spec in specs_: 24 bytes, not a
+    // CheckKey's 40 (a plan shares one spec among many checks: one copy of it here too).
+    struct Key {
+        model::Endpoint target;
+        uint32_t spec = 0;
+    };
+    // <0, 0, >0 as CheckKeyLess orders (target, spec) against keys_[i].
+    int compare(const model::Endpoint& target, const model::CheckSpec& spec, uint32_t i) const;
+    template <typename K>
+    uint32_t find_key(const K& key) const;
+
+    std::vector<Key> keys_;
+    std::vector<health::SharedSpec> specs_;
     std::vector<Run> runs_;  // parallel to keys_
 };
 
