@@ -311,9 +311,9 @@ bool Director::redecide(const ServiceKey& key, Now now, bool settings_changed) {
     auto next = policy::decide_service(cfg, inputs(now.steady));
     if (next.ramping() && !next_ramp_) next_ramp_ = now.steady + options_.ramp_step;
     auto old = decisions_.find(key);
-    if (!settings_changed && old != decisions_.end() && old->second == next) return false;
+    if (!settings_changed && old != decisions_.end() && *old->second == next) return false;
     if (old != decisions_.end()) {
-        const auto& before = old->second;
+        const auto& before = *old->second;
         for (const auto& r : next.reals) {
             const policy::RealDecision* prev = nullptr;
             for (const auto& p : before.reals)
@@ -357,7 +357,7 @@ bool Director::redecide(const ServiceKey& key, Now now, bool settings_changed) {
                  now, key);
     }
     desired_.services[key] = policy::desired_service(cfg, next);
-    decisions_[key] = std::move(next);
+    decisions_[key] = std::make_shared<const policy::ServiceDecision>(std::move(next));
     redecided_.insert(key);
     return true;
 }
@@ -448,7 +448,7 @@ void Director::tick(Now now) {
     next_ramp_.reset();
     std::set<ServiceKey> ramping;
     for (const auto& [key, d] : decisions_)
-        if (d.ramping()) ramping.insert(key);
+        if (d->ramping()) ramping.insert(key);
     update_services(ramping, now);
 }
 

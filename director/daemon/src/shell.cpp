@@ -265,7 +265,7 @@ void Shell::notify_status() {
     const auto& st = director_.reconcile_status();
     size_t reals = 0, out = 0;
     for (const auto& [key, d] : director_.decisions())
-        for (const auto& r : d.reals) {
+        for (const auto& r : d->reals) {
             if (r.sorry) continue;
             ++reals;
             if (r.effective == 0 || !r.present) ++out;

@@ -219,7 +219,7 @@ public:
               "ballast_ipvs_outgoing_bytes_total"})
             counters.push_back(&BuildGauge().Name(n).Help("h").Register(registry_));
         for (const auto& e : snap.services) {
-            const auto& v = e->view;
+            const auto v = control::decided_view(*e);
             const prometheus::Labels svc{{"local_address", v.key.addr.to_string()},
                                          {"local_port", std::to_string(v.key.port)},
                                          {"proto", "TCP"}};
@@ -235,8 +235,9 @@ public:
             for (auto* c : counters) c->Add(svc).Set(0);
             for (size_t i = 0; i < v.reals.size(); ++i) {
                 auto real = named;
-                real["remote_address"] = e->keys[i].addr.to_string();
-                real["remote_port"] = std::to_string(e->keys[i].port);
+                const auto& key = e->decision->reals[i].real;
+                real["remote_address"] = key.addr.to_string();
+                real["remote_port"] = std::to_string(key.port);
                 auto backend = svc;
                 backend["remote_address"] = real["remote_address"];
                 backend["remote_port"] = real["remote_port"];

@@ -152,6 +152,13 @@ size_t copy_cost(const T& value) {
     return after - before;
 }
 
+// The decisions are shared (the hub publishes them): the map and each decision once.
+size_t decisions_cost(const daemon::Director::Decisions& decisions) {
+    size_t bytes = copy_cost(decisions);
+    for (const auto& [key, d] : decisions) bytes += copy_cost(*d);
+    return bytes;
+}
+
 double cpu_seconds(int who) {
     rusage u{};
     ::getrusage(who, &u);
@@ -365,7 +372,7 @@ int main(int argc, char** argv) {
             {"config (DirectorConfig)", copy_cost(d.config())},
             {"check plan (CheckPlan)", copy_cost(d.checks())},
             {"health book (HealthBook)", copy_cost(d.health())},
-            {"decisions", copy_cost(d.decisions())},
+            {"decisions", decisions_cost(d.decisions())},
             {"programmed table (IpvsTable)", copy_cost(d.programmed())},
             {"fake kernel: table and counters (FakeIpvs)", copy_cost(rig->ipvs())},
         };

@@ -1,7 +1,8 @@
 // The daemon's state as the control socket, the page and the metrics see it: views of a
 // Director on the recording fakes (weights, why, overrides and for which services), the
-// reconcile state, a reload's plan as +/-/~ lines; the published state; and the metrics,
-// whose per-service texts are serialized again only for services that changed.
+// reconcile state, a reload's plan as +/-/~ lines; the published state; the metrics,
+// whose per-service texts are serialized again only for services that changed; and what the
+// hub publishes, read back as views.
 #include <zlib.h>
 
 #include <algorithm>
@@ -9,10 +10,12 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
 #include "ballast/config/config.hpp"
 #include "ballast/control/director_views.hpp"
+#include "ballast/control/hub.hpp"
 #include "ballast/control/metrics.hpp"
 #include "ballast/control/published.hpp"
 #include "ballast/fakes/fake_ipvs.hpp"
@@ -90,7 +93,7 @@ struct Rig {
     }
     ServiceView view(const model::ServiceKey& key) {
         const auto& cfg = key == kWeb ? d->config().services[0] : d->config().services[1];
-        return service_view(cfg, d->decisions().at(key), d->overrides());
+        return service_view(cfg, *d->decisions().at(key), d->overrides());
     }
     void verdict(const char* real, health::State state, std::string reason) {
         const auto r = rk(real);
@@ -106,13 +109,47 @@ struct Rig {
     }
 };
 
+health::State state_named(const std::string& s) {
+    return s == "up"     ? health::State::up
+           : s == "down" ? health::State::down
+                         : health::State::unknown;
+}
+
+// An entry as the loop would publish it for this view (no checks).
 std::shared_ptr<PublishedService> entry_of(const ServiceView& v) {
+    auto d = std::make_shared<policy::ServiceDecision>();
+    d->key = v.key;
+    d->name = v.name;
+    d->down = v.down;
+    d->panic = v.panic;
+    d->sorry_active = v.sorry_active;
     auto e = std::make_shared<PublishedService>();
-    e->view = v;
-    for (const auto& r : v.reals) e->keys.push_back(rk(r.real.c_str()));
-    e->main.resize(v.reals.size());
-    e->agent.resize(v.reals.size());
-    e->transitions.resize(v.reals.size());
+    for (const auto& r : v.reals) {
+        policy::RealDecision rd;
+        rd.real = rk(r.real.c_str());
+        rd.sorry = r.sorry;
+        rd.present = r.present;
+        rd.down = r.down;
+        rd.awaiting = r.awaiting;
+        rd.ramping = r.ramping;
+        rd.configured = r.configured;
+        rd.effective = r.effective;
+        rd.state = state_named(r.state);
+        rd.reason = r.reason;
+        if (r.override_) {
+            rd.override_ = policy::Override{
+                r.override_->action == "drain" ? policy::Override::Kind::drain
+                                               : policy::Override::Kind::weight,
+                r.override_->weight, r.override_->set_by,
+                policy::WallTime(std::chrono::seconds(static_cast<int64_t>(r.override_->set_at)))};
+            e->every_service.resize(v.reals.size());
+            e->every_service[d->reals.size()] = r.override_->every_service;
+        }
+        d->reals.push_back(std::move(rd));
+    }
+    e->decision = std::move(d);
+    e->scheduler = v.scheduler;
+    e->check_type = v.check_type;
     return e;
 }
 
@@ -261,16 +298,21 @@ TEST(Published, ReasonClassesStayFew) {
     EXPECT_EQ(reason_class(std::string(100, 'x')).size(), 48u);
 }
 
-TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
+TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     model::CheckSpec spec;
     spec.type = model::CheckType::tcp;
     const auto key = health::make_check_key(model::IpAddress::parse("10.0.0.2").value(), 80, spec);
-    CheckSlot slot(key, 100);
+    auto other = key;
+    other.target.port = 81;
+    CheckRuns runs({key, other}, 100);
+    SharedTexts texts;
+    const uint32_t i = runs.find(key);
+    ASSERT_EQ(i, 0u);
     CheckRunView want;
     want.check = key.to_string();
     want.state = "unknown";
     want.since = 100;
-    EXPECT_EQ(slot.read(), want);  // no result yet: no last_at
+    EXPECT_EQ(runs.read(i), want);  // no result yet: no last_at
     EXPECT_EQ(want.check, "tcp 10.0.0.2:80");
 
     // Runs, each with the state change it caused (none for the third).
@@ -286,9 +328,9 @@ TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
                                      {125, false, "connect refused", 0.75, std::nullopt}};
     auto state = health::State::unknown;
     for (const auto& step : steps) {
-        slot.record_run(step.at, step.ok, step.reason, step.ms);
+        runs.record_run(i, step.at, step.ok, step.reason, step.ms, texts);
         if (step.to) {
-            EXPECT_EQ(slot.record_state(*step.to, step.at), state);
+            EXPECT_EQ(runs.record_state(i, *step.to, step.at), state);
             state = *step.to;
             want.state = std::string(health::to_string(state));
             want.since = step.at;
@@ -298,22 +340,43 @@ TEST(Published, CheckSlotReadsAsTheViewItsRunsMake) {
         want.last_reason = step.reason;
         want.last_duration_ms = step.ms;
         ++want.runs;
-        EXPECT_EQ(slot.read(), want);
+        EXPECT_EQ(runs.read(i), want);
     }
     EXPECT_EQ(want.state, "down");
     EXPECT_EQ(want.since, 115);
     EXPECT_EQ(want.runs, 3u);
+    // The other check is untouched, and found by its parts too.
+    const uint32_t j = runs.find(health::CheckRef{other.target, *other.spec});
+    ASSERT_EQ(j, 1u);
+    EXPECT_EQ(runs.read(j).runs, 0u);
+    EXPECT_EQ(runs.read(j).since, 100);
+    auto absent = key;
+    absent.target.port = 82;
+    EXPECT_EQ(runs.find(absent), CheckRuns::kNone);
 
-    // A set of slots finds one by its check's key.
-    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots;
-    auto other = key;
-    other.target.port = 81;
-    slots.insert(std::make_shared<CheckSlot>(other, 1));
-    slots.insert(std::make_shared<CheckSlot>(key, 2));
-    auto it = slots.find(key);
-    ASSERT_NE(it, slots.end());
-    EXPECT_EQ((*it)->read().since, 2);
-    EXPECT_EQ((*slots.find(health::CheckRef{other.target, *other.spec}))->read().since, 1);
+    // A new plan: the kept check keeps its runs, the new one starts unknown at its time, the
+    // removed one is gone.
+    auto added = key;
+    added.target.port = 79;
+    CheckRuns next({added, key}, 200, &runs);
+    EXPECT_EQ(next.size(), 2u);
+    EXPECT_EQ(next.find(other), CheckRuns::kNone);
+    EXPECT_EQ(next.read(next.find(key)), want);
+    EXPECT_EQ(next.read(next.find(added)).since, 200);
+    EXPECT_EQ(next.read(next.find(added)).runs, 0u);
+}
+
+TEST(Published, SharedTextsHoldEachTextOnceWhileSomeoneHoldsIt) {
+    SharedTexts texts;
+    auto a = texts.get("connected");
+    const std::string same("connected");
+    EXPECT_EQ(texts.get(same), a);  // the same object, not an equal copy
+    EXPECT_EQ(*a, "connected");
+    EXPECT_NE(texts.get("connect refused"), a);
+    // Texts nobody holds go at a later sweep; held ones stay the same object.
+    for (int n = 0; n < 1000; ++n) texts.get("timeout " + std::to_string(n));
+    EXPECT_LT(texts.size(), 200u);
+    EXPECT_EQ(texts.get("connected"), a);
 }
 
 TEST(Published, OrderRemovalCountersAndEvents) {
@@ -327,9 +390,9 @@ TEST(Published, OrderRemovalCountersAndEvents) {
     p.set_service(kWeb, entry_of(a));
     auto s = p.snapshot();
     ASSERT_EQ(s.services.size(), 2u);
-    EXPECT_EQ(s.services[0]->view.name, "b");  // publication order until set_order
+    EXPECT_EQ(s.services[0]->name(), "b");  // publication order until set_order
     p.set_order({kWeb, kApi});
-    EXPECT_EQ(p.snapshot().services[0]->view.name, "a");
+    EXPECT_EQ(p.snapshot().services[0]->name(), "a");
     EXPECT_EQ(p.snapshot(kApi).services.size(), 1u);
     p.set_service(kApi, nullptr);
     EXPECT_EQ(p.service_count(), 1u);
@@ -456,11 +519,11 @@ std::shared_ptr<PublishedCounters> random_counters(const PublishedState& p, std:
     auto c = std::make_shared<PublishedCounters>();
     c->at = at;
     for (const auto& e : p.snapshot().services) {
-        auto& st = c->services[e->view.key];
+        auto& st = c->services[e->key()];
         st.conns = draw(), st.inpkts = draw(), st.outpkts = draw();
         st.inbytes = draw(), st.outbytes = draw();
-        for (const auto& key : e->keys) {
-            auto& d = c->dests[e->view.key][key];
+        for (const auto& real : e->decision->reals) {
+            auto& d = c->dests[e->key()][real.real];
             d.active_conns = static_cast<uint32_t>(draw());
             d.inactive_conns = static_cast<uint32_t>(draw());
         }
@@ -517,8 +580,8 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
         if (dump % 4 == 0)  // services the dump does not show (a gap in its maps)
             for (const auto& e : p.snapshot().services)
                 if (rng() % 5 == 0) {
-                    counters->services.erase(e->view.key);
-                    if (rng() % 2) counters->dests.erase(e->view.key);
+                    counters->services.erase(e->key());
+                    if (rng() % 2) counters->dests.erase(e->key());
                 }
         p.set_counters(counters);
         const auto text = kept.render(p.snapshot(), {}).text();
@@ -537,9 +600,11 @@ namespace {
 // Publishes `entry` again with its first real server down.
 void first_real_down(PublishedState& p, const std::shared_ptr<const PublishedService>& entry) {
     auto changed = std::make_shared<PublishedService>(*entry);
-    changed->view.reals[0].state = "down";
-    changed->view.reals[0].down = true;
-    p.set_service(changed->view.key, changed);
+    auto decision = std::make_shared<policy::ServiceDecision>(*entry->decision);
+    decision->reals[0].state = health::State::down;
+    decision->reals[0].down = true;
+    changed->decision = std::move(decision);
+    p.set_service(changed->key(), changed);
 }
 
 // How many parts of `after` are not those of `before` (the first, the whole-daemon part, is
@@ -570,15 +635,15 @@ TEST(Metrics, ServicesThatComeGoAndMoveKeepBothEncodingsWhole) {
     // Three services go, the others are published in the reverse order, two new ones come.
     std::vector<model::ServiceKey> order;
     for (const auto& e : p.snapshot().services)
-        if (e->view.name != "svc5" && e->view.name != "svc6" && e->view.name != "svc7")
-            order.insert(order.begin(), e->view.key);
+        if (e->name() != "svc5" && e->name() != "svc6" && e->name() != "svc7")
+            order.insert(order.begin(), e->key());
     p.set_order(order);
     PublishedState more;
     publish_services(more, 3 * static_cast<int>(Metrics::kServicesPerRealMember) + 2);
     for (const auto& e : more.snapshot().services)
-        if (std::find(order.begin(), order.end(), e->view.key) == order.end() &&
-            e->view.name.size() > 4)  // the two new ones: svc96, svc97
-            p.set_service(e->view.key, e);
+        if (std::find(order.begin(), order.end(), e->key()) == order.end() &&
+            e->name().size() > 4)  // the two new ones: svc96, svc97
+            p.set_service(e->key(), e);
     const auto text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
     const auto gz = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
@@ -624,7 +689,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
         change(*c);
         p.set_counters(c);
     };
-    const auto last = p.snapshot().services.back()->view.key;
+    const auto last = p.snapshot().services.back()->key();
     next([&](PublishedCounters& c) { c.dests.at(last).begin()->second.active_conns += 7; });
     const auto one = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     ASSERT_EQ(one.parts.size(), before.parts.size());
@@ -633,7 +698,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     EXPECT_EQ(text, Metrics("ballastd test").render(p.snapshot(), {}).text());
     EXPECT_EQ(inflate_members(one), text);
     // The first service's inactive count and its own byte counter: two more members.
-    const auto first = p.snapshot().services.front()->view.key;
+    const auto first = p.snapshot().services.front()->key();
     next([&](PublishedCounters& c) {
         c.dests.at(first).begin()->second.inactive_conns += 1;
         c.services.at(first).inbytes += 1500;
@@ -644,4 +709,225 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     // The same values again: nothing made again.
     next([](PublishedCounters&) {});
     EXPECT_EQ(parts_made_again(two, m.render(p.snapshot(), {}, Metrics::Encoding::gzip)), 0u);
+}
+
+// What the hub publishes reads as the Director's state: each entry is the Director's own
+// decision (shared, not copied) and the few things a view needs beside it, formatted into the
+// view a client gets only when one asks; the checks' runs are found by index. Through
+// ramping, a sorry server, on_failure = "remove", overrides for one and for every service, an
+// agent check, transitions and a reload.
+namespace {
+
+std::string config_text(bool with_second_web_real) {
+    std::string web_reals = R"(
+[[service.real]]
+address = "10.0.0.1:80"
+weight = 3
+agent_port = 9999
+)";
+    if (with_second_web_real)
+        web_reals += "[[service.real]]\naddress = \"10.0.0.2:80\"\nweight = 2\n";
+    web_reals += "[[service.real]]\naddress = \"10.0.0.3:80\"\nweight = 2\n";
+    return R"(
+[[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+scheduler = "wrr"
+check = { type = "tcp", slow_start = "10s" }
+)" + web_reals +
+           R"(
+[[service]]
+name = "api"
+vip = "192.0.2.1"
+port = 443
+sorry_server = "10.9.9.9:443"
+on_failure = "remove"
+check = { type = "tcp", port = 8443 }
+[[service.real]]
+address = "10.0.0.1:443"
+[[service.real]]
+address = "10.0.0.5:443"
+[[service]]
+name = "plain"
+vip = "192.0.2.2"
+port = 53
+protocol = "udp"
+check = { type = "none" }
+[[service.real]]
+address = "10.0.0.7:53"
+)";
+}
+
+// A Director and a hub on its loop (no sockets), with a clock the test moves.
+struct HubRig {
+    fakes::FakeIpvs ipvs;
+    fakes::FakeNftClient nft;
+    fakes::FakeSysctl sysctl;
+    Store store;
+    daemon::Now now{daemon::SteadyTime(std::chrono::hours(1)),
+                    daemon::WallTime(std::chrono::seconds(1764936000))};
+    daemon::Director d{load(config_text(true)), daemon::Ports{ipvs, nft, sysctl}, store};
+    boost::asio::io_context io;
+    std::unique_ptr<Hub> hub;
+
+    HubRig() {
+        if (!d.start(ipvs.dump(), now)) throw std::runtime_error("start");
+        HubSettings settings;
+        settings.daemon = "test";
+        LoopHooks hooks;
+        hooks.now = [this] { return now; };
+        hub = std::make_unique<Hub>(io, d, settings, hooks);
+        if (!hub->start()) throw std::runtime_error("hub start");
+    }
+    ~HubRig() { hub->stop(); }
+
+    void publish() { hub->publish(d.take_events()); }
+    // A check's result as the runner reports it: its run, then (when it changed) its state.
+    void result(const char* target, const model::CheckSpec& spec, health::State state,
+                std::string reason, std::optional<health::TimePoint> recovered_at = {}) {
+        const auto t = model::Endpoint::parse(target).value();
+        health::HealthEvent ev{health::make_check_key(t.addr, t.port, spec),
+                               state,
+                               true,
+                               reason,
+                               now.steady,
+                               recovered_at,
+                               std::nullopt};
+        const health::ProbeResult probe{state == health::State::up, reason, {}};
+        hub->on_run_finished(
+            health::RunResult{ev.check, probe, now.steady - 3ms, now.steady - 1ms});
+        hub->on_health_event(ev);
+        d.on_health_event(ev, now);
+        publish();
+    }
+    void advance(std::chrono::seconds s) {
+        now.steady += s;
+        now.wall += s;
+    }
+    const model::ServiceConfig& config_of(const model::ServiceKey& key) const {
+        for (const auto& s : d.config().services)
+            if (s.key == key) return s;
+        throw std::runtime_error("no service " + key.to_string());
+    }
+    // Every published entry is the Director's decision and reads as the view made from it on
+    // the loop; the views by service name.
+    std::map<std::string, ServiceView> views() {
+        auto snap = hub->published().snapshot();
+        std::map<std::string, ServiceView> out;
+        EXPECT_EQ(snap.services.size(), d.config().services.size());
+        for (const auto& e : snap.services) {
+            EXPECT_EQ(e->decision, d.decisions().at(e->key()));
+            EXPECT_EQ(decided_view(*e),
+                      service_view(config_of(e->key()), *e->decision, d.overrides()));
+            out[e->name()] = complete_view(*e, snap.counters.get());
+        }
+        return out;
+    }
+    std::shared_ptr<const PublishedService> entry(const std::string& name) {
+        for (const auto& e : hub->published().snapshot().services)
+            if (e->name() == name) return e;
+        return nullptr;
+    }
+};
+
+}  // namespace
+
+TEST(HubPublished, EntriesReadAsTheDirectorsDecisionsWithTheirChecksRuns) {
+    HubRig r;
+    const auto web_check = *r.d.config().services[0].check;
+    auto api_check = *r.d.config().services[1].check;
+    api_check.port.reset();  // plan_checks folds it into the target
+
+    auto v = r.views();
+    ASSERT_EQ(v["web"].reals.size(), 3u);
+    EXPECT_TRUE(v["web"].reals[0].awaiting);
+    EXPECT_EQ(v["web"].reals[0].reason, "not checked yet");
+    ASSERT_TRUE(v["web"].reals[0].check);
+    EXPECT_EQ(v["web"].reals[0].check->check, "tcp 10.0.0.1:80");
+    EXPECT_EQ(v["web"].reals[0].check->since, 1764936000.0);
+    ASSERT_TRUE(v["web"].reals[0].agent);
+    EXPECT_EQ(v["web"].reals[0].agent->check, "agent 10.0.0.1:9999");
+    EXPECT_FALSE(v["web"].reals[1].agent);
+    ASSERT_TRUE(v["api"].reals[0].check);
+    EXPECT_EQ(v["api"].reals[0].check->check, "tcp 10.0.0.1:8443");
+    EXPECT_EQ(v["plain"].check_type, "none");
+    EXPECT_FALSE(v["plain"].reals[0].check);
+
+    r.result("10.0.0.1:80", web_check, health::State::up, "connected");
+    r.result("10.0.0.2:80", web_check, health::State::up, "connected");
+    r.result("10.0.0.3:80", web_check, health::State::down, "connect refused");
+    r.result("10.0.0.1:8443", api_check, health::State::up, "connected");
+    r.result("10.0.0.5:8443", api_check, health::State::up, "SYN-ACK received");
+    v = r.views();
+    EXPECT_EQ(v["web"].reals[0].reason, "up: connected");
+    EXPECT_EQ(v["web"].reals[2].reason, "connect refused");
+    EXPECT_EQ(v["web"].reals[2].check->last_reason, "connect refused");
+    EXPECT_EQ(v["web"].reals[2].check->state, "down");
+    EXPECT_EQ(v["web"].reals[2].check->runs, 1u);
+    EXPECT_EQ(v["api"].reals[1].check->last_reason, "SYN-ACK received");
+    EXPECT_EQ(v["web"].down, 1u);
+    // An entry, once published, stays what it was while the Director moves on.
+    const auto api_before = r.entry("api");
+    const auto api_view_before = decided_view(*api_before);
+
+    r.advance(5s);
+    r.result("10.0.0.3:80", web_check, health::State::up, "connected", r.now.steady - 2s);
+    r.result("10.0.0.1:8443", api_check, health::State::down, "connection timed out");
+    r.result("10.0.0.5:8443", api_check, health::State::down, "connect refused");
+    v = r.views();
+    EXPECT_TRUE(v["web"].reals[2].ramping);
+    EXPECT_EQ(v["web"].reals[2].effective, 1u);  // 2 x 20 % of the ramp, rounded up
+    ASSERT_EQ(v["api"].reals.size(), 3u);
+    EXPECT_TRUE(v["api"].sorry_active);
+    EXPECT_TRUE(v["api"].reals[2].sorry);
+    EXPECT_EQ(v["api"].reals[2].real, "10.9.9.9:443");
+    EXPECT_FALSE(v["api"].reals[2].check);
+    EXPECT_FALSE(v["api"].reals[0].present);  // on_failure = "remove"
+    EXPECT_EQ(v["api"].reals[0].check->runs, 2u);
+    EXPECT_EQ(decided_view(*api_before), api_view_before);
+    EXPECT_NE(r.entry("api")->decision, api_before->decision);
+    // The transition up of 10.0.0.3 (its first result was no transition) is counted.
+    const auto web = r.entry("web");
+    ASSERT_EQ(web->transitions.size(), 3u);
+    EXPECT_EQ(web->transitions[2], (std::vector<TransitionCount>{{"up", "connected", 1}}));
+    EXPECT_TRUE(web->transitions[0].empty());
+
+    policy::Override drain{policy::Override::Kind::drain, 0, "uid 0 (root) pid 9", r.now.wall};
+    ASSERT_TRUE(r.d.set_override({std::nullopt, rk("10.0.0.1:80")}, drain, r.now));
+    policy::Override weight{policy::Override::Kind::weight, 7, "me", r.now.wall};
+    ASSERT_TRUE(r.d.set_override({r.d.config().services[0].key, rk("10.0.0.2:80")}, weight, r.now));
+    r.publish();
+    v = r.views();
+    ASSERT_TRUE(v["web"].reals[0].override_);
+    EXPECT_TRUE(v["web"].reals[0].override_->every_service);
+    EXPECT_EQ(v["web"].reals[0].override_->action, "drain");
+    EXPECT_EQ(v["web"].reals[0].effective, 0u);
+    ASSERT_TRUE(v["web"].reals[1].override_);
+    EXPECT_FALSE(v["web"].reals[1].override_->every_service);
+    EXPECT_EQ(v["web"].reals[1].override_->action, "weight");
+    EXPECT_EQ(v["web"].reals[1].effective, 7u);
+    EXPECT_FALSE(v["web"].reals[2].override_);
+    // Only web's decisions changed: the other entries are the ones published before.
+    EXPECT_EQ(r.entry("plain")->decision, r.d.decisions().at(r.d.config().services[2].key));
+
+    r.advance(10s);
+    r.d.tick(r.now);
+    r.result("10.0.0.5:8443", api_check, health::State::up, "connected");
+    v = r.views();
+    EXPECT_FALSE(v["web"].reals[2].ramping);
+    EXPECT_EQ(v["web"].reals[2].effective, 2u);
+    EXPECT_FALSE(v["api"].sorry_active);
+    EXPECT_EQ(v["api"].reals.size(), 2u);
+
+    // A reload: kept checks keep their runs, a removed real's check is gone.
+    const auto outcome = r.d.reload(load(config_text(false)), r.now);
+    r.publish();
+    v = r.views();
+    ASSERT_EQ(v["web"].reals.size(), 2u);
+    EXPECT_EQ(v["web"].reals[1].real, "10.0.0.3:80");
+    EXPECT_EQ(v["web"].reals[1].check->runs, 2u);
+    EXPECT_EQ(v["web"].reals[1].check->last_reason, "connected");
+    EXPECT_EQ(v["web"].reals[0].check->runs, 1u);
+    EXPECT_EQ(outcome.checks.removed.size(), 1u);
 }

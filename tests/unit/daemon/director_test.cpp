@@ -255,7 +255,7 @@ TEST(Director, AVerdictIsExactlyOneEditWithoutADump) {
     ASSERT_EQ(ops.size(), 2u);
     EXPECT_EQ(ops[1].real_spec.weight, 2u);
     EXPECT_EQ(r.ipvs.dumps, dumps);
-    EXPECT_EQ(r.d->decisions().at(kWeb).find(rk("10.0.0.2:80"))->effective, 2u);
+    EXPECT_EQ(r.d->decisions().at(kWeb)->find(rk("10.0.0.2:80"))->effective, 2u);
 }
 
 TEST(Director, AResultThatChangesNoDecisionIsNotRepublishedAndWritesNothing) {

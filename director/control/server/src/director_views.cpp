@@ -22,18 +22,36 @@ std::string_view severity_name(daemon::Severity s) {
     return "info";
 }
 
+std::string_view check_type_of(const model::ServiceConfig& config) {
+    return config.check ? model::to_string(config.check->type) : "none";
+}
+
+bool override_for_every_service(const policy::Overrides& overrides,
+                                const model::ServiceKey& service, const model::RealKey& real) {
+    return !overrides.count(policy::OverrideKey{service, real});
+}
+
 ServiceView service_view(const model::ServiceConfig& config, const policy::ServiceDecision& d,
                          const policy::Overrides& overrides) {
+    return service_view(d, config.spec.scheduler, check_type_of(config), [&](size_t i) {
+        return override_for_every_service(overrides, config.key, d.reals[i].real);
+    });
+}
+
+ServiceView service_view(const policy::ServiceDecision& d, std::string_view scheduler,
+                         std::string_view check_type,
+                         const std::function<bool(size_t)>& every_service) {
     ServiceView v;
-    v.name = config.name;
-    v.key = config.key;
-    v.scheduler = config.spec.scheduler;
-    v.check_type = config.check ? std::string(model::to_string(config.check->type)) : "none";
+    v.name = d.name;
+    v.key = d.key;
+    v.scheduler = std::string(scheduler);
+    v.check_type = std::string(check_type);
     v.panic = d.panic;
     v.sorry_active = d.sorry_active;
     v.down = static_cast<uint32_t>(d.down);
     v.reals.reserve(d.reals.size());
-    for (const auto& r : d.reals) {
+    for (size_t i = 0; i < d.reals.size(); ++i) {
+        const auto& r = d.reals[i];
         RealView rv;
         rv.real = r.real.to_string();
         rv.sorry = r.sorry;
@@ -49,7 +67,7 @@ ServiceView service_view(const model::ServiceConfig& config, const policy::Servi
             OverrideView o;
             o.action = r.override_->kind == policy::Override::Kind::drain ? "drain" : "weight";
             o.weight = r.override_->weight;
-            o.every_service = !overrides.count(policy::OverrideKey{config.key, r.real});
+            o.every_service = every_service(i);
             o.set_by = r.override_->set_by;
             o.set_at = unix_seconds(r.override_->set_at);
             rv.override_ = std::move(o);

@@ -175,15 +175,10 @@ void Hub::stop() {
 // Loop thread: publishing
 
 void Hub::sync_checks() {
-    decltype(slots_) slots;
-    const auto started = now();
-    for (const auto& [key, users] : director_.checks().checks) {
-        auto it = slots_.find(key);
-        slots.emplace_hint(slots.end(), it != slots_.end() ? *it
-                                                           : std::make_shared<CheckSlot>(
-                                                                 key, unix_seconds(started.wall)));
-    }
-    slots_ = std::move(slots);
+    std::vector<health::CheckKey> keys;
+    keys.reserve(director_.checks().checks.size());
+    for (const auto& [key, users] : director_.checks().checks) keys.push_back(key);
+    runs_ = std::make_shared<CheckRuns>(std::move(keys), unix_seconds(now().wall), runs_.get());
     config_index_.clear();
     const auto& services = director_.config().services;
     for (size_t i = 0; i < services.size(); ++i) config_index_.emplace(services[i].key, i);
@@ -204,8 +199,12 @@ void Hub::republish(const model::ServiceKey& key) {
         return;
     }
     const auto& cfg = director_.config().services[c->second];
+    const auto& decision = *d->second;
     auto entry = std::make_shared<PublishedService>();
-    entry->view = service_view(cfg, d->second, director_.overrides());
+    entry->decision = d->second;
+    entry->scheduler = cfg.spec.scheduler;
+    entry->check_type = std::string(check_type_of(cfg));
+    entry->runs = runs_;
     // The service's checks as plan_checks keys them: its own check (when it has one) with its
     // port folded into the target, and the agent check of reals with an agent_port.
     std::optional<model::CheckSpec> main_spec, agent_spec;
@@ -213,27 +212,28 @@ void Hub::republish(const model::ServiceKey& key) {
         main_spec = *cfg.check;
         main_spec->port.reset();
     }
-    const auto slot_of = [&](const model::Endpoint& target,
-                             const model::CheckSpec& spec) -> std::shared_ptr<CheckSlot> {
-        auto it = slots_.find(health::CheckRef{target, spec});
-        return it == slots_.end() ? nullptr : *it;
+    const auto run_of = [&](const model::Endpoint& target, const model::CheckSpec& spec) {
+        return runs_->find(health::CheckRef{target, spec});
     };
-    const size_t n = d->second.reals.size();
-    entry->keys.reserve(n);
-    if (main_spec) entry->main.resize(n);
+    const size_t n = decision.reals.size();
+    if (main_spec) entry->main.resize(n, CheckRuns::kNone);
     for (size_t i = 0; i < n; ++i) {
-        const auto& r = d->second.reals[i];
-        entry->keys.push_back(r.real);
+        const auto& r = decision.reals[i];
+        if (r.override_) {
+            entry->every_service.resize(n);  // left empty while no real has an override
+            entry->every_service[i] =
+                override_for_every_service(director_.overrides(), key, r.real);
+        }
         if (r.sorry || i >= cfg.reals.size()) continue;
         const auto& real = cfg.reals[i];  // decisions are in config order, the sorry server last
         if (main_spec)
             entry->main[i] =
-                slot_of({real.key.addr, cfg.check->port.value_or(real.key.port)}, *main_spec);
+                run_of({real.key.addr, cfg.check->port.value_or(real.key.port)}, *main_spec);
         if (real.agent_port) {
             if (!agent_spec)
                 agent_spec = health::agent_check_spec(cfg, director_.config().default_check);
-            entry->agent.resize(n);  // left empty while no real of the service has an agent
-            entry->agent[i] = slot_of({real.key.addr, *real.agent_port}, *agent_spec);
+            entry->agent.resize(n, CheckRuns::kNone);  // left empty while no real has an agent
+            entry->agent[i] = run_of({real.key.addr, *real.agent_port}, *agent_spec);
         }
         if (auto t = transitions_.find({key, r.real}); t != transitions_.end()) {
             entry->transitions.resize(n);  // left empty until a real of the service had one
@@ -308,23 +308,23 @@ void Hub::publish(const std::vector<daemon::Event>& events) {
 void Hub::on_run_finished(const health::RunResult& run) {
     const auto took = run.finished - run.started;
     metrics_.observe_check(run.check.spec->type, run.result.up, took);
-    auto it = slots_.find(run.check);
-    if (it == slots_.end()) return;
+    const uint32_t i = runs_ ? runs_->find(run.check) : CheckRuns::kNone;
+    if (i == CheckRuns::kNone) return;
     const auto n = now();
     const auto at = n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                  n.steady - run.finished);
-    (*it)->record_run(unix_seconds(at), run.result.up, run.result.reason,
-                      std::chrono::duration<double, std::milli>(took).count());
+    runs_->record_run(i, unix_seconds(at), run.result.up, run.result.reason,
+                      std::chrono::duration<double, std::milli>(took).count(), texts_);
 }
 
 void Hub::on_health_event(const health::HealthEvent& ev) {
     if (!ev.transition) return;
-    auto it = slots_.find(ev.check);
-    if (it == slots_.end()) return;
+    const uint32_t i = runs_ ? runs_->find(ev.check) : CheckRuns::kNone;
+    if (i == CheckRuns::kNone) return;
     const auto n = now();
     const auto at =
         n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(n.steady - ev.at);
-    const auto before = (*it)->record_state(ev.state, unix_seconds(at));
+    const auto before = runs_->record_state(i, ev.state, unix_seconds(at));
     // The first result (from "unknown") is where a check starts, not a change.
     if (before == health::State::unknown) return;
     auto users = director_.checks().checks.find(ev.check);
@@ -508,8 +508,8 @@ StatusView Hub::status_view(const std::optional<ServiceRef>& only, bool& found) 
     for (const auto& entry : snap.services) {
         if (only) {
             const bool match = std::holds_alternative<std::string>(*only)
-                                   ? entry->view.name == std::get<std::string>(*only)
-                                   : entry->view.key == std::get<model::ServiceKey>(*only);
+                                   ? entry->name() == std::get<std::string>(*only)
+                                   : entry->key() == std::get<model::ServiceKey>(*only);
             if (!match) continue;
             found = true;
         }

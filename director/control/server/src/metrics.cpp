@@ -274,7 +274,7 @@ void Metrics::count_request(std::string_view verb, bool ok) {
 }
 
 void Metrics::render_state(const PublishedService& s, Fragments& f) {
-    const auto& v = s.view;
+    const ServiceView v = decided_view(s);
     f.reals = f.reals_down = 0;
     for (const auto& r : v.reals) {
         if (r.sorry) continue;
@@ -292,7 +292,7 @@ void Metrics::render_state(const PublishedService& s, Fragments& f) {
     fams[3].metric.push_back(gauge(svc, v.down));
     for (size_t i = 0; i < v.reals.size(); ++i) {
         const auto& r = v.reals[i];
-        const auto& key = i < s.keys.size() ? s.keys[i] : model::RealKey{};
+        const auto& key = s.decision->reals[i].real;
         const Labels real = with(svc, {{"remote_address", key.addr.to_string()},
                                        {"remote_port", std::to_string(key.port)}});
         fams[4].metric.push_back(gauge(real, r.configured));
@@ -369,7 +369,7 @@ void append_with_values(std::string& out, const std::string& text, const uint64_
 
 }  // namespace
 
-bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* stats,
+bool Metrics::render_counters(const model::ServiceKey& service, const kernel::IpvsStats* stats,
                               const kernel::CountersByReal* dests, Fragments& f) {
     auto& values = scratch_values_;
     values.clear();
@@ -409,7 +409,7 @@ bool Metrics::render_counters(const ServiceView& v, const kernel::IpvsStats* sta
         f.counter_values.assign(values.begin(), values.end());
         return true;
     }
-    const Labels svc = service_labels(v.key);
+    const Labels svc = service_labels(service);
     std::vector<prom::MetricFamily> fams;
     fams.reserve(kCounterFamilies);
     for (const auto& d : kCounterDefs)
@@ -466,8 +466,8 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
         const auto& entry = snap.services[at];
         // by_position_ holds only fragments the last render saw, none erased since.
         Fragments* known = by_position_[at];
-        if (!known || !known->from || !(known->from->view.key == entry->view.key)) {
-            auto [it, inserted] = fragments_.try_emplace(entry->view.key);
+        if (!known || !known->from || !(known->from->key() == entry->key())) {
+            auto [it, inserted] = fragments_.try_emplace(entry->key());
             layout_changed_ = layout_changed_ || inserted;
             known = by_position_[at] = &it->second;
         }
@@ -500,8 +500,9 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
             if (!f.counters_due) continue;
             const bool has_stats = stats != dump.services.end() && !(key < stats->first);
             const bool has_dests = dests != dump.dests.end() && !(key < dests->first);
-            const bool changed = render_counters(f.from->view, has_stats ? &stats->second : nullptr,
-                                                 has_dests ? &dests->second : nullptr, f);
+            const bool changed =
+                render_counters(f.from->key(), has_stats ? &stats->second : nullptr,
+                                has_dests ? &dests->second : nullptr, f);
             if (changed && !f.state_changed) ++rerendered;
         }
     }

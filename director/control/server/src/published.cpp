@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
+#include <type_traits>
+
+#include "ballast/control/director_views.hpp"
 
 namespace ballast::control {
 
@@ -88,56 +92,152 @@ TrafficView traffic_of(const kernel::IpvsStats& s) {
 }
 }  // namespace
 
-std::mutex& CheckSlot::lock_of() const {
-    static std::array<std::mutex, 64> locks;
-    return locks[(reinterpret_cast<uintptr_t>(this) / alignof(CheckSlot)) % locks.size()];
+std::shared_ptr<const std::string> SharedTexts::get(std::string_view text) {
+    if (auto it = texts_.find(text); it != texts_.end()) return *it;
+    // Texts no run holds any more go when the set has doubled since the last sweep (the
+    // runs hold the others: only the loop makes new references, through here).
+    if (texts_.size() >= 2 * kept_after_purge_ + 64) {
+        std::erase_if(texts_, [](const auto& t) { return t.use_count() == 1; });
+        kept_after_purge_ = texts_.size();
+    }
+    return *texts_.insert(std::make_shared<const std::string>(text)).first;
 }
 
-CheckRunView CheckSlot::read() const {
+CheckRuns::CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since, const CheckRuns* before)
+    : runs_(keys.size()) {
+    keys_.reserve(keys.size());
+    std::map<const model::CheckSpec*, uint32_t> spec_index;
+    for (const auto& k : keys) {
+        auto [it, added] = spec_index.try_emplace(&*k.spec, static_cast<uint32_t>(specs_.size()));
+        if (added) specs_.push_back(k.spec);
+        keys_.push_back(Key{k.target, it->second});
+    }
+    keys = {};
+    size_t b = 0;
+    for (size_t i = 0; i < keys_.size(); ++i) {
+        const auto& target = keys_[i].target;
+        const auto& spec = *specs_[keys_[i].spec];
+        // Both in key order: walked side by side.
+        const auto at_b = [&] {
+            return before && b < before->keys_.size()
+                       ? before->compare(target, spec, static_cast<uint32_t>(b))
+                       : -1;
+        };
+        while (at_b() > 0) ++b;
+        if (at_b() == 0)
+            runs_[i] = before->runs_[b];  // the loop, the only writer, reads without the lock
+        else
+            runs_[i].since = since;
+    }
+}
+
+int CheckRuns::compare(const model::Endpoint& target, const model::CheckSpec& spec,
+                       uint32_t i) const {
+    const Key& k = keys_[i];
+    if (target != k.target) return target < k.target ? -1 : 1;
+    const model::CheckSpec& other = *specs_[k.spec];
+    if (&spec == &other) return 0;
+    return spec < other ? -1 : other < spec ? 1 : 0;
+}
+
+template <typename K>
+uint32_t CheckRuns::find_key(const K& key) const {
+    const model::Endpoint& target = key.target;
+    const model::CheckSpec& spec = [&]() -> const model::CheckSpec& {
+        if constexpr (std::is_same_v<K, health::CheckKey>)
+            return *key.spec;
+        else
+            return key.spec;
+    }();
+    size_t lo = 0, hi = keys_.size();
+    while (lo < hi) {  // the first key not below (target, spec)
+        const size_t mid = lo + (hi - lo) / 2;
+        if (compare(target, spec, static_cast<uint32_t>(mid)) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == keys_.size() || compare(target, spec, static_cast<uint32_t>(lo)) != 0) return kNone;
+    return static_cast<uint32_t>(lo);
+}
+
+uint32_t CheckRuns::find(const health::CheckKey& key) const {
+    return find_key(key);
+}
+
+uint32_t CheckRuns::find(const health::CheckRef& key) const {
+    return find_key(key);
+}
+
+std::mutex& CheckRuns::lock_of(uint32_t i) {
+    static std::array<std::mutex, 64> locks;
+    return locks[i % locks.size()];
+}
+
+CheckRunView CheckRuns::read(uint32_t i) const {
     CheckRunView v;
-    v.check = key_.to_string();
-    std::lock_guard lock(lock_of());
-    v.state = std::string(health::to_string(state_));
-    v.since = since_;
-    if (runs_ > 0) v.last_at = last_at_;
-    v.last_ok = last_ok_;
-    v.last_reason = last_reason_;
-    v.last_duration_ms = last_duration_ms_;
-    v.runs = runs_;
+    v.check = key(i).to_string();
+    std::lock_guard lock(lock_of(i));
+    const Run& r = runs_[i];
+    v.state = std::string(health::to_string(r.state));
+    v.since = r.since;
+    if (r.runs > 0) v.last_at = r.last_at;
+    v.last_ok = r.last_ok;
+    if (r.last_reason) v.last_reason = *r.last_reason;
+    v.last_duration_ms = r.last_duration_ms;
+    v.runs = r.runs;
     return v;
 }
 
-void CheckSlot::record_run(UnixSeconds at, bool ok, std::string_view reason, double duration_ms) {
-    std::lock_guard lock(lock_of());
-    last_at_ = at;
-    last_ok_ = ok;
-    last_reason_ = reason;
-    last_duration_ms_ = duration_ms;
-    ++runs_;
+void CheckRuns::record_run(uint32_t i, UnixSeconds at, bool ok, std::string_view reason,
+                           double duration_ms, SharedTexts& texts) {
+    Run& r = runs_[i];
+    // The loop is the only writer: it reads its own run without the lock.
+    std::shared_ptr<const std::string> text;
+    if (!r.last_reason || *r.last_reason != reason) text = texts.get(reason);
+    std::lock_guard lock(lock_of(i));
+    r.last_at = at;
+    r.last_ok = ok;
+    if (text) r.last_reason.swap(text);  // the text before is released after the lock
+    r.last_duration_ms = duration_ms;
+    ++r.runs;
 }
 
-health::State CheckSlot::record_state(health::State state, UnixSeconds since) {
-    std::lock_guard lock(lock_of());
-    const auto before = state_;
-    state_ = state;
-    since_ = since;
+health::State CheckRuns::record_state(uint32_t i, health::State state, UnixSeconds since) {
+    std::lock_guard lock(lock_of(i));
+    Run& r = runs_[i];
+    const auto before = r.state;
+    r.state = state;
+    r.since = since;
     return before;
 }
 
+ServiceView decided_view(const PublishedService& entry) {
+    const auto& every = entry.every_service;
+    return service_view(*entry.decision, entry.scheduler, entry.check_type,
+                        [&every](size_t i) { return i < every.size() && every[i]; });
+}
+
 ServiceView complete_view(const PublishedService& entry, const PublishedCounters* counters) {
-    ServiceView v = entry.view;
+    ServiceView v = decided_view(entry);
     const kernel::CountersByReal* dests = nullptr;
     if (counters) {
         if (auto it = counters->services.find(v.key); it != counters->services.end())
             v.traffic = traffic_of(it->second);
         if (auto it = counters->dests.find(v.key); it != counters->dests.end()) dests = &it->second;
     }
+    const auto& reals = entry.decision->reals;
+    const auto run_of = [&entry](const std::vector<uint32_t>& slots,
+                                 size_t i) -> std::optional<CheckRunView> {
+        if (i >= slots.size() || slots[i] == CheckRuns::kNone || !entry.runs) return std::nullopt;
+        return entry.runs->read(slots[i]);
+    };
     for (size_t i = 0; i < v.reals.size(); ++i) {
         auto& r = v.reals[i];
-        if (i < entry.main.size() && entry.main[i]) r.check = entry.main[i]->read();
-        if (i < entry.agent.size() && entry.agent[i]) r.agent = entry.agent[i]->read();
-        if (!dests || !r.present || i >= entry.keys.size()) continue;
-        auto it = dests->find(entry.keys[i]);
+        if (auto run = run_of(entry.main, i)) r.check = std::move(*run);
+        if (auto run = run_of(entry.agent, i)) r.agent = std::move(*run);
+        if (!dests || !r.present) continue;
+        auto it = dests->find(reals[i].real);
         if (it == dests->end()) continue;
         r.active = it->second.active_conns;
         r.inactive = it->second.inactive_conns;

@@ -18,6 +18,7 @@
 //   override (drain / enable / weight): stored first, then like a health event.
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -160,9 +161,10 @@ public:
     const health::CheckPlan& checks() const { return checks_; }
     const health::HealthBook& health() const { return book_; }
     const policy::Overrides& overrides() const { return overrides_; }
-    const std::map<model::ServiceKey, policy::ServiceDecision>& decisions() const {
-        return decisions_;
-    }
+    // Each decision is immutable once made (a new decision replaces it), so the control hub
+    // publishes the same one to its readers instead of a copy.
+    using Decisions = std::map<model::ServiceKey, std::shared_ptr<const policy::ServiceDecision>>;
+    const Decisions& decisions() const { return decisions_; }
     // The IPVS table as programmed (what the kernel holds if nothing else wrote to it) and
     // the counters of the last full dump.
     const model::IpvsTable& programmed() const { return programmed_; }
@@ -232,7 +234,7 @@ private:
     health::HealthBook book_;
     policy::Overrides overrides_;
     policy::AdoptedWeights adopted_;
-    std::map<model::ServiceKey, policy::ServiceDecision> decisions_;
+    Decisions decisions_;
     model::IpvsTable desired_;
 
     model::IpvsTable programmed_;

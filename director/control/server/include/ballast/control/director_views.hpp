@@ -1,7 +1,9 @@
 #pragma once
 // The daemon's state as views (views.hpp): pure functions of what the Director holds, called
 // on its loop thread.
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "ballast/control/views.hpp"
 #include "ballast/daemon/director.hpp"
@@ -16,6 +18,17 @@ std::string_view severity_name(daemon::Severity);
 // One service: weights, why, health state, overrides (checks' runs and counters left out).
 ServiceView service_view(const model::ServiceConfig& config, const policy::ServiceDecision& d,
                          const policy::Overrides& overrides);
+// The same from a decision and what it needs beside it (the hub's published entry, formatted
+// on the status thread): `every_service(i)` says whether real i's override was set for every
+// service.
+ServiceView service_view(const policy::ServiceDecision& d, std::string_view scheduler,
+                         std::string_view check_type,
+                         const std::function<bool(size_t)>& every_service);
+// The service's check type as a view shows it ("none": not checked).
+std::string_view check_type_of(const model::ServiceConfig& config);
+// Whether the override in force for this real was set for every service (not for this one).
+bool override_for_every_service(const policy::Overrides& overrides,
+                                const model::ServiceKey& service, const model::RealKey& real);
 
 ReconcileView reconcile_view(const daemon::ReconcileStatus& status, daemon::SteadyTime now);
 

@@ -149,9 +149,11 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // loop jobs check it
 
     // Loop thread only.
-    // A real server's slots are found by its checks' keys, named as plan_checks names them
-    // (no index by real server: that was another 50,000 map nodes at 5,000 x 10).
-    std::set<std::shared_ptr<CheckSlot>, CheckSlotLess> slots_;
+    // The checks' last runs: a real server's are found by its checks' keys, named as
+    // plan_checks names them (no index by real server: that was another 50,000 map nodes at
+    // 5,000 x 10). Replaced (runs carried over) when the check plan changes.
+    std::shared_ptr<CheckRuns> runs_;
+    SharedTexts texts_;
     std::map<std::pair<model::ServiceKey, model::RealKey>, std::vector<TransitionCount>>
         transitions_;
     std::map<model::ServiceKey, size_t> config_index_;

@@ -139,7 +139,7 @@ private:
     }
     void render_state(const PublishedService& s, Fragments& f);
     // Whether the texts changed.
-    bool render_counters(const ServiceView& view, const kernel::IpvsStats* stats,
+    bool render_counters(const model::ServiceKey& service, const kernel::IpvsStats* stats,
                          const kernel::CountersByReal* dests, Fragments& f);
 
     prometheus::Registry registry_;

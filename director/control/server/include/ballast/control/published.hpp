@@ -3,14 +3,17 @@
 // all of which run on another thread. The loop replaces a service's entry only when its
 // decisions changed, and each entry is immutable once published, so readers take a
 // snapshot of pointers under a short lock and do their (possibly long) work without it.
-// A check's last run changes with every run: it lives in a CheckSlot of its own, which a
-// reader copies under a short lock, so a run never waits for a reader serializing 50,000
-// real servers.
+// Entries are compact (the Director's decision itself, indexes of checks): the texts of a
+// view are made when a reader asks (clients are rare; 50,000 real servers are not).
+// A check's last run changes with every run: it lives in CheckRuns, which a reader copies
+// run by run under short locks.
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,38 +24,89 @@
 #include "ballast/health/tracker.hpp"
 #include "ballast/kernel/ipvs_client.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/policy/policy.hpp"
 
 namespace ballast::control {
 
-// The last run of one check, in compact fields: read() formats its CheckRunView. 50,000
-// checks each hold one, so the texts ("tcp 10.0.0.2:80", "up") are made only for a reader.
-class CheckSlot {
+// Texts that many checks' last runs share ("connected", "connect refused"): each distinct
+// text is held once while some run holds it. Loop thread only; the texts it hands out are
+// immutable and may be released on any thread.
+class SharedTexts {
 public:
-    CheckSlot(health::CheckKey key, UnixSeconds since) : key_(std::move(key)), since_(since) {}
-    const health::CheckKey& key() const { return key_; }
-    CheckRunView read() const;
-    // A finished run (at: when it finished).
-    void record_run(UnixSeconds at, bool ok, std::string_view reason, double duration_ms);
-    // A state change at `since`; returns the state before it.
-    health::State record_state(health::State state, UnixSeconds since);
+    std::shared_ptr<const std::string> get(std::string_view text);
+    size_t size() const { return texts_.size(); }
 
 private:
-    // Readers take one slot at a time and the loop writes one slot per run: a few locks
-    // shared by every slot keep both short without a mutex in each of 50,000 slots.
-    std::mutex& lock_of() const;
-
-    health::CheckKey key_;
-    health::State state_ = health::State::unknown;
-    bool last_ok_ = false;
-    UnixSeconds since_;        // the last state change (or the check's start)
-    UnixSeconds last_at_ = 0;  // the last result (when runs_ > 0)
-    double last_duration_ms_ = 0;
-    uint64_t runs_ = 0;
-    std::string last_reason_;
+    struct Less {
+        using is_transparent = void;
+        bool operator()(const std::shared_ptr<const std::string>& a,
+                        const std::shared_ptr<const std::string>& b) const {
+            return *a < *b;
+        }
+        bool operator()(const std::shared_ptr<const std::string>& a, std::string_view b) const {
+            return *a < b;
+        }
+        bool operator()(std::string_view a, const std::shared_ptr<const std::string>& b) const {
+            return a < *b;
+        }
+    };
+    std::set<std::shared_ptr<const std::string>, Less> texts_;
+    size_t kept_after_purge_ = 0;
 };
 
-// Orders slots by their check's key; finds them by a CheckKey or a CheckRef.
-using CheckSlotLess = health::HeldKeyLess<CheckSlot>;
+// The last run of every check of one check plan, in compact fields: read() formats a check's
+// CheckRunView (the texts "tcp 10.0.0.2:80", "up" are made only for a reader). A check is
+// found by its key once (an index); the keys are immutable, the runs change under short
+// locks, so a run never waits for a reader serializing 50,000 real servers.
+class CheckRuns {
+public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    // keys: the plan's, in CheckKeyLess order. A check also in `before` keeps its runs there;
+    // the others start at `since`, unknown. On the loop thread.
+    CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since,
+              const CheckRuns* before = nullptr);
+    size_t size() const { return keys_.size(); }
+    health::CheckKey key(uint32_t i) const { return {keys_[i].target, specs_[keys_[i].spec]}; }
+    // The check's index, or kNone.
+    uint32_t find(const health::CheckKey& key) const;
+    uint32_t find(const health::CheckRef& key) const;
+
+    CheckRunView read(uint32_t i) const;
+    // Loop thread: a finished run (at: when it finished); its reason is shared through texts.
+    void record_run(uint32_t i, UnixSeconds at, bool ok, std::string_view reason,
+                    double duration_ms, SharedTexts& texts);
+    // Loop thread: a state change at `since`; returns the state before it.
+    health::State record_state(uint32_t i, health::State state, UnixSeconds since);
+
+private:
+    struct Run {
+        health::State state = health::State::unknown;
+        bool last_ok = false;
+        UnixSeconds since = 0;    // the last state change (or the check's start)
+        UnixSeconds last_at = 0;  // the last result (when runs > 0)
+        double last_duration_ms = 0;
+        uint64_t runs = 0;
+        std::shared_ptr<const std::string> last_reason;  // null: ""
+    };
+    // Readers take one run at a time and the loop writes one run per result: a few locks
+    // shared by every run keep both short without a mutex in each of 50,000 runs.
+    static std::mutex& lock_of(uint32_t i);
+
+    // A check's key as its target and the index of its spec in specs_: 24 bytes, not a
+    // CheckKey's 40 (a plan shares one spec among many checks: one copy of it here too).
+    struct Key {
+        model::Endpoint target;
+        uint32_t spec = 0;
+    };
+    // <0, 0, >0 as CheckKeyLess orders (target, spec) against keys_[i].
+    int compare(const model::Endpoint& target, const model::CheckSpec& spec, uint32_t i) const;
+    template <typename K>
+    uint32_t find_key(const K& key) const;
+
+    std::vector<Key> keys_;
+    std::vector<health::SharedSpec> specs_;
+    std::vector<Run> runs_;  // parallel to keys_
+};
 
 // Health transitions of one real server in one service, by where they went and why.
 struct TransitionCount {
@@ -62,13 +116,24 @@ struct TransitionCount {
     bool operator==(const TransitionCount&) const = default;
 };
 
+// One service as the loop published it, immutable: the Director's own decision (shared, not
+// copied) and what a view needs beside it; complete_view() formats the ServiceView on read.
 struct PublishedService {
-    ServiceView view;  // the reals' check runs and counters are left unset here
-    // Parallel to view.reals (slots null: no such check). main, agent and transitions are
-    // left empty while no real of the service has one.
-    std::vector<model::RealKey> keys;
-    std::vector<std::shared_ptr<CheckSlot>> main, agent;
+    std::shared_ptr<const policy::ServiceDecision> decision;
+    std::string scheduler;
+    std::string check_type = "none";
+    // Parallel to decision->reals, for the reals with an override: set when the override in
+    // force was set for every service. Empty while no real of the service has an override.
+    std::vector<bool> every_service;
+    // The checks' runs, and parallel to decision->reals each real's index there (kNone: no
+    // such check). main, agent and transitions are left empty while no real of the service
+    // has one.
+    std::shared_ptr<const CheckRuns> runs;
+    std::vector<uint32_t> main, agent;
     std::vector<std::vector<TransitionCount>> transitions;
+
+    const model::ServiceKey& key() const { return decision->key; }
+    const std::string& name() const { return decision->name; }
 };
 
 // Counters and rates of one full IPVS dump.
@@ -111,7 +176,9 @@ private:
     std::deque<EventView> events_;
 };
 
-// Fills a copy of the entry's view with the check runs and the counters, for a reply.
+// The entry's view without check runs and counters (what the loop decided).
+ServiceView decided_view(const PublishedService& entry);
+// The entry's view with the check runs and the counters, for a reply.
 ServiceView complete_view(const PublishedService& entry, const PublishedCounters* counters);
 
 // What a transition's reason counts as in the metrics: its words before the first ':' or
