@@ -15,10 +15,13 @@
 // counted too; RSS is VmRSS / VmHWM. Reported:
 //   steps    the heap and RSS after each step of the daemon's start (config loaded, Director
 //            started, hub started, checks planned in the runner, first publish), after every
-//            check has run once, and after a one-weight reload;
+//            check has run once, after two one-weight reloads, after each of three resyncs
+//            (the fake kernel's counters changed before each; the dump made on the loop), and
+//            after a malloc_trim(0) following them, timed on the loop;
 //   held     the heap each structure the Director holds takes, measured as what a copy of it
-//            costs (config, check plan, health book, decisions, programmed table), and the fake
-//            kernel's own share (its table and counters, and its log of the ops applied, which
+//            costs (config, check plan, health book, decisions, programmed table, the last
+//            dump's counters, and the hub's published counters where they are its own), and the
+//            fake kernel's own share (its table and counters, and its log of the ops applied, which
 //            is dropped here): in production the table is in the kernel, so the fake's share is
 //            not ballastd's;
 //   cpu      with cpu_window_s > 0, at the end: the CPU per completed check of the whole rig
@@ -150,6 +153,14 @@ size_t copy_cost(const T& value) {
     const size_t after = heap_in_use();
     delete copy;
     return after - before;
+}
+
+// The heap the published counters hold of their own: what a copy costs, or nothing when they
+// are the Director's own object, shared.
+size_t published_counters_cost(const control::PublishedState& published) {
+    const auto counters = published.counters();
+    if (!counters) return 0;
+    return copy_cost(counters->services) + copy_cost(counters->dests);
 }
 
 double cpu_seconds(int who) {
@@ -359,6 +370,47 @@ int main(int argc, char** argv) {
     rig->on_loop([&] { return rig->reload().services; });
     report.step("second one-weight reload");
 
+    // Resyncs, as ballastd makes one every director.resync_interval (by the time the lab reads
+    // its RSS, several ran). Before each, the fake kernel's counters of one real per service
+    // change, so every dump brings new values (their first setting is the fake's own memory).
+    const auto set_counters = [&](uint32_t round) {
+        rig->on_loop([&] {
+            for (const auto& [key, service] : rig->ipvs().table().services) {
+                if (service.reals.empty()) continue;
+                kernel::DestCounters c;
+                c.active_conns = round;
+                c.inactive_conns = 2 * round;
+                c.stats.conns = 3 * round;
+                c.stats.inbytes = 1000 * round;
+                rig->ipvs().set_dest_counters(key, service.reals.begin()->first, c);
+            }
+            return 0;
+        });
+    };
+    set_counters(1);
+    report.step("fake kernel: counters set on one real per service");
+    const auto loop_ms = [&](auto fn) {
+        return rig->on_loop([&] {
+            const auto t0 = Clock::now();
+            fn();
+            return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        });
+    };
+    const char* ordinals[] = {"first", "second", "third"};
+    for (uint32_t i = 0; i < 3; ++i) {
+        if (i > 0) set_counters(i + 1);
+        const double ms = loop_ms([&] { rig->resync(); });
+        char took[32];
+        std::snprintf(took, sizeof took, "%.0f ms", ms);
+        report.step(std::string(ordinals[i]) + " resync (" + took + " on the loop)");
+    }
+    // What handing freed memory back after a resync would cost the loop.
+    const double trim_ms = loop_ms([] { ::malloc_trim(0); });
+    char trim_row[64];
+    std::snprintf(trim_row, sizeof trim_row, "malloc_trim(0) after them (%.1f ms on the loop)",
+                  trim_ms);
+    report.step(trim_row);
+
     const auto held = rig->on_loop([&] {
         auto& d = rig->director();
         std::vector<std::pair<std::string, size_t>> rows{
@@ -367,6 +419,10 @@ int main(int argc, char** argv) {
             {"health book (HealthBook)", copy_cost(d.health())},
             {"decisions", copy_cost(d.decisions())},
             {"programmed table (IpvsTable)", copy_cost(d.programmed())},
+            {"last dump's counters (Director)",
+             copy_cost(d.service_stats()) + copy_cost(d.dest_counters())},
+            {"last dump's counters (published by the hub)",
+             published_counters_cost(rig->hub().published())},
             {"fake kernel: table and counters (FakeIpvs)", copy_cost(rig->ipvs())},
         };
         return rows;

@@ -139,6 +139,12 @@ control::ReloadResult DaemonRig::reload() {
     return r;
 }
 
+void DaemonRig::resync() {
+    director_->begin_resync();
+    director_->finish_resync(ipvs_.dump(), now());
+    settle();
+}
+
 void DaemonRig::on_health_event(const health::HealthEvent& event) {
     const auto t0 = std::chrono::steady_clock::now();
     director_->on_health_event(event, now());
