@@ -15,9 +15,10 @@
 // counted too; RSS is VmRSS / VmHWM. Reported:
 //   steps    the heap and RSS after each step of the daemon's start (config loaded, Director
 //            started, hub started, checks planned in the runner, first publish), after every
-//            check has run once, after two one-weight reloads, after each of three resyncs
-//            (the fake kernel's counters changed before each; the dump made on the loop), and
-//            after a malloc_trim(0) following them, timed on the loop;
+//            check has run once, after each of three resyncs (the fake kernel's counters
+//            changed before each; the dump made on the loop: the kernel lab's RSS is read after
+//            several), after a malloc_trim(0) following them, timed on the loop, and after two
+//            one-weight reloads;
 //   held     the heap each structure the Director holds takes, measured as what a copy of it
 //            costs (config, check plan, health book, decisions, programmed table, the last
 //            dump's counters, and the hub's published counters where they are its own), and the
@@ -354,22 +355,6 @@ int main(int argc, char** argv) {
     report.step("every check ran once (" + std::to_string(ran) + " runs, " + std::to_string(down) +
                 " down)");
 
-    rig->write_config(config(services, reals, interval_s, listener.port(), 2));
-    // The reload's outcome (its check diff, its writes) is dropped before measuring, as the
-    // shell drops it once the reply is sent.
-    const auto writes = rig->on_loop([&] {
-        const auto r = rig->reload();
-        return r.outcome ? std::optional(r.outcome->ops.size()) : std::nullopt;
-    });
-    if (!writes) {
-        std::fprintf(stderr, "daemon_memory_bench: reload failed\n");
-        return 1;
-    }
-    report.step("one-weight reload (" + std::to_string(*writes) + " IPVS write)");
-    rig->write_config(config(services, reals, interval_s, listener.port(), 3));
-    rig->on_loop([&] { return rig->reload().services; });
-    report.step("second one-weight reload");
-
     // Resyncs, as ballastd makes one every director.resync_interval (by the time the lab reads
     // its RSS, several ran). Before each, the fake kernel's counters of one real per service
     // change, so every dump brings new values (their first setting is the fake's own memory).
@@ -410,6 +395,22 @@ int main(int argc, char** argv) {
     std::snprintf(trim_row, sizeof trim_row, "malloc_trim(0) after them (%.1f ms on the loop)",
                   trim_ms);
     report.step(trim_row);
+
+    rig->write_config(config(services, reals, interval_s, listener.port(), 2));
+    // The reload's outcome (its check diff, its writes) is dropped before measuring, as the
+    // shell drops it once the reply is sent.
+    const auto writes = rig->on_loop([&] {
+        const auto r = rig->reload();
+        return r.outcome ? std::optional(r.outcome->ops.size()) : std::nullopt;
+    });
+    if (!writes) {
+        std::fprintf(stderr, "daemon_memory_bench: reload failed\n");
+        return 1;
+    }
+    report.step("one-weight reload (" + std::to_string(*writes) + " IPVS write)");
+    rig->write_config(config(services, reals, interval_s, listener.port(), 3));
+    rig->on_loop([&] { return rig->reload().services; });
+    report.step("second one-weight reload");
 
     const auto held = rig->on_loop([&] {
         auto& d = rig->director();
