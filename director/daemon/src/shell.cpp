@@ -301,9 +301,9 @@ void Shell::arm_tick() {
 
 void Shell::start_resync() {
     director_.begin_resync();
-    dumps_.request([this, t0 = SteadyClock::now()](const Result<kernel::IpvsSnapshot>& observed) {
+    dumps_.request([this, t0 = SteadyClock::now()](Result<kernel::IpvsSnapshot> observed) {
         const auto t1 = SteadyClock::now();
-        director_.finish_resync(observed, now());
+        director_.finish_resync(std::move(observed), now());
         if (hub_) {
             hub_->observe_dump(t1 - t0);
             hub_->observe("resync", SteadyClock::now() - t1);

@@ -158,10 +158,11 @@ size_t copy_cost(const T& value) {
 
 // The heap the published counters hold of their own: what a copy costs, or nothing when they
 // are the Director's own object, shared.
-size_t published_counters_cost(const control::PublishedState& published) {
+size_t published_counters_cost(const control::PublishedState& published,
+                               const daemon::Director& director) {
     const auto counters = published.counters();
-    if (!counters) return 0;
-    return copy_cost(counters->services) + copy_cost(counters->dests);
+    if (!counters || counters == director.counters()) return 0;
+    return copy_cost(*counters);
 }
 
 double cpu_seconds(int who) {
@@ -420,10 +421,9 @@ int main(int argc, char** argv) {
             {"health book (HealthBook)", copy_cost(d.health())},
             {"decisions", copy_cost(d.decisions())},
             {"programmed table (IpvsTable)", copy_cost(d.programmed())},
-            {"last dump's counters (Director)",
-             copy_cost(d.service_stats()) + copy_cost(d.dest_counters())},
+            {"last dump's counters (Director)", copy_cost(*d.counters())},
             {"last dump's counters (published by the hub)",
-             published_counters_cost(rig->hub().published())},
+             published_counters_cost(rig->hub().published(), d)},
             {"fake kernel: table and counters (FakeIpvs)", copy_cost(rig->ipvs())},
         };
         return rows;
