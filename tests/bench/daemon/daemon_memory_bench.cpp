@@ -17,7 +17,7 @@
 //            started, hub started, checks planned in the runner, first publish), after every
 //            check has run once, after each of three resyncs (the fake kernel's counters
 //            changed before each; the dump made on the loop: the kernel lab's RSS is read after
-//            several), after a malloc_trim(0) following them, timed on the loop, and after two
+//            several; each ends with the shell's malloc_trim, timed on the loop), and after two
 //            one-weight reloads;
 //   held     the heap each structure the Director holds takes, measured as what a copy of it
 //            costs (config, check plan, health book, decisions, programmed table, the last
@@ -375,27 +375,21 @@ int main(int argc, char** argv) {
     };
     set_counters(1);
     report.step("fake kernel: counters set on one real per service");
-    const auto loop_ms = [&](auto fn) {
-        return rig->on_loop([&] {
-            const auto t0 = Clock::now();
-            fn();
-            return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        });
-    };
     const char* ordinals[] = {"first", "second", "third"};
     for (uint32_t i = 0; i < 3; ++i) {
         if (i > 0) set_counters(i + 1);
-        const double ms = loop_ms([&] { rig->resync(); });
-        char took[32];
-        std::snprintf(took, sizeof took, "%.0f ms", ms);
-        report.step(std::string(ordinals[i]) + " resync (" + took + " on the loop)");
+        const auto [total, trim] = rig->on_loop([&] {
+            const auto t0 = Clock::now();
+            const auto trim = rig->resync();
+            return std::pair{Clock::now() - t0, trim};
+        });
+        const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        char took[96];
+        std::snprintf(took, sizeof took,
+                      " resync (%.0f ms on the loop, of which malloc_trim %.1f ms)", ms(total),
+                      ms(trim));
+        report.step(ordinals[i] + std::string(took));
     }
-    // What handing freed memory back after a resync would cost the loop.
-    const double trim_ms = loop_ms([] { ::malloc_trim(0); });
-    char trim_row[64];
-    std::snprintf(trim_row, sizeof trim_row, "malloc_trim(0) after them (%.1f ms on the loop)",
-                  trim_ms);
-    report.step(trim_row);
 
     rig->write_config(config(services, reals, interval_s, listener.port(), 2));
     // The reload's outcome (its check diff, its writes) is dropped before measuring, as the

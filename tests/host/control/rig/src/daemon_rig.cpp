@@ -139,10 +139,13 @@ control::ReloadResult DaemonRig::reload() {
     return r;
 }
 
-void DaemonRig::resync() {
+std::chrono::nanoseconds DaemonRig::resync() {
     director_->begin_resync();
     director_->finish_resync(ipvs_.dump(), now());
     settle();
+    const auto t0 = std::chrono::steady_clock::now();
+    ::malloc_trim(0);
+    return std::chrono::steady_clock::now() - t0;
 }
 
 void DaemonRig::on_health_event(const health::HealthEvent& event) {

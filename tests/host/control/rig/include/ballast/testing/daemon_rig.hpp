@@ -60,8 +60,9 @@ public:
     control::ReloadResult reload();
     // What ballastd's shell does when a resync is due: a full dump of the fake kernel (made
     // here on the loop, where the fake lives, not on a dump thread), compared and repaired by
-    // the Director, then published. On the loop thread.
-    void resync();
+    // the Director, then published, and freed memory handed back (malloc_trim) as the shell
+    // does. On the loop thread. Returns how long the malloc_trim took.
+    std::chrono::nanoseconds resync();
 
     uint16_t http_port() { return hub_->http_port(); }
     control::Hub& hub() { return *hub_; }
