@@ -15,10 +15,14 @@
 // counted too; RSS is VmRSS / VmHWM. Reported:
 //   steps    the heap and RSS after each step of the daemon's start (config loaded, Director
 //            started, hub started, checks planned in the runner, first publish), after every
-//            check has run once, and after a one-weight reload;
+//            check has run once, after each of three resyncs (the fake kernel's counters
+//            changed before each; the dump made on the loop: the kernel lab's RSS is read after
+//            several; each ends with the shell's malloc_trim, timed on the loop), and after two
+//            one-weight reloads;
 //   held     the heap each structure the Director holds takes, measured as what a copy of it
-//            costs (config, check plan, health book, decisions, programmed table), and the fake
-//            kernel's own share (its table and counters, and its log of the ops applied, which
+//            costs (config, check plan, health book, decisions, programmed table, the last
+//            dump's counters, and the hub's published counters where they are its own), and the
+//            fake kernel's own share (its table and counters, and its log of the ops applied, which
 //            is dropped here): in production the table is in the kernel, so the fake's share is
 //            not ballastd's;
 //   cpu      with cpu_window_s > 0, at the end: the CPU per completed check of the whole rig
@@ -157,6 +161,15 @@ size_t decisions_cost(const daemon::Director::Decisions& decisions) {
     size_t bytes = copy_cost(decisions);
     for (const auto& [key, d] : decisions) bytes += copy_cost(*d);
     return bytes;
+}
+
+// The heap the published counters hold of their own: what a copy costs, or nothing when they
+// are the Director's own object, shared.
+size_t published_counters_cost(const control::PublishedState& published,
+                               const daemon::Director& director) {
+    const auto counters = published.counters();
+    if (!counters || counters == director.counters()) return 0;
+    return copy_cost(*counters);
 }
 
 double cpu_seconds(int who) {
@@ -350,6 +363,41 @@ int main(int argc, char** argv) {
     report.step("every check ran once (" + std::to_string(ran) + " runs, " + std::to_string(down) +
                 " down)");
 
+    // Resyncs, as ballastd makes one every director.resync_interval (by the time the lab reads
+    // its RSS, several ran). Before each, the fake kernel's counters of one real per service
+    // change, so every dump brings new values (their first setting is the fake's own memory).
+    const auto set_counters = [&](uint32_t round) {
+        rig->on_loop([&] {
+            for (const auto& [key, service] : rig->ipvs().table().services) {
+                if (service.reals.empty()) continue;
+                kernel::DestCounters c;
+                c.active_conns = round;
+                c.inactive_conns = 2 * round;
+                c.stats.conns = 3 * round;
+                c.stats.inbytes = 1000 * round;
+                rig->ipvs().set_dest_counters(key, service.reals.begin()->first, c);
+            }
+            return 0;
+        });
+    };
+    set_counters(1);
+    report.step("fake kernel: counters set on one real per service");
+    const char* ordinals[] = {"first", "second", "third"};
+    for (uint32_t i = 0; i < 3; ++i) {
+        if (i > 0) set_counters(i + 1);
+        const auto [total, trim] = rig->on_loop([&] {
+            const auto t0 = Clock::now();
+            const auto trim = rig->resync();
+            return std::pair{Clock::now() - t0, trim};
+        });
+        const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        char took[96];
+        std::snprintf(took, sizeof took,
+                      " resync (%.0f ms on the loop, of which malloc_trim %.1f ms)", ms(total),
+                      ms(trim));
+        report.step(ordinals[i] + std::string(took));
+    }
+
     rig->write_config(config(services, reals, interval_s, listener.port(), 2));
     // The reload's outcome (its check diff, its writes) is dropped before measuring, as the
     // shell drops it once the reply is sent.
@@ -374,6 +422,9 @@ int main(int argc, char** argv) {
             {"health book (HealthBook)", copy_cost(d.health())},
             {"decisions", decisions_cost(d.decisions())},
             {"programmed table (IpvsTable)", copy_cost(d.programmed())},
+            {"last dump's counters (Director)", copy_cost(*d.counters())},
+            {"last dump's counters (published by the hub)",
+             published_counters_cost(rig->hub().published(), d)},
             {"fake kernel: table and counters (FakeIpvs)", copy_cost(rig->ipvs())},
         };
         return rows;

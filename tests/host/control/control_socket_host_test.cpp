@@ -255,6 +255,44 @@ TEST_F(Fixture, StatusShowsEveryServiceAndRealWithWeightsReasonsAndCheckResults)
     EXPECT_EQ(missing.error.code, control::ErrorCode::not_found);
 }
 
+// A resync's counters are what its dump said, published as the Director keeps them (one
+// object, not a copy); a dump that failed leaves them as they were.
+TEST_F(Fixture, AResyncPublishesWhatItsDumpSaid) {
+    rig->start();
+    kernel::DestCounters counters;
+    counters.active_conns = 6;
+    counters.inactive_conns = 21;
+    counters.stats.outbps = 900;
+    ASSERT_TRUE(
+        rig->on_loop([&] { return rig->ipvs().set_dest_counters(kWeb, real_of(a), counters); }));
+    rig->on_loop([&] {
+        rig->resync();
+        return 0;
+    });
+    auto v = control::status_from_json(call(make(control::Verb::status)).result);
+    ASSERT_TRUE(v) << v.error().message;
+    ASSERT_TRUE(v->counters_at);
+    ASSERT_EQ(v->services[0].key, kWeb);
+    EXPECT_EQ(v->services[0].reals[0].active, 6u);
+    EXPECT_EQ(v->services[0].reals[0].inactive, 21u);
+    ASSERT_TRUE(v->services[0].reals[0].traffic);
+    EXPECT_EQ(v->services[0].reals[0].traffic->outbps, 900u);
+    EXPECT_EQ(v->services[0].reals[1].active, 0u);
+    EXPECT_TRUE(rig->on_loop(
+        [&] { return rig->hub().published().counters() == rig->director().counters(); }));
+
+    const auto at = *v->counters_at;
+    rig->on_loop([&] {
+        rig->ipvs().fail_next_dump(EIO);
+        rig->resync();
+        return 0;
+    });
+    v = control::status_from_json(call(make(control::Verb::status)).result);
+    ASSERT_TRUE(v && v->counters_at);
+    EXPECT_EQ(*v->counters_at, at);
+    EXPECT_EQ(v->services[0].reals[0].active, 6u);
+}
+
 TEST_F(Fixture, ADownRealShowsItsReasonAndSinceWhen) {
     rig->start();
     ASSERT_TRUE(eventually([&] { return kernel_weight(kWeb, b) == 2; }));

@@ -246,17 +246,13 @@ void Hub::republish(const model::ServiceKey& key) {
 void Hub::publish_counters() {
     const auto& st = director_.reconcile_status();
     if (st.resyncs == seen_resyncs_) return;
-    if (seen_resyncs_ == UINT64_MAX && director_.service_stats().empty() &&
-        director_.dest_counters().empty()) {
+    const auto& counters = director_.counters();
+    if (seen_resyncs_ == UINT64_MAX && counters->services.empty() && counters->dests.empty()) {
         seen_resyncs_ = st.resyncs;
         return;
     }
     seen_resyncs_ = st.resyncs;
-    auto counters = std::make_shared<PublishedCounters>();
-    counters->at = unix_seconds(st.last_resync.value_or(now().wall));
-    counters->services = director_.service_stats();
-    counters->dests = director_.dest_counters();
-    published_.set_counters(std::move(counters));
+    published_.set_counters(counters);
 }
 
 void Hub::publish(const std::vector<daemon::Event>& events) {
@@ -559,11 +555,9 @@ void Hub::with_fresh_counters(std::function<void()> then) {
             last_sample_took_ = took;
             if (result) {
                 metrics_.observe_dump(took);
-                auto counters = std::make_shared<PublishedCounters>();
-                counters->at = unix_seconds(wall);
-                counters->services = std::move(result->service_stats);
-                counters->dests = std::move(result->dest_counters);
-                published_.set_counters(std::move(counters));
+                published_.set_counters(std::make_shared<const PublishedCounters>(
+                    PublishedCounters{unix_seconds(wall), std::move(result->service_stats),
+                                      std::move(result->dest_counters)}));
             } else {
                 log(daemon::Severity::warning,
                     "fresh counters: cannot dump IPVS: " + result.error().describe());

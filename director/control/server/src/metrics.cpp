@@ -458,7 +458,8 @@ Metrics::Exposition Metrics::render(const PublishedState::Snapshot& snap,
     size_t rerendered = 0;
     const uint64_t now = ++renders_;
     // The same dump as the last render's: every service seen then shows it already.
-    const bool same_dump = snap.counters == counters_seen_;
+    const bool same_dump =
+        !counters_seen_.owner_before(snap.counters) && !snap.counters.owner_before(counters_seen_);
     uint64_t reals = 0, reals_down = 0;
     bool counters_due = false;
     by_position_.resize(snap.services.size(), nullptr);

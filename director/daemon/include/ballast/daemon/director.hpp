@@ -125,7 +125,7 @@ public:
     // Reads the ownership record and overrides (a corrupt record is returned as an error and
     // nothing is touched), applies the sysctls and the nft table, adopts the IPVS state in
     // `observed` (never flushes) and writes what differs from the config.
-    Status start(const Result<kernel::IpvsSnapshot>& observed, Now now);
+    Status start(Result<kernel::IpvsSnapshot> observed, Now now);
 
     // The health runner's output. Changes the weights of the reals that use the check and
     // sends just those edits.
@@ -139,7 +139,8 @@ public:
     // writes made between begin and finish are replayed onto the dump before it is compared.
     bool resync_due(SteadyTime now) const;  // interval passed, or a failed write to retry
     void begin_resync();
-    void finish_resync(const Result<kernel::IpvsSnapshot>& observed, Now now);
+    // `observed` is taken over (kept as the programmed table and the counters), not copied.
+    void finish_resync(Result<kernel::IpvsSnapshot> observed, Now now);
     bool resync_running() const { return resync_running_; }
     // Ask for a resync at the next opportunity (e.g. after ENOBUFS on a socket).
     void request_resync() { resync_requested_ = true; }
@@ -166,14 +167,10 @@ public:
     using Decisions = std::map<model::ServiceKey, std::shared_ptr<const policy::ServiceDecision>>;
     const Decisions& decisions() const { return decisions_; }
     // The IPVS table as programmed (what the kernel holds if nothing else wrote to it) and
-    // the counters of the last full dump.
+    // the counters of the last full dump (never null; empty before one), immutable: a reader
+    // keeps the pointer rather than a copy, and the next dump replaces it.
     const model::IpvsTable& programmed() const { return programmed_; }
-    const std::map<model::ServiceKey, kernel::IpvsStats>& service_stats() const {
-        return service_stats_;
-    }
-    const std::map<model::ServiceKey, kernel::CountersByReal>& dest_counters() const {
-        return dest_counters_;
-    }
+    const std::shared_ptr<const kernel::IpvsCounters>& counters() const { return counters_; }
     const std::set<model::ServiceKey>& owned() const { return owned_; }
     const ReconcileStatus& reconcile_status() const { return status_; }
 
@@ -214,7 +211,7 @@ private:
     // Runs one plan: persists ownership first, executes, updates the programmed table.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
                   const std::vector<model::ServiceKey>& scope);
-    void full_reconcile(const kernel::IpvsSnapshot& observed, Now now, bool redecide_all);
+    void full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redecide_all);
     void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
     static reconcile::PlanOptions plan_options(const model::DirectorConfig& config);
     // Weights to hold until a first check result after a reload to `next`: reals still
@@ -238,8 +235,8 @@ private:
     model::IpvsTable desired_;
 
     model::IpvsTable programmed_;
-    std::map<model::ServiceKey, kernel::IpvsStats> service_stats_;
-    std::map<model::ServiceKey, kernel::CountersByReal> dest_counters_;
+    std::shared_ptr<const kernel::IpvsCounters> counters_ =
+        std::make_shared<const kernel::IpvsCounters>();
     std::set<model::ServiceKey> owned_;
     std::set<model::ServiceKey> saved_owned_;
     bool ownership_saved_ = false;

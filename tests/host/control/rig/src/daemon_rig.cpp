@@ -139,6 +139,15 @@ control::ReloadResult DaemonRig::reload() {
     return r;
 }
 
+std::chrono::nanoseconds DaemonRig::resync() {
+    director_->begin_resync();
+    director_->finish_resync(ipvs_.dump(), now());
+    settle();
+    const auto t0 = std::chrono::steady_clock::now();
+    ::malloc_trim(0);
+    return std::chrono::steady_clock::now() - t0;
+}
+
 void DaemonRig::on_health_event(const health::HealthEvent& event) {
     const auto t0 = std::chrono::steady_clock::now();
     director_->on_health_event(event, now());

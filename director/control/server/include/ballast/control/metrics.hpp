@@ -161,7 +161,9 @@ private:
     // walks the map.
     std::vector<Fragments*> ordered_, by_position_;
     bool layout_changed_ = true;
-    std::shared_ptr<const PublishedCounters> counters_seen_;  // the dump the texts show
+    // The dump the texts show, not kept alive by it: its values are in the texts already, and
+    // a weak pointer still tells the same dump from a later one at the same address.
+    std::weak_ptr<const PublishedCounters> counters_seen_;
     uint64_t renders_ = 0;
     std::vector<uint64_t> scratch_values_;
     std::string scratch_run_;  // a counter run's text, reused

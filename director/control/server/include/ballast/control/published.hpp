@@ -136,12 +136,9 @@ struct PublishedService {
     const std::string& name() const { return decision->name; }
 };
 
-// Counters and rates of one full IPVS dump.
-struct PublishedCounters {
-    UnixSeconds at = 0;
-    std::map<model::ServiceKey, kernel::IpvsStats> services;
-    std::map<model::ServiceKey, kernel::CountersByReal> dests;
-};
+// Counters and rates of one full IPVS dump: a resync's are the Director's own object, shared
+// (immutable; the next dump replaces the pointer), not a copy.
+using PublishedCounters = kernel::IpvsCounters;
 
 class PublishedState {
 public:

@@ -4,7 +4,8 @@
 // FakeSysctl for the kernel and the real state files in a directory of the test's. The host's
 // kernel has no IPVS, so this is how the control socket and the status page are tested
 // against real clients (ballastctl, Chromium, promtool); the kernel lab runs the real
-// ballastd. What it leaves out is ballastd's shell: signals, sd_notify, the dump thread.
+// ballastd. What it leaves out is ballastd's shell: signals, sd_notify, the dump thread
+// (resync() dumps on the loop).
 #include <chrono>
 #include <functional>
 #include <future>
@@ -57,6 +58,11 @@ public:
     // What a reload through the control socket does: re-reads the file, applies it, reloads
     // the checks and publishes. On the loop thread.
     control::ReloadResult reload();
+    // What ballastd's shell does when a resync is due: a full dump of the fake kernel (made
+    // here on the loop, where the fake lives, not on a dump thread), compared and repaired by
+    // the Director, then published, and freed memory handed back (malloc_trim) as the shell
+    // does. On the loop thread. Returns how long the malloc_trim took.
+    std::chrono::nanoseconds resync();
 
     uint16_t http_port() { return hub_->http_port(); }
     control::Hub& hub() { return *hub_; }
