@@ -70,25 +70,6 @@ struct CheckKeyLess {
     }
 };
 
-// Orders shared pointers to things that carry their own CheckKey (`key()`) by that key, as
-// CheckKeyLess orders keys, and finds them by a CheckKey or a CheckRef: for sets of per-check
-// records (a map would hold each key twice).
-template <typename T>
-struct HeldKeyLess {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-        return CheckKeyLess{}(key_of(a), key_of(b));
-    }
-
-private:
-    static const CheckKey& key_of(const std::shared_ptr<T>& held) { return held->key(); }
-    template <typename K>
-    static const K& key_of(const K& key) {
-        return key;
-    }
-};
-
 CheckKey make_check_key(const model::IpAddress& addr, uint16_t real_port,
                         const model::CheckSpec& spec);
 
