@@ -156,11 +156,16 @@ size_t copy_cost(const T& value) {
     return after - before;
 }
 
-// The decisions are shared (the hub publishes them): the map and each decision once.
+// The decisions are shared (the hub publishes them): the map and each decision once. Every copy
+// is held until the heap is read: a decision copied and dropped one at a time would come back
+// from malloc's thread cache, already counted as in use, and read as free.
 size_t decisions_cost(const daemon::Director::Decisions& decisions) {
-    size_t bytes = copy_cost(decisions);
-    for (const auto& [key, d] : decisions) bytes += copy_cost(*d);
-    return bytes;
+    const size_t before = heap_in_use();
+    auto map = std::make_unique<daemon::Director::Decisions>(decisions);
+    std::vector<policy::ServiceDecision> copies;
+    copies.reserve(decisions.size());
+    for (const auto& [key, d] : decisions) copies.push_back(*d);
+    return heap_in_use() - before;
 }
 
 // The heap the published counters hold of their own: what a copy costs, or nothing when they

@@ -28,6 +28,7 @@
 #include "ballast/health/health_book.hpp"
 #include "ballast/health/tracker.hpp"
 #include "ballast/kernel/nft_client.hpp"
+#include "ballast/model/boxed.hpp"
 #include "ballast/model/director_config.hpp"
 #include "ballast/model/ipvs.hpp"
 #include "ballast/policy/overrides.hpp"
@@ -58,7 +59,7 @@ struct RealDecision {
     model::Weight effective = 0;
     health::State state = health::State::unknown;  // the main check's state
     std::string reason;                            // why `effective` is what it is
-    std::optional<Override> override_;             // the override in force, if any
+    model::Boxed<Override> override_;  // the override in force, if any (boxed: mostly none)
     bool operator==(const RealDecision&) const = default;
 };
 
