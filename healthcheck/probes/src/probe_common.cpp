@@ -15,16 +15,7 @@ namespace ballast::health {
 namespace asio = boost::asio;
 
 ProbeContext::ProbeContext(asio::io_context& io, ProbeLimits limits, uint64_t seed)
-    : io_(io),
-      limits_(limits),
-      rng_(seed),
-      tls_verify_(asio::ssl::context::tls_client),
-      tls_any_(asio::ssl::context::tls_client) {
-    boost::system::error_code ec;
-    tls_verify_.set_default_verify_paths(ec);  // the system trust store, when there is one
-    tls_verify_.set_verify_mode(asio::ssl::verify_peer, ec);
-    tls_any_.set_verify_mode(asio::ssl::verify_none, ec);
-}
+    : io_(io), limits_(limits), rng_(seed) {}
 
 ProbeContext::~ProbeContext() {
     if (connects_) connects_->shutdown();
@@ -63,12 +54,25 @@ std::shared_ptr<const BodyRegex> ProbeContext::body_regex(const std::string& pat
 }
 
 asio::ssl::context& ProbeContext::tls(bool verify) {
-    return verify ? tls_verify_ : tls_any_;
+    boost::system::error_code ec;
+    if (!verify) {
+        if (!tls_any_) {
+            tls_any_.emplace(asio::ssl::context::tls_client);
+            tls_any_->set_verify_mode(asio::ssl::verify_none, ec);
+        }
+        return *tls_any_;
+    }
+    if (!tls_verify_) {
+        tls_verify_.emplace(asio::ssl::context::tls_client);
+        tls_verify_->set_default_verify_paths(ec);  // the system trust store, when there is one
+        tls_verify_->set_verify_mode(asio::ssl::verify_peer, ec);
+    }
+    return *tls_verify_;
 }
 
 bool ProbeContext::add_trusted_ca_pem(std::string_view pem) {
     boost::system::error_code ec;
-    tls_verify_.add_certificate_authority(asio::buffer(pem.data(), pem.size()), ec);
+    tls(true).add_certificate_authority(asio::buffer(pem.data(), pem.size()), ec);
     return !ec;
 }
 

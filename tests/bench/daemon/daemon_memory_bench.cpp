@@ -35,6 +35,9 @@
 //            into the rig's sink with the runner stopped (see replay()). CPU is getrusage:
 //            RUSAGE_THREAD of the loop thread, and RUSAGE_SELF of the process (which includes the
 //            listener's accepts, the same for both).
+// BALLAST_BENCH_EXIT_AFTER_RESYNCS=1 ends the process after the third resync without freeing
+// anything, for a heap profiler: `heaptrack daemon_memory_bench 5000 10 10`, then
+// `heaptrack_print -l 0 -p 0 -a 0 -T 0 -n 1 ...` reports what is held at that point as leaked.
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -402,6 +405,9 @@ int main(int argc, char** argv) {
                       ms(trim));
         report.step(ordinals[i] + std::string(took));
     }
+    // For a heap profiler (heaptrack): ends the process here without freeing anything, so that
+    // what it reports as leaked is what the daemon holds in its steady state.
+    if (std::getenv("BALLAST_BENCH_EXIT_AFTER_RESYNCS")) std::_Exit(0);
 
     rig->write_config(config(services, reals, interval_s, listener.port(), 2));
     // The reload's outcome (its check diff, its writes) is dropped before measuring, as the

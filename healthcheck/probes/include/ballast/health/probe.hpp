@@ -77,8 +77,10 @@ private:
     boost::asio::io_context& io_;
     ProbeLimits limits_;
     Rng rng_;
-    boost::asio::ssl::context tls_verify_;
-    boost::asio::ssl::context tls_any_;
+    // Made on first use: the system trust store alone is ~1 MiB of heap, which a director
+    // without HTTPS checks need not hold.
+    std::optional<boost::asio::ssl::context> tls_verify_;
+    std::optional<boost::asio::ssl::context> tls_any_;
     std::shared_ptr<detail::ConnectMux> connects_;
     std::shared_ptr<detail::HalfOpenMux> half_opens_;
     std::map<std::string, std::shared_ptr<const BodyRegex>, std::less<>> body_regexes_;
