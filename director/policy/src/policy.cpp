@@ -132,14 +132,24 @@ ServiceDecision decide_service(const model::ServiceConfig& s, const Inputs& in) 
 model::IpvsService desired_service(const model::ServiceConfig& service,
                                    const ServiceDecision& decision) {
     model::IpvsService svc{service.key, service.spec, {}};
+    // In config order, then sorted once (flat_map inserts in the middle move what follows).
+    model::IpvsReals::sequence_type reals;
+    reals.reserve(decision.reals.size());
     for (size_t i = 0; i < decision.reals.size(); ++i) {
         const auto& d = decision.reals[i];
         if (!d.present) continue;
         model::RealSpec spec;  // the sorry server: masquerade, no thresholds
         if (!d.sorry) spec = service.reals[i].spec;
         spec.weight = d.effective;
-        svc.reals.emplace(d.real, spec);
+        reals.emplace_back(d.real, spec);
     }
+    // Of a repeated key the first counts, as map::emplace kept it (validation rejects repeats).
+    std::stable_sort(reals.begin(), reals.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    reals.erase(std::unique(reals.begin(), reals.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                reals.end());
+    svc.reals.adopt_sequence(boost::container::ordered_unique_range, std::move(reals));
     return svc;
 }
 

@@ -112,7 +112,8 @@ struct Built {
 // Now: decode_dest into a reused vector, sorted once per service (as dump() does).
 [[gnu::noinline]] size_t vector_way(const std::vector<ServiceKey>& keys,
                                     const std::vector<std::vector<uint8_t>>& replies) {
-    Built out;
+    std::map<ServiceKey, model::IpvsReals> reals;  // as a snapshot holds them
+    size_t count = 0;
     std::map<ServiceKey, CountersByReal> counters;
     std::vector<ipvs::DestEntry> dests;
     for (size_t s = 0; s < keys.size(); ++s) {
@@ -125,11 +126,11 @@ struct Built {
         });
         if (!st) die("vector decode failed");
         ipvs::ServiceDests d = ipvs::collect_dests(dests);
-        out.count += d.reals.size();
-        out.reals.emplace_hint(out.reals.end(), keys[s], std::move(d.reals));
+        count += d.reals.size();
+        reals.emplace_hint(reals.end(), keys[s], std::move(d.reals));
         counters.emplace_hint(counters.end(), keys[s], std::move(d.counters));
     }
-    return out.count;
+    return count;
 }
 
 template <typename Fn>

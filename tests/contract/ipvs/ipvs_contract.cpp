@@ -8,6 +8,7 @@ namespace ballast::contract {
 using model::ForwardMethod;
 using model::IpAddress;
 using model::IpvsOp;
+using model::IpvsReals;
 using model::Protocol;
 using model::RealKey;
 using model::RealSpec;
@@ -84,8 +85,7 @@ TEST_P(IpvsContract, IdenticalAddsAndAbsentDeletesSucceed) {
     const auto snap = dump();
     ASSERT_EQ(snap.table.services.size(), 1u);
     EXPECT_EQ(snap.table.services.at(a).spec.scheduler, "rr");
-    EXPECT_EQ(snap.table.services.at(a).reals,
-              (std::map<RealKey, RealSpec>{{real("10.0.0.1"), weight(1)}}));
+    EXPECT_EQ(snap.table.services.at(a).reals, (IpvsReals{{real("10.0.0.1"), weight(1)}}));
     // Deleting twice: the second finds nothing and succeeds.
     EXPECT_EQ(apply({IpvsOp::del_dest(a, real("10.0.0.1")), IpvsOp::del_dest(a, real("10.0.0.1")),
                      IpvsOp::del_service(a), IpvsOp::del_service(a)}),
@@ -225,7 +225,7 @@ TEST_P(IpvsContract, ServiceFlagsPersistenceAndRealAttributesRoundTrip) {
             << " netmask " << svc.spec.netmask << " flags " << svc.spec.flags.to_bits();
         EXPECT_EQ(svc.spec.flags.persistent, c.spec.persistence.has_value());
         EXPECT_TRUE(svc.spec.flags.hashed) << "a stored service is hashed";
-        EXPECT_EQ(svc.reals, (std::map<RealKey, RealSpec>{{c.real, c.real_spec}}));
+        EXPECT_EQ(svc.reals, (IpvsReals{{c.real, c.real_spec}}));
         EXPECT_EQ(snap.dest_counters.at(c.key).at(c.real), kernel::DestCounters{});
         // The same add again is identical, hence a success.
         EXPECT_EQ(apply({IpvsOp::add_service(c.key, c.spec),

@@ -27,6 +27,7 @@ namespace {
 
 using model::ForwardMethod;
 using model::IpAddress;
+using model::IpvsReals;
 using model::Protocol;
 using model::RealKey;
 using model::RealSpec;
@@ -225,7 +226,7 @@ void expect_snapshot_of(const IpvsSnapshot& snap, const std::vector<FakeService>
         auto it = snap.table.services.find(f.key);
         ASSERT_NE(it, snap.table.services.end()) << f.key.to_string();
         EXPECT_EQ(it->second.spec.scheduler, f.spec.scheduler);
-        std::map<RealKey, RealSpec> reals(f.dests.begin(), f.dests.end());
+        IpvsReals reals(f.dests.begin(), f.dests.end());
         EXPECT_EQ(it->second.reals, reals) << f.key.to_string();
         ASSERT_TRUE(snap.dest_counters.contains(f.key));
         EXPECT_EQ(snap.dest_counters.at(f.key).size(), f.dests.size());

@@ -416,13 +416,16 @@ Result<DestEntry> decode_dest(const nl::Message& m, const ServiceKey& svc) {
 ServiceDests collect_dests(std::vector<DestEntry>& dests) {
     sort_by_key_first_wins(dests, [](const DestEntry& d) -> const RealKey& { return d.key; });
     ServiceDests out;
+    model::IpvsReals::sequence_type reals;
     CountersByReal::sequence_type counters;
+    reals.reserve(dests.size());
     counters.reserve(dests.size());
     for (const auto& d : dests) {
-        out.reals.emplace_hint(out.reals.end(), d.key, d.spec);
+        reals.emplace_back(d.key, d.spec);
         counters.emplace_back(d.key, d.counters);
     }
-    // Already in key order without repeats: adopted as it is.
+    // Already in key order without repeats: adopted as they are.
+    out.reals.adopt_sequence(boost::container::ordered_unique_range, std::move(reals));
     out.counters.adopt_sequence(boost::container::ordered_unique_range, std::move(counters));
     return out;
 }

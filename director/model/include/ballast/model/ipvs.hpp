@@ -1,6 +1,8 @@
 #pragma once
 // IPVS state as plain values. Identity (ServiceKey, RealKey) is separate from
 // attributes (ServiceSpec, RealSpec); counters and health never live here.
+#include <boost/container/flat_map.hpp>
+
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -93,11 +95,18 @@ struct RealSpec {
     auto operator<=>(const RealSpec&) const = default;
 };
 
+// A service's real servers in one sorted vector: 36 bytes a real server instead of a 72-byte
+// map node (ballastd holds two tables, the desired and the programmed one, of 50,000 each at
+// 5,000 x 10). Built in bulk with adopt_sequence or an appending emplace_hint, since inserting
+// in the middle moves what follows.
+using IpvsReals = boost::container::flat_map<RealKey, RealSpec, std::less<RealKey>,
+                                             std::vector<std::pair<RealKey, RealSpec>>>;
+
 struct IpvsService {
     ServiceKey key;
     ServiceSpec spec;
-    std::map<RealKey, RealSpec> reals;
-    auto operator<=>(const IpvsService&) const = default;
+    IpvsReals reals;
+    bool operator==(const IpvsService&) const = default;
 };
 
 // A set of services keyed by identity: both desired and observed state.

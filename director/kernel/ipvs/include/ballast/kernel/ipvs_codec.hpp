@@ -97,7 +97,7 @@ Result<DestEntry> decode_dest(const nl::Message& m, const model::ServiceKey& svc
 // One service's decoded dests as a snapshot holds them: in key order, the first of a repeated
 // key kept (dests is sorted in place; the kernel lists a service's dests newest first).
 struct ServiceDests {
-    std::map<model::RealKey, model::RealSpec> reals;
+    model::IpvsReals reals;
     CountersByReal counters;
 };
 ServiceDests collect_dests(std::vector<DestEntry>& dests);
