@@ -105,7 +105,8 @@ Director::Director(model::DirectorConfig config, Ports ports, StateStore& store,
       options_(options),
       sysctl_(ports.sysctl) {
     rebuild_index();
-    checks_ = health::plan_checks(config_.services, config_.default_check);
+    checks_ = std::make_shared<const health::CheckPlan>(
+        health::plan_checks(config_.services, config_.default_check));
     book_.retain(checks_);  // a place per check: the first results fill them in
 }
 
@@ -169,7 +170,7 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
     emit(Severity::info, EventKind::lifecycle,
          "started: " + std::to_string(config_.services.size()) + " services, " +
              std::to_string(desired_.real_count()) + " real servers, " +
-             std::to_string(checks_.checks.size()) + " checks; " +
+             std::to_string(checks_->checks.size()) + " checks; " +
              std::to_string(status_.ops_applied) + " IPVS writes" +
              (status_.in_sync ? "" : ", some failed (retrying)"),
          now);
@@ -414,8 +415,8 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
 }
 
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
-    auto users = checks_.checks.find(ev.check);
-    if (users == checks_.checks.end()) return;  // a check removed by a reload
+    auto users = checks_->checks.find(ev.check);
+    if (users == checks_->checks.end()) return;  // a check removed by a reload
     const auto* before = book_.find(ev.check);
     // What the policy reads of this check is as it was: no decision can change (O(1), no
     // allocation). Slow-start steps come from tick(), not from results.
@@ -534,8 +535,9 @@ ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {
     ReloadOutcome out;
     const std::string file = next.source_file;
     const auto scope = reload_scope(next);
-    auto next_checks = health::plan_checks(next.services, next.default_check);
-    out.checks = health::diff_checks(checks_, next_checks);
+    auto next_checks = std::make_shared<const health::CheckPlan>(
+        health::plan_checks(next.services, next.default_check));
+    out.checks = health::diff_checks(*checks_, *next_checks);
     adopted_ = adopted_after_reload(next, scope);
     config_ = std::move(next);
     rebuild_index();
@@ -597,7 +599,7 @@ ReloadOutcome Director::preview(const model::DirectorConfig& next, Now now) cons
     ReloadOutcome out;
     const auto scope = reload_scope(next);
     const auto next_checks = health::plan_checks(next.services, next.default_check);
-    out.checks = health::diff_checks(checks_, next_checks);
+    out.checks = health::diff_checks(*checks_, next_checks);
     const auto adopted = adopted_after_reload(next, scope);
     const policy::Inputs in{next, book_, overrides_, adopted, now.steady};
     model::IpvsTable want;

@@ -89,6 +89,13 @@ CheckMap::const_iterator CheckMap::find(const CheckKey& key) const {
     return it != entries_.end() && it->first == key ? it : entries_.end();
 }
 
+CheckMap::const_iterator CheckMap::find(const CheckRef& key) const {
+    auto it = std::lower_bound(
+        entries_.begin(), entries_.end(), key,
+        [](const value_type& e, const CheckRef& k) { return CheckKeyLess{}(e.first, k); });
+    return it != entries_.end() && !CheckKeyLess{}(key, it->first) ? it : entries_.end();
+}
+
 const CheckUsers& CheckMap::at(const CheckKey& key) const {
     auto it = find(key);
     if (it == end()) throw std::out_of_range("CheckMap::at: no check " + key.to_string());

@@ -175,10 +175,8 @@ void Hub::stop() {
 // Loop thread: publishing
 
 void Hub::sync_checks() {
-    std::vector<health::CheckKey> keys;
-    keys.reserve(director_.checks().checks.size());
-    for (const auto& [key, users] : director_.checks().checks) keys.push_back(key);
-    runs_ = std::make_shared<CheckRuns>(std::move(keys), unix_seconds(now().wall), runs_.get());
+    runs_ = std::make_shared<CheckRuns>(director_.shared_checks(), unix_seconds(now().wall),
+                                        runs_.get());
     config_index_.clear();
     const auto& services = director_.config().services;
     for (size_t i = 0; i < services.size(); ++i) config_index_.emplace(services[i].key, i);

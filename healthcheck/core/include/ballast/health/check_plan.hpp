@@ -136,6 +136,8 @@ public:
     size_t size() const { return entries_.size(); }
     bool empty() const { return entries_.empty(); }
     const_iterator find(const CheckKey& key) const;
+    const_iterator find(const CheckRef& key) const;  // the same without making a key
+    const value_type& operator[](size_t i) const { return entries_[i]; }
     size_t count(const CheckKey& key) const { return find(key) != end() ? 1 : 0; }
     const CheckUsers& at(const CheckKey& key) const;  // throws std::out_of_range when absent
 
