@@ -1,6 +1,7 @@
 #include "ballast/daemon/director.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "ballast/sysctl/plan.hpp"
@@ -414,6 +415,18 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
     write_scope(scope, now);
 }
 
+model::RealKey Director::first_real(const health::CheckUsers& users) const {
+    // The real of the first user in key order (users are in config order).
+    const auto key_of = [this](const health::CheckUser& u) {
+        return std::tie(health::user_service(config_.services, u).key,
+                        health::user_real(config_.services, u).key);
+    };
+    const auto* first = &users.front();
+    for (const auto& u : users)
+        if (key_of(u) < key_of(*first)) first = &u;
+    return health::user_real(config_.services, *first).key;
+}
+
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
     auto users = checks_->checks.find(ev.check);
     if (users == checks_->checks.end()) return;  // a check removed by a reload
@@ -439,10 +452,11 @@ void Director::on_health_event(const health::HealthEvent& ev, Now now) {
              EventKind::health,
              ev.check.target.to_string() + " " + state_word(ev.state) + ": " + ev.reason + count +
                  " [" + ev.check.to_string() + "]",
-             now, std::nullopt, users->second.front().real);
+             now, std::nullopt, first_real(users->second));
     }
     std::set<ServiceKey> services;
-    for (const auto& u : users->second) services.insert(u.service);
+    for (const auto& u : users->second)
+        services.insert(health::user_service(config_.services, u).key);
     update_services(services, now);
 }
 

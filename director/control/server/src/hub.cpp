@@ -325,8 +325,10 @@ void Hub::on_health_event(const health::HealthEvent& ev) {
     if (users == director_.checks().checks.end()) return;
     const std::string to(health::to_string(ev.state));
     const std::string why = reason_class(ev.reason);
+    const auto& services = director_.config().services;
     for (const auto& u : users->second) {
-        auto& counts = transitions_[{u.service, u.real}];
+        auto& counts = transitions_[{health::user_service(services, u).key,
+                                     health::user_real(services, u).key}];
         auto c = std::find_if(counts.begin(), counts.end(),
                               [&](const auto& t) { return t.to == to && t.reason == why; });
         if (c == counts.end())

@@ -191,6 +191,8 @@ private:
               std::optional<model::ServiceKey> service = {},
               std::optional<model::RealKey> real = {});
     void rebuild_index();
+    // The real server an event about a check of these users names.
+    model::RealKey first_real(const health::CheckUsers& users) const;
     void apply_network(Now now, bool resync);
     // Recomputes the decisions of these services (their settings unchanged) and writes what
     // differs (no dump). A service whose decision came out the same costs no plan and is not
