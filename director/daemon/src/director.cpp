@@ -1,6 +1,7 @@
 #include "ballast/daemon/director.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "ballast/sysctl/plan.hpp"
@@ -105,7 +106,8 @@ Director::Director(model::DirectorConfig config, Ports ports, StateStore& store,
       options_(options),
       sysctl_(ports.sysctl) {
     rebuild_index();
-    checks_ = health::plan_checks(config_.services, config_.default_check);
+    checks_ = std::make_shared<const health::CheckPlan>(
+        health::plan_checks(config_.services, config_.default_check));
     book_.retain(checks_);  // a place per check: the first results fill them in
 }
 
@@ -169,7 +171,7 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
     emit(Severity::info, EventKind::lifecycle,
          "started: " + std::to_string(config_.services.size()) + " services, " +
              std::to_string(desired_.real_count()) + " real servers, " +
-             std::to_string(checks_.checks.size()) + " checks; " +
+             std::to_string(checks_->checks.size()) + " checks; " +
              std::to_string(status_.ops_applied) + " IPVS writes" +
              (status_.in_sync ? "" : ", some failed (retrying)"),
          now);
@@ -413,9 +415,21 @@ void Director::update_services(const std::set<ServiceKey>& services, Now now) {
     write_scope(scope, now);
 }
 
+model::RealKey Director::first_real(const health::CheckUsers& users) const {
+    // The real of the first user in key order (users are in config order).
+    const auto key_of = [this](const health::CheckUser& u) {
+        return std::tie(health::user_service(config_.services, u).key,
+                        health::user_real(config_.services, u).key);
+    };
+    const auto* first = &users.front();
+    for (const auto& u : users)
+        if (key_of(u) < key_of(*first)) first = &u;
+    return health::user_real(config_.services, *first).key;
+}
+
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
-    auto users = checks_.checks.find(ev.check);
-    if (users == checks_.checks.end()) return;  // a check removed by a reload
+    auto users = checks_->checks.find(ev.check);
+    if (users == checks_->checks.end()) return;  // a check removed by a reload
     const auto* before = book_.find(ev.check);
     // What the policy reads of this check is as it was: no decision can change (O(1), no
     // allocation). Slow-start steps come from tick(), not from results.
@@ -438,10 +452,11 @@ void Director::on_health_event(const health::HealthEvent& ev, Now now) {
              EventKind::health,
              ev.check.target.to_string() + " " + state_word(ev.state) + ": " + ev.reason + count +
                  " [" + ev.check.to_string() + "]",
-             now, std::nullopt, users->second.front().real);
+             now, std::nullopt, first_real(users->second));
     }
     std::set<ServiceKey> services;
-    for (const auto& u : users->second) services.insert(u.service);
+    for (const auto& u : users->second)
+        services.insert(health::user_service(config_.services, u).key);
     update_services(services, now);
 }
 
@@ -534,8 +549,9 @@ ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {
     ReloadOutcome out;
     const std::string file = next.source_file;
     const auto scope = reload_scope(next);
-    auto next_checks = health::plan_checks(next.services, next.default_check);
-    out.checks = health::diff_checks(checks_, next_checks);
+    auto next_checks = std::make_shared<const health::CheckPlan>(
+        health::plan_checks(next.services, next.default_check));
+    out.checks = health::diff_checks(*checks_, *next_checks);
     adopted_ = adopted_after_reload(next, scope);
     config_ = std::move(next);
     rebuild_index();
@@ -597,7 +613,7 @@ ReloadOutcome Director::preview(const model::DirectorConfig& next, Now now) cons
     ReloadOutcome out;
     const auto scope = reload_scope(next);
     const auto next_checks = health::plan_checks(next.services, next.default_check);
-    out.checks = health::diff_checks(checks_, next_checks);
+    out.checks = health::diff_checks(*checks_, next_checks);
     const auto adopted = adopted_after_reload(next, scope);
     const policy::Inputs in{next, book_, overrides_, adopted, now.steady};
     model::IpvsTable want;

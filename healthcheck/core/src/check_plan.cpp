@@ -89,6 +89,13 @@ CheckMap::const_iterator CheckMap::find(const CheckKey& key) const {
     return it != entries_.end() && it->first == key ? it : entries_.end();
 }
 
+CheckMap::const_iterator CheckMap::find(const CheckRef& key) const {
+    auto it = std::lower_bound(
+        entries_.begin(), entries_.end(), key,
+        [](const value_type& e, const CheckRef& k) { return CheckKeyLess{}(e.first, k); });
+    return it != entries_.end() && !CheckKeyLess{}(key, it->first) ? it : entries_.end();
+}
+
 const CheckUsers& CheckMap::at(const CheckKey& key) const {
     auto it = find(key);
     if (it == end()) throw std::out_of_range("CheckMap::at: no check " + key.to_string());
@@ -130,26 +137,46 @@ CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
     // Every (check, user) pair first, then sorted and grouped: one vector, not a node per check.
     std::vector<std::pair<CheckKey, CheckUser>> pairs;
     SpecInterner intern;
-    for (const auto& svc : services) {
+    for (uint32_t s = 0; s < services.size(); ++s) {
+        const auto& svc = services[s];
         const bool checked = svc.check && svc.check->type != model::CheckType::none;
         // Looked up once per service, not per real server.
         std::optional<SharedSpec> main, agent;
-        for (const auto& real : svc.reals) {
+        for (uint32_t r = 0; r < svc.reals.size(); ++r) {
+            const auto& real = svc.reals[r];
             if (checked) {
                 if (!main) main = intern(*svc.check);
                 pairs.emplace_back(
                     CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)}, *main},
-                    CheckUser{svc.key, real.key, CheckRole::main});
+                    CheckUser{s, r, CheckRole::main});
             }
             if (real.agent_port) {
                 if (!agent) agent = intern(agent_check_spec(svc, default_check));
                 pairs.emplace_back(CheckKey{{real.key.addr, *real.agent_port}, *agent},
-                                   CheckUser{svc.key, real.key, CheckRole::agent});
+                                   CheckUser{s, r, CheckRole::agent});
             }
         }
     }
     std::sort(pairs.begin(), pairs.end());
-    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    // A real server listed twice in one service (the config refuses it) is one user: the same
+    // check's users of one service are adjacent.
+    const auto same_user = [&](const std::pair<CheckKey, CheckUser>& a,
+                               const std::pair<CheckKey, CheckUser>& b) {
+        return a.first == b.first && a.second.service == b.second.service &&
+               a.second.role == b.second.role &&
+               user_real(services, a.second).key == user_real(services, b.second).key;
+    };
+    size_t kept = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        bool repeated = false;
+        for (size_t k = kept; k-- > 0 && pairs[k].first == pairs[i].first &&
+                              pairs[k].second.service == pairs[i].second.service;)
+            repeated = repeated || same_user(pairs[k], pairs[i]);
+        if (repeated) continue;
+        if (kept != i) pairs[kept] = std::move(pairs[i]);
+        ++kept;
+    }
+    pairs.erase(pairs.begin() + static_cast<ptrdiff_t>(kept), pairs.end());
     size_t distinct = 0;
     for (size_t i = 0; i < pairs.size(); ++i)
         if (i == 0 || pairs[i].first != pairs[i - 1].first) ++distinct;

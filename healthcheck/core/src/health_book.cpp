@@ -5,64 +5,88 @@
 namespace ballast::health {
 
 template <typename K>
-std::vector<HealthBook::Entry>::const_iterator HealthBook::lower_bound(const K& key) const {
-    return std::lower_bound(checks_.begin(), checks_.end(), key,
-                            [](const Entry& e, const K& k) { return CheckKeyLess{}(e.first, k); });
-}
-
-const CheckStatus* HealthBook::result(std::vector<Entry>::const_iterator it, bool found) const {
-    if (!found || !recorded_[static_cast<size_t>(it - checks_.begin())]) return nullptr;
-    return &it->second;
+const CheckStatus* HealthBook::find_key(const K& key) const {
+    if (plan_) {
+        auto it = plan_->checks.find(key);
+        if (it != plan_->checks.end()) {
+            const auto i = static_cast<size_t>(it - plan_->checks.begin());
+            return recorded_[i] ? &planned_[i] : nullptr;
+        }
+    }
+    auto it = std::lower_bound(unplanned_.begin(), unplanned_.end(), key,
+                               [](const std::pair<CheckKey, CheckStatus>& e, const K& k) {
+                                   return CheckKeyLess{}(e.first, k);
+                               });
+    return it != unplanned_.end() && !CheckKeyLess{}(key, it->first) ? &it->second : nullptr;
 }
 
 void HealthBook::record(const CheckKey& check, State state, std::string reason,
                         std::optional<TimePoint> recovered_at, std::optional<AgentReply> agent) {
-    auto at = lower_bound(check);
-    auto i = static_cast<size_t>(at - checks_.begin());
-    if (at == checks_.end() || at->first != check) {
-        checks_.insert(at, Entry{check, CheckStatus{}});
-        recorded_.insert(recorded_.begin() + static_cast<ptrdiff_t>(i), false);
+    CheckStatus* s = nullptr;
+    if (plan_) {
+        if (auto it = plan_->checks.find(check); it != plan_->checks.end()) {
+            const auto i = static_cast<size_t>(it - plan_->checks.begin());
+            recorded_[i] = true;
+            s = &planned_[i];
+        }
     }
-    auto& s = checks_[i].second;
-    s.state = state;
-    s.reason = std::move(reason);
-    s.recovered_at = recovered_at;
-    s.agent = std::move(agent);
-    recorded_[i] = true;
+    if (!s) {
+        auto at = std::lower_bound(unplanned_.begin(), unplanned_.end(), check,
+                                   [](const auto& e, const CheckKey& k) { return e.first < k; });
+        if (at == unplanned_.end() || at->first != check)
+            at = unplanned_.insert(at, {check, CheckStatus{}});
+        s = &at->second;
+    }
+    s->state = state;
+    s->reason = std::move(reason);
+    s->recovered_at = recovered_at;
+    s->agent = std::move(agent);
+}
+
+void HealthBook::retain(std::shared_ptr<const CheckPlan> plan) {
+    const auto& now = plan->checks;
+    std::vector<CheckStatus> next(now.size());
+    std::vector<bool> recorded(now.size(), false);
+    // Both in key order: walked side by side, each key compared once.
+    const auto carry = [&](const auto& old, auto key_of, auto take) {
+        size_t o = 0;
+        for (size_t i = 0; i < now.size() && o < old.size(); ++i) {
+            const CheckKey& key = now[i].first;
+            while (o < old.size() && key_of(old[o]) < key) ++o;
+            if (o < old.size() && key_of(old[o]) == key) take(i, o++);
+        }
+    };
+    if (plan_)
+        carry(
+            plan_->checks, [](const auto& e) -> const CheckKey& { return e.first; },
+            [&](size_t i, size_t o) {
+                next[i] = std::move(planned_[o]);
+                recorded[i] = recorded_[o];
+            });
+    carry(
+        unplanned_, [](const auto& e) -> const CheckKey& { return e.first; },
+        [&](size_t i, size_t o) {
+            next[i] = std::move(unplanned_[o].second);
+            recorded[i] = true;
+        });
+    plan_ = std::move(plan);
+    planned_ = std::move(next);
+    recorded_ = std::move(recorded);
+    unplanned_ = {};
 }
 
 void HealthBook::retain(const CheckPlan& plan) {
-    std::vector<Entry> next;
-    std::vector<bool> recorded;
-    next.reserve(plan.checks.size());
-    recorded.reserve(plan.checks.size());
-    size_t o = 0;
-    for (const auto& [key, users] : plan.checks) {
-        while (o < checks_.size() && checks_[o].first < key) ++o;
-        if (o < checks_.size() && checks_[o].first == key) {
-            next.push_back(std::move(checks_[o]));
-            recorded.push_back(recorded_[o]);
-            ++o;
-        } else {
-            next.emplace_back(key, CheckStatus{});
-            recorded.push_back(false);
-        }
-    }
-    checks_ = std::move(next);
-    recorded_ = std::move(recorded);
+    retain(std::make_shared<const CheckPlan>(plan));
 }
 
 const CheckStatus* HealthBook::find(const CheckKey& check) const {
-    auto it = lower_bound(check);
-    return result(it, it != checks_.end() && it->first == check);
+    return find_key(check);
 }
 
 const CheckStatus* HealthBook::find(const model::IpAddress& addr, uint16_t real_port,
                                     const model::CheckSpec& spec) const {
     if (spec.port) return find(make_check_key(addr, real_port, spec));  // the key's spec differs
-    const CheckRef ref{model::Endpoint{addr, real_port}, spec};
-    auto it = lower_bound(ref);
-    return result(it, it != checks_.end() && !CheckKeyLess{}(ref, it->first));
+    return find_key(CheckRef{model::Endpoint{addr, real_port}, spec});
 }
 
 RealHealth HealthBook::real_health(const model::ServiceConfig& service,

@@ -29,17 +29,11 @@ SteadyClock::duration initial_offset(Millis interval, Rng& rng) {
     return SteadyClock::duration(rng.uniform(0, span.count() - 1));
 }
 
-CheckSchedule::CheckSchedule(const model::CheckSpec& spec, TimePoint first_anchor)
-    : interval_(std::max(spec.interval, Millis(1))),
-      down_interval_(std::max(spec.effective_down_interval(), Millis(1))),
-      jitter_(std::max(spec.jitter, Millis(0))),
-      anchor_(first_anchor),
-      due_(first_anchor) {}
-
-TimePoint CheckSchedule::advance(State state, TimePoint now, Rng& rng) {
-    const auto step = std::chrono::duration_cast<SteadyClock::duration>(
-        state == State::down ? down_interval_ : interval_);
-    anchor_ += step;
+TimePoint CheckSchedule::advance(const model::CheckSpec& spec, State state, TimePoint now,
+                                 Rng& rng) {
+    const auto interval =
+        std::max(state == State::down ? spec.effective_down_interval() : spec.interval, Millis(1));
+    anchor_ += std::chrono::duration_cast<SteadyClock::duration>(interval);
     if (anchor_ < now) {
         // The run outlasted its interval (e.g. timeout == interval against a silent
         // server): start the next one at once and keep the rate from there. Never a
@@ -47,7 +41,8 @@ TimePoint CheckSchedule::advance(State state, TimePoint now, Rng& rng) {
         // so detection stays within interval x fall + timeout.
         anchor_ = now;
     }
-    const auto j = std::chrono::duration_cast<SteadyClock::duration>(jitter_).count();
+    const auto j =
+        std::chrono::duration_cast<SteadyClock::duration>(std::max(spec.jitter, Millis(0))).count();
     due_ = anchor_ + SteadyClock::duration(rng.uniform(-j, j));
     if (due_ < now) due_ = now;
     return due_;

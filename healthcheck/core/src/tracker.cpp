@@ -1,6 +1,7 @@
 #include "ballast/health/tracker.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace ballast::health {
 
@@ -17,23 +18,21 @@ std::string_view to_string(State s) {
 }
 
 HealthTracker::HealthTracker(uint32_t rise, uint32_t fall, bool start_down)
-    : rise_(std::max<uint32_t>(rise, 1)),
-      fall_(std::max<uint32_t>(fall, 1)),
+    : rise_(static_cast<uint16_t>(std::clamp<uint32_t>(rise, 1, UINT16_MAX))),
+      fall_(static_cast<uint16_t>(std::clamp<uint32_t>(fall, 1, UINT16_MAX))),
       state_(start_down ? State::down : State::unknown) {}
 
 std::optional<Transition> HealthTracker::record(bool success, TimePoint now) {
     const bool first = !has_result_;
     has_result_ = true;
-    if (success) {
-        ++ok_run_;
-        fail_run_ = 0;
-    } else {
-        ++fail_run_;
-        ok_run_ = 0;
+    if (success != run_ok_) {
+        run_ok_ = success;
+        run_ = 0;
     }
+    if (run_ < UINT32_MAX) ++run_;
     if (first) return move_to(success ? State::up : State::down, now);
-    if (success && state_ != State::up && ok_run_ >= rise_) return move_to(State::up, now);
-    if (!success && state_ != State::down && fail_run_ >= fall_) return move_to(State::down, now);
+    if (success && state_ != State::up && run_ >= rise_) return move_to(State::up, now);
+    if (!success && state_ != State::down && run_ >= fall_) return move_to(State::down, now);
     return std::nullopt;
 }
 

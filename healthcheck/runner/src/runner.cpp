@@ -31,15 +31,19 @@ std::chrono::microseconds LatenessHistogram::percentile(double p) const {
 }
 
 // One (target, check): its tracker and schedule, and the run in flight. Lives in a slot of
-// the runner's vector (moved when it grows); named from outside by SessionId only.
+// the runner's vector (moved when it grows); named from outside by SessionId only. Its key is
+// its target and its spec's place in the runner's specs_ (24 bytes, not a CheckKey's 40).
 struct HealthRunner::Session {
-    Session(CheckKey k, TimePoint first_due, uint32_t gen)
-        : key(std::move(k)),
-          tracker(key.spec->rise, key.spec->fall, key.spec->start_down),
-          schedule(*key.spec, first_due),
+    Session(const model::Endpoint& t, uint32_t spec_index, const model::CheckSpec& check,
+            TimePoint first_due, uint32_t gen)
+        : target(t),
+          spec(spec_index),
+          tracker(check.rise, check.fall, check.start_down),
+          schedule(first_due),
           generation(gen) {}
 
-    CheckKey key;
+    model::Endpoint target;
+    uint32_t spec;
     HealthTracker tracker;
     CheckSchedule schedule;
     model::Boxed<AgentReply> last_agent;  // boxed: most checks are not agent checks
@@ -74,11 +78,56 @@ HealthRunner::Session* HealthRunner::live(SessionId id) {
     return s.stopped || s.generation != id.generation ? nullptr : &s;
 }
 
+CheckKey HealthRunner::key_of(const Session& s) const {
+    return CheckKey{s.target, specs_[s.spec].spec};
+}
+
+const model::CheckSpec& HealthRunner::spec_of(const Session& s) const {
+    return *specs_[s.spec].spec;
+}
+
+bool HealthRunner::less(const Session& a, const CheckKey& b) const {
+    if (a.target != b.target) return a.target < b.target;
+    return &spec_of(a) != &*b.spec && spec_of(a) < *b.spec;
+}
+
+bool HealthRunner::same(const Session& a, const CheckKey& b) const {
+    return a.target == b.target && (&spec_of(a) == &*b.spec || spec_of(a) == *b.spec);
+}
+
+bool HealthRunner::less(const Session& a, const Session& b) const {
+    return a.target != b.target ? a.target < b.target : a.spec != b.spec && spec_of(a) < spec_of(b);
+}
+
+uint32_t HealthRunner::use_spec(const SharedSpec& spec) {
+    auto [it, added] = spec_index_.try_emplace(&*spec, 0);
+    if (added) {
+        if (free_specs_.empty()) {
+            it->second = static_cast<uint32_t>(specs_.size());
+            specs_.push_back(SpecUse{spec, 0});
+        } else {
+            it->second = free_specs_.back();
+            free_specs_.pop_back();
+            specs_[it->second] = SpecUse{spec, 0};
+        }
+    }
+    ++specs_[it->second].sessions;
+    return it->second;
+}
+
+void HealthRunner::release_spec(uint32_t index) {
+    auto& use = specs_[index];
+    if (--use.sessions > 0) return;
+    spec_index_.erase(&*use.spec);
+    use.spec = SharedSpec();  // lets go of it
+    free_specs_.push_back(index);
+}
+
 const HealthRunner::Session* HealthRunner::find(const CheckKey& check) const {
     auto it =
         std::lower_bound(by_key_.begin(), by_key_.end(), check,
-                         [&](uint32_t slot, const CheckKey& k) { return slots_[slot].key < k; });
-    return it != by_key_.end() && slots_[*it].key == check ? &slots_[*it] : nullptr;
+                         [&](uint32_t slot, const CheckKey& k) { return less(slots_[slot], k); });
+    return it != by_key_.end() && same(slots_[*it], check) ? &slots_[*it] : nullptr;
 }
 
 void HealthRunner::arm(SessionId id) {
@@ -99,7 +148,7 @@ void HealthRunner::fire(SessionId id, TimePoint now) {
     // A copy: a run that finishes inside start_probe may reload the runner, which may move the
     // slots. The callback holds no session; a stopped session's run is cancelled (its callback
     // is then never called), and the generation check covers a slot given to another check.
-    const CheckKey key = s.key;
+    const CheckKey key = key_of(s);
     auto run = start_probe(probes_, key, [this, id](ProbeResult r) {
         if (live(id)) completed(id, std::move(r));
     });
@@ -116,14 +165,14 @@ void HealthRunner::completed(SessionId id, ProbeResult r) {
     const auto now = now_();
     // Sink callbacks may reload the runner (the session stopped, the slots moved): each is
     // followed by a fresh look-up, and the key they see is this copy.
-    const CheckKey key = s->key;
+    const CheckKey key = key_of(*s);
     if (r.inconclusive) {
         // Neither a success nor a failure: the server's state stays as it was.
         ++stats_.inconclusive;
         sink_.on_inconclusive_run(
             InconclusiveRun{key, std::move(r.reason), now, s->tracker.state()});
         if (!(s = live(id))) return;  // the sink reloaded the runner from inside the callback
-        s->schedule.advance(s->tracker.state(), now, rng_);
+        s->schedule.advance(spec_of(*s), s->tracker.state(), now, rng_);
         arm(id);
         return;
     }
@@ -139,7 +188,7 @@ void HealthRunner::completed(SessionId id, ProbeResult r) {
         sink_.on_health_event(ev);
         if (!(s = live(id))) return;
     }
-    s->schedule.advance(s->tracker.state(), now, rng_);
+    s->schedule.advance(spec_of(*s), s->tracker.state(), now, rng_);
     arm(id);
 }
 
@@ -149,7 +198,7 @@ void HealthRunner::stop_session(Session& s) {
     if (s.in_flight && s.in_flight->run) s.in_flight->run->cancel();
     s.in_flight.reset();
     s.last_agent.reset();
-    s.key = CheckKey{};  // lets go of the spec
+    release_spec(s.spec);
 }
 
 void HealthRunner::arm_wake() {
@@ -189,28 +238,33 @@ void HealthRunner::on_wake() {
 PlanDiff HealthRunner::reload(const std::vector<CheckKey>& checks) {
     std::vector<CheckKey> running;
     running.reserve(by_key_.size());
-    for (auto slot : by_key_) running.push_back(slots_[slot].key);
+    for (auto slot : by_key_) running.push_back(key_of(slots_[slot]));
     return start_and_stop(diff_checks(running, checks));
 }
 
 PlanDiff HealthRunner::reload(const CheckPlan& plan) {
-    const auto key = [this](const auto& element) -> const CheckKey& {
+    const auto key = [this](const auto& element) -> decltype(auto) {
         if constexpr (std::is_same_v<std::decay_t<decltype(element)>, uint32_t>)
-            return slots_[element].key;
+            return key_of(slots_[element]);  // a CheckKey made from the session's parts
         else
-            return element.first;  // the plan's (key, users)
+            return (element.first);  // the plan's (key, users): a reference
     };
     return start_and_stop(diff_sorted(by_key_, plan.checks, key));
 }
 
 PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
-    const auto by_key = [this](uint32_t a, uint32_t b) { return slots_[a].key < slots_[b].key; };
-    for (const auto& k : diff.removed) {
-        auto it = std::lower_bound(
+    const auto by_key = [this](uint32_t a, uint32_t b) { return less(slots_[a], slots_[b]); };
+    // Found first, then stopped: a stopped session lets go of its spec, and by_key_ is searched
+    // by the sessions' keys.
+    std::vector<uint32_t> stopping;
+    stopping.reserve(diff.removed.size());
+    for (const auto& k : diff.removed)
+        stopping.push_back(*std::lower_bound(
             by_key_.begin(), by_key_.end(), k,
-            [&](uint32_t slot, const CheckKey& key) { return slots_[slot].key < key; });
-        stop_session(slots_[*it]);
-        free_.push_back(*it);
+            [&](uint32_t slot, const CheckKey& key) { return less(slots_[slot], key); }));
+    for (const auto slot : stopping) {
+        stop_session(slots_[slot]);
+        free_.push_back(slot);
     }
     std::erase_if(by_key_, [&](uint32_t slot) { return slots_[slot].stopped; });
     // Exactly as many slots as the checks need: a vector grown by doubling would hold up to
@@ -230,10 +284,11 @@ PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
         if (!free_.empty()) {
             slot = free_.back();
             free_.pop_back();
-            slots_[slot] = Session(k, due, slots_[slot].generation);
+            slots_[slot] =
+                Session(k.target, use_spec(k.spec), *k.spec, due, slots_[slot].generation);
         } else {
             slot = static_cast<uint32_t>(slots_.size());
-            slots_.emplace_back(k, due, 0);
+            slots_.emplace_back(k.target, use_spec(k.spec), *k.spec, due, 0);
         }
         added.push_back(slot);
         arm(SessionId{slot, slots_[slot].generation});
@@ -254,6 +309,8 @@ void HealthRunner::stop() {
     slots_.shrink_to_fit();
     free_.clear();
     by_key_.clear();
+    specs_.clear();  // every session released its spec
+    free_specs_.clear();
     due_ = {};
     arm_wake();  // nothing due: cancels the timer, so an idle loop can return
 }

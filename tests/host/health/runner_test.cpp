@@ -300,6 +300,52 @@ TEST(HealthRunner, ReloadKeepsUnchangedTrackersAndCancelsRemoved) {
     EXPECT_EQ(agent[0].agent->percent, 50u);
 }
 
+// Sessions keep their spec as a place in the runner's table of specs, shared by the sessions
+// whose keys share it and let go by the last: keys are found by value whichever copy of a spec
+// they hold, on one target with several specs, across reloads that free places and reuse them.
+// Nothing runs (the loop is never run): only the runner's own bookkeeping.
+TEST(HealthRunner, SessionsFindTheirKeysThroughSharedSpecsAcrossReloads) {
+    boost::asio::io_context io;
+    RecordingSink sink;
+    HealthRunner runner(io, sink);
+    const auto a = key(model::CheckType::tcp, 9001, 100ms, 50ms);
+    auto a_other_port = a;  // the same spec object
+    a_other_port.target.port = 9002;
+    auto b = key(model::CheckType::tcp, 9001, 200ms, 50ms);  // a's target, another spec
+    auto c = key(model::CheckType::tcp, 9003, 100ms, 50ms);  // a's spec by value, its own copy
+    ASSERT_FALSE(c.spec.shares(a.spec));
+    auto diff = runner.reload({a, a_other_port, b, c});
+    EXPECT_EQ(diff.added.size(), 4u);
+    EXPECT_EQ(runner.size(), 4u);
+    for (const auto& k : {a, a_other_port, b, c}) EXPECT_EQ(runner.state(k), State::unknown);
+    auto absent = b;
+    absent.spec.edit().interval = 300ms;
+    EXPECT_FALSE(runner.state(absent));
+
+    // a and a_other_port go (their spec's place is freed), b and c stay; a new key takes a freed
+    // place.
+    const auto d = key(model::CheckType::http, 9001, 100ms, 50ms);
+    diff = runner.reload({b, c, d});
+    EXPECT_EQ(diff.kept, (std::vector<CheckKey>{b, c}));
+    EXPECT_EQ(diff.removed, (std::vector<CheckKey>{a, a_other_port}));
+    EXPECT_EQ(diff.added, (std::vector<CheckKey>{d}));
+    EXPECT_FALSE(runner.state(a_other_port));
+    EXPECT_EQ(runner.state(c), State::unknown);
+    EXPECT_FALSE(runner.state(a));
+    auto c_with_as_spec = a;  // c's spec is a's by value: c is found by it
+    c_with_as_spec.target.port = 9003;
+    EXPECT_EQ(runner.state(c_with_as_spec), State::unknown);
+    EXPECT_EQ(runner.state(d), State::unknown);
+    EXPECT_EQ(runner.runs(d), 0u);
+    diff = runner.reload(std::vector<CheckKey>{});
+    EXPECT_EQ(diff.removed.size(), 3u);
+    EXPECT_EQ(runner.size(), 0u);
+    runner.reload({a_other_port});
+    EXPECT_EQ(runner.state(a_other_port), State::unknown);
+    EXPECT_FALSE(runner.state(b));
+    runner.stop();
+}
+
 TEST(HealthRunner, AgentChangeWithoutTransitionIsReported) {
     Farm farm;
     boost::asio::io_context io;

@@ -304,7 +304,16 @@ TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     const auto key = health::make_check_key(model::IpAddress::parse("10.0.0.2").value(), 80, spec);
     auto other = key;
     other.target.port = 81;
-    CheckRuns runs({key, other}, 100);
+    // Plans of these checks (no users: the runs read only the keys), in key order.
+    const auto plan_of = [](std::vector<health::CheckKey> keys) {
+        std::vector<health::CheckMap::value_type> entries;
+        for (auto& k : keys) entries.emplace_back(std::move(k), health::CheckUsers{});
+        return std::make_shared<const health::CheckPlan>(
+            health::CheckPlan{health::CheckMap(std::move(entries))});
+    };
+    const auto plan = plan_of({key, other});
+    CheckRuns runs(plan, 100);
+    EXPECT_EQ(&runs.key(1), &plan->checks[1].first);  // the plan's key, not a copy
     SharedTexts texts;
     const uint32_t i = runs.find(key);
     ASSERT_EQ(i, 0u);
@@ -358,7 +367,7 @@ TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     // removed one is gone.
     auto added = key;
     added.target.port = 79;
-    CheckRuns next({added, key}, 200, &runs);
+    CheckRuns next(plan_of({added, key}), 200, &runs);
     EXPECT_EQ(next.size(), 2u);
     EXPECT_EQ(next.find(other), CheckRuns::kNone);
     EXPECT_EQ(next.read(next.find(key)), want);

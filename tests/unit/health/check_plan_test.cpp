@@ -118,22 +118,32 @@ TEST(CheckPlan, MapFindsEveryKeyAndItsUsers) {
     auto a = service("192.0.2.1", 80, http_check(), {{"10.0.0.3", 80}, {"10.0.0.2", 80}});
     auto b = service("192.0.2.2", 80, http_check(), {{"10.0.0.2", 80}, {"10.0.0.2", 80}});
     auto c = service("192.0.2.3", 80, http_check(), {{"10.0.0.2", 80}});
-    const auto plan = plan_checks({c, a, b}, CheckSpec{});
+    const std::vector<model::ServiceConfig> services{c, a, b};
+    const auto plan = plan_checks(services, CheckSpec{});
     ASSERT_EQ(plan.checks.size(), 2u);
     EXPECT_TRUE(std::is_sorted(plan.checks.begin(), plan.checks.end(),
                                [](const auto& x, const auto& y) { return x.first < y.first; }));
     const auto two = make_check_key(*IpAddress::parse("10.0.0.2"), 80, http_check());
     const auto three = make_check_key(*IpAddress::parse("10.0.0.3"), 80, http_check());
     const auto& shared = plan.checks.at(two);
-    ASSERT_EQ(shared.size(), 3u);  // a, b (its repeated real once), c
+    ASSERT_EQ(shared.size(), 3u);  // c, a, b (its repeated real once): in config order
     EXPECT_TRUE(std::is_sorted(shared.begin(), shared.end()));
-    EXPECT_EQ(shared.front().service, a.key);
-    EXPECT_EQ(shared[1].service, b.key);
-    EXPECT_EQ(shared[2].service, c.key);
+    EXPECT_EQ(user_service(services, shared.front()).key, c.key);
+    EXPECT_EQ(user_service(services, shared[1]).key, a.key);
+    EXPECT_EQ(shared[1].real, 1u);  // a's second real
+    EXPECT_EQ(user_real(services, shared[1]).key, a.reals[1].key);
+    EXPECT_EQ(user_service(services, shared[2]).key, b.key);
+    EXPECT_EQ(shared[2].real, 0u);
     const auto& single = plan.checks.at(three);
     ASSERT_EQ(single.size(), 1u);
-    EXPECT_EQ(single.front().service, a.key);
-    EXPECT_EQ(single.front().real.addr, *IpAddress::parse("10.0.0.3"));
+    EXPECT_EQ(user_service(services, single.front()).key, a.key);
+    EXPECT_EQ(user_real(services, single.front()).key.addr, *IpAddress::parse("10.0.0.3"));
+    // Found by its parts as by its key.
+    EXPECT_EQ(plan.checks.find(CheckRef{{*IpAddress::parse("10.0.0.3"), 80}, http_check()}),
+              plan.checks.find(three));
+    EXPECT_EQ(plan.checks.find(CheckRef{{*IpAddress::parse("10.0.0.3"), 81}, http_check()}),
+              plan.checks.end());
+    EXPECT_EQ(&plan.checks[1], &*plan.checks.find(three));
     EXPECT_EQ(plan.checks.count(make_check_key(*IpAddress::parse("10.0.0.4"), 80, http_check())),
               0u);
     EXPECT_THROW(plan.checks.at(make_check_key(*IpAddress::parse("10.0.0.2"), 81, http_check())),

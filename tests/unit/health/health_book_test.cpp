@@ -101,6 +101,35 @@ TEST(HealthBook, PlannedChecksHaveNoResultUntilOneIsRecorded) {
     EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 200");
 }
 
+// The book follows the plan it is given, shared (it holds no keys of its own): a new plan in
+// which a check sits at another position carries the check's result over by key.
+TEST(HealthBook, FollowsASharedPlanAndCarriesResultsOverByKey) {
+    Fixture f;
+    const auto plan = std::make_shared<const CheckPlan>(plan_checks({f.svc}, {}));
+    HealthBook book;
+    book.retain(plan);
+    EXPECT_EQ(plan.use_count(), 2);  // held, not copied
+    book.record(f.main_key, State::down, "HTTP 503", std::nullopt, std::nullopt);
+    book.record(f.agent_key, State::up, "agent: up", std::nullopt, std::nullopt);
+
+    auto before = f.svc;  // a service with a real before this one: every place moves by two
+    before.key = model::ServiceKey::inet(model::Protocol::tcp, *IpAddress::parse("192.0.2.9"), 80);
+    before.reals[0].key.addr = *IpAddress::parse("10.0.0.1");
+    const auto next = std::make_shared<const CheckPlan>(plan_checks({f.svc, before}, {}));
+    ASSERT_EQ(next->checks.size(), 4u);
+    EXPECT_EQ(next->checks.find(f.main_key) - next->checks.begin(),
+              plan->checks.find(f.main_key) - plan->checks.begin() + 2);
+    book.retain(next);
+    EXPECT_EQ(plan.use_count(), 1);  // the old plan let go
+    ASSERT_TRUE(book.find(f.main_key));
+    EXPECT_EQ(book.find(f.main_key)->reason, "HTTP 503");
+    ASSERT_TRUE(book.find(f.agent_key));
+    EXPECT_EQ(book.find(f.agent_key)->reason, "agent: up");
+    EXPECT_FALSE(book.find(before.reals[0].key.addr, 80, *f.svc.check));  // a place, no result
+    EXPECT_EQ(book.real_health(f.svc, f.real, {}).state, State::down);
+    EXPECT_EQ(book.real_health(before, before.reals[0], {}).state, State::unknown);
+}
+
 TEST(HealthBook, FindsByPartsWhatTheKeyNames) {
     Fixture f;
     HealthBook book;

@@ -52,11 +52,12 @@ TEST(Schedule, RandomInitialOffsetStaysInsideOneInterval) {
 TEST(Schedule, FixedRateDoesNotDriftWithCheckDuration) {
     ManualClock clock;
     Rng rng(1);
-    CheckSchedule s(spec(1000ms), clock.now());
+    const auto sp = spec(1000ms);
+    CheckSchedule s(clock.now());
     const auto start = clock.now();
     for (int i = 1; i <= 5; ++i) {
         clock.set(s.due() + 300ms);  // every check takes 300 ms
-        auto next = s.advance(State::up, clock.now(), rng);
+        auto next = s.advance(sp, State::up, clock.now(), rng);
         EXPECT_EQ(next, start + i * 1000ms);
     }
 }
@@ -64,22 +65,24 @@ TEST(Schedule, FixedRateDoesNotDriftWithCheckDuration) {
 TEST(Schedule, DownIntervalAppliesWhileDown) {
     ManualClock clock;
     Rng rng(1);
-    CheckSchedule s(spec(2000ms, 500ms), clock.now());
+    const auto sp = spec(2000ms, 500ms);
+    CheckSchedule s(clock.now());
     const auto t0 = clock.now();
-    auto next = s.advance(State::down, t0 + 10ms, rng);
+    auto next = s.advance(sp, State::down, t0 + 10ms, rng);
     EXPECT_EQ(next, t0 + 500ms);
-    next = s.advance(State::up, next + 10ms, rng);
+    next = s.advance(sp, State::up, next + 10ms, rng);
     EXPECT_EQ(next, t0 + 2500ms);
 }
 
 TEST(Schedule, OverlongRunRestartsAtOnceAndReanchorsInsteadOfBursting) {
     ManualClock clock;
     Rng rng(1);
-    CheckSchedule s(spec(1000ms), clock.now());
+    const auto sp = spec(1000ms);
+    CheckSchedule s(clock.now());
     const auto t0 = clock.now();
-    auto next = s.advance(State::up, t0 + 3500ms, rng);  // took 3.5 intervals
-    EXPECT_EQ(next, t0 + 3500ms);                        // once, now -- not 3 catch-up runs
-    next = s.advance(State::up, t0 + 3600ms, rng);
+    auto next = s.advance(sp, State::up, t0 + 3500ms, rng);  // took 3.5 intervals
+    EXPECT_EQ(next, t0 + 3500ms);                            // once, now -- not 3 catch-up runs
+    next = s.advance(sp, State::up, t0 + 3600ms, rng);
     EXPECT_EQ(next, t0 + 4500ms);  // the rate continues from the new anchor
 }
 
@@ -87,20 +90,22 @@ TEST(Schedule, TimeoutEqualToIntervalKeepsOneRunPerInterval) {
     // A silent target: every run ends by its 1 s timeout a little after the next slot.
     ManualClock clock;
     Rng rng(1);
-    CheckSchedule s(spec(1000ms), clock.now());
+    const auto sp = spec(1000ms);
+    CheckSchedule s(clock.now());
     const auto t0 = clock.now();
-    for (int i = 0; i < 3; ++i) clock.set(s.advance(State::down, s.due() + 1001ms, rng));
+    for (int i = 0; i < 3; ++i) clock.set(s.advance(sp, State::down, s.due() + 1001ms, rng));
     EXPECT_EQ(clock.now(), t0 + 3003ms);  // three failures in ~3 s: fall=3 detects within 4 s
 }
 
 TEST(Schedule, JitterStaysWithinBoundsAndDoesNotAccumulate) {
     ManualClock clock;
     Rng rng(99);
-    CheckSchedule s(spec(1000ms, 0ms, 100ms), clock.now());
+    const auto sp = spec(1000ms, 0ms, 100ms);
+    CheckSchedule s(clock.now());
     const auto t0 = clock.now();
     std::set<int64_t> offsets;
     for (int i = 1; i <= 200; ++i) {
-        auto next = s.advance(State::up, s.due(), rng);
+        auto next = s.advance(sp, State::up, s.due(), rng);
         const auto anchor = t0 + i * 1000ms;
         EXPECT_EQ(s.anchor(), anchor);
         EXPECT_GE(next, anchor - 100ms);

@@ -49,6 +49,28 @@ TEST(HealthTracker, FallFailuresInARowTakeItDown) {
     EXPECT_EQ(tr.state(), State::down);
 }
 
+// One count of results in a row, of whichever kind came last; a tracker is 32 bytes (one per
+// check: 50,000 at 5,000 x 10).
+TEST(HealthTracker, CountsTheResultsInARowOfTheLastKind) {
+    ManualClock clock;
+    HealthTracker tr(1000, 1000, false);
+    EXPECT_EQ(tr.successes_in_a_row(), 0u);
+    EXPECT_EQ(tr.failures_in_a_row(), 0u);
+    tr.record(false, clock.now());
+    tr.record(false, clock.now());
+    EXPECT_EQ(tr.failures_in_a_row(), 2u);
+    EXPECT_EQ(tr.successes_in_a_row(), 0u);
+    for (int i = 0; i < 999; ++i) EXPECT_FALSE(tr.record(true, clock.now()));
+    EXPECT_EQ(tr.successes_in_a_row(), 999u);
+    EXPECT_EQ(tr.failures_in_a_row(), 0u);
+    EXPECT_TRUE(tr.record(true, clock.now()));  // the 1000th: rise
+    EXPECT_EQ(tr.state(), State::up);
+    tr.record(false, clock.now());
+    EXPECT_EQ(tr.failures_in_a_row(), 1u);
+    EXPECT_EQ(tr.successes_in_a_row(), 0u);
+    EXPECT_LE(sizeof(HealthTracker), 32u);
+}
+
 TEST(HealthTracker, RiseSuccessesBringItBackAndStartTheRamp) {
     ManualClock clock;
     HealthTracker tr(2, 1, false);

@@ -175,10 +175,8 @@ void Hub::stop() {
 // Loop thread: publishing
 
 void Hub::sync_checks() {
-    std::vector<health::CheckKey> keys;
-    keys.reserve(director_.checks().checks.size());
-    for (const auto& [key, users] : director_.checks().checks) keys.push_back(key);
-    runs_ = std::make_shared<CheckRuns>(std::move(keys), unix_seconds(now().wall), runs_.get());
+    runs_ = std::make_shared<CheckRuns>(director_.shared_checks(), unix_seconds(now().wall),
+                                        runs_.get());
     config_index_.clear();
     const auto& services = director_.config().services;
     for (size_t i = 0; i < services.size(); ++i) config_index_.emplace(services[i].key, i);
@@ -327,8 +325,10 @@ void Hub::on_health_event(const health::HealthEvent& ev) {
     if (users == director_.checks().checks.end()) return;
     const std::string to(health::to_string(ev.state));
     const std::string why = reason_class(ev.reason);
+    const auto& services = director_.config().services;
     for (const auto& u : users->second) {
-        auto& counts = transitions_[{u.service, u.real}];
+        auto& counts = transitions_[{health::user_service(services, u).key,
+                                     health::user_real(services, u).key}];
         auto c = std::find_if(counts.begin(), counts.end(),
                               [&](const auto& t) { return t.to == to && t.reason == why; });
         if (c == counts.end())

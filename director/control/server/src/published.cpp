@@ -103,62 +103,27 @@ std::shared_ptr<const std::string> SharedTexts::get(std::string_view text) {
     return *texts_.insert(std::make_shared<const std::string>(text)).first;
 }
 
-CheckRuns::CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since, const CheckRuns* before)
-    : runs_(keys.size()) {
-    keys_.reserve(keys.size());
-    std::map<const model::CheckSpec*, uint32_t> spec_index;
-    for (const auto& k : keys) {
-        auto [it, added] = spec_index.try_emplace(&*k.spec, static_cast<uint32_t>(specs_.size()));
-        if (added) specs_.push_back(k.spec);
-        keys_.push_back(Key{k.target, it->second});
-    }
-    keys = {};
+CheckRuns::CheckRuns(std::shared_ptr<const health::CheckPlan> plan, UnixSeconds since,
+                     const CheckRuns* before)
+    : plan_(std::move(plan)), runs_(plan_->checks.size()) {
+    const auto& now = plan_->checks;
     size_t b = 0;
-    for (size_t i = 0; i < keys_.size(); ++i) {
-        const auto& target = keys_[i].target;
-        const auto& spec = *specs_[keys_[i].spec];
+    const size_t old = before ? before->size() : 0;
+    for (size_t i = 0; i < now.size(); ++i) {
         // Both in key order: walked side by side.
-        const auto at_b = [&] {
-            return before && b < before->keys_.size()
-                       ? before->compare(target, spec, static_cast<uint32_t>(b))
-                       : -1;
-        };
-        while (at_b() > 0) ++b;
-        if (at_b() == 0)
+        const auto& key = now[i].first;
+        while (b < old && before->key(static_cast<uint32_t>(b)) < key) ++b;
+        if (b < old && before->key(static_cast<uint32_t>(b)) == key)
             runs_[i] = before->runs_[b];  // the loop, the only writer, reads without the lock
         else
             runs_[i].since = since;
     }
 }
 
-int CheckRuns::compare(const model::Endpoint& target, const model::CheckSpec& spec,
-                       uint32_t i) const {
-    const Key& k = keys_[i];
-    if (target != k.target) return target < k.target ? -1 : 1;
-    const model::CheckSpec& other = *specs_[k.spec];
-    if (&spec == &other) return 0;
-    return spec < other ? -1 : other < spec ? 1 : 0;
-}
-
 template <typename K>
 uint32_t CheckRuns::find_key(const K& key) const {
-    const model::Endpoint& target = key.target;
-    const model::CheckSpec& spec = [&]() -> const model::CheckSpec& {
-        if constexpr (std::is_same_v<K, health::CheckKey>)
-            return *key.spec;
-        else
-            return key.spec;
-    }();
-    size_t lo = 0, hi = keys_.size();
-    while (lo < hi) {  // the first key not below (target, spec)
-        const size_t mid = lo + (hi - lo) / 2;
-        if (compare(target, spec, static_cast<uint32_t>(mid)) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == keys_.size() || compare(target, spec, static_cast<uint32_t>(lo)) != 0) return kNone;
-    return static_cast<uint32_t>(lo);
+    auto it = plan_->checks.find(key);
+    return it == plan_->checks.end() ? kNone : static_cast<uint32_t>(it - plan_->checks.begin());
 }
 
 uint32_t CheckRuns::find(const health::CheckKey& key) const {

@@ -159,7 +159,10 @@ public:
     Status clear_override(const policy::OverrideKey& key, Now now);  // ENOENT when none
 
     const model::DirectorConfig& config() const { return config_; }
-    const health::CheckPlan& checks() const { return checks_; }
+    const health::CheckPlan& checks() const { return *checks_; }
+    // The same plan, shared: immutable (a reload makes a new one), so the health book and the
+    // control hub index their per-check state by its positions instead of keeping keys.
+    const std::shared_ptr<const health::CheckPlan>& shared_checks() const { return checks_; }
     const health::HealthBook& health() const { return book_; }
     const policy::Overrides& overrides() const { return overrides_; }
     // Each decision is immutable once made (a new decision replaces it), so the control hub
@@ -188,6 +191,8 @@ private:
               std::optional<model::ServiceKey> service = {},
               std::optional<model::RealKey> real = {});
     void rebuild_index();
+    // The real server an event about a check of these users names.
+    model::RealKey first_real(const health::CheckUsers& users) const;
     void apply_network(Now now, bool resync);
     // Recomputes the decisions of these services (their settings unchanged) and writes what
     // differs (no dump). A service whose decision came out the same costs no plan and is not
@@ -227,7 +232,7 @@ private:
     sysctl::SysctlApplier sysctl_;
 
     std::map<model::ServiceKey, size_t> service_index_;  // config_.services position
-    health::CheckPlan checks_;
+    std::shared_ptr<const health::CheckPlan> checks_;
     health::HealthBook book_;
     policy::Overrides overrides_;
     policy::AdoptedWeights adopted_;

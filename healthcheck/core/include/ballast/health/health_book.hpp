@@ -2,6 +2,7 @@
 // The director-side memory of health results: fed with the runner's events
 // (check key + state + agent reply), it answers "what is known about this real
 // server of this service" in the form the weight policy takes. Pure.
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,16 +23,20 @@ struct CheckStatus {
     model::Boxed<AgentReply> agent;  // boxed: most checks are not agent checks
 };
 
+// A status per check of the plan it follows, in the plan's order: the book holds no key of its
+// own (the plan's are shared; 50,000 checks at 5,000 x 10).
 class HealthBook {
 public:
     // One runner event (HealthEvent's fields). A planned check (see retain) has its place
-    // already; another is inserted (O(n): for tests and one-off records).
+    // already; another is kept aside in key order (O(n): for tests and one-off records).
     void record(const CheckKey& check, State state, std::string reason,
                 std::optional<TimePoint> recovered_at, std::optional<AgentReply> agent);
     // Follows a new plan (at start and after a reload): keeps the results of the checks it
-    // still plans, forgets the others, and makes a place without a result for each new one, so
-    // the first results that follow only fill places in.
-    void retain(const CheckPlan& plan);
+    // still plans (carried over by key, once), forgets the others, and makes a place without a
+    // result for each new one, so the first results that follow only fill places in. The book
+    // keeps the plan (shared, not copied) to find its places by key.
+    void retain(std::shared_ptr<const CheckPlan> plan);
+    void retain(const CheckPlan& plan);  // follows a copy of it
 
     const CheckStatus* find(const CheckKey& check) const;
     // The same for the key make_check_key(addr, real_port, spec) names, without making it (a
@@ -43,14 +48,14 @@ public:
                            const model::CheckSpec& default_check) const;
 
 private:
-    using Entry = std::pair<CheckKey, CheckStatus>;
     template <typename K>
-    std::vector<Entry>::const_iterator lower_bound(const K& key) const;
-    const CheckStatus* result(std::vector<Entry>::const_iterator it, bool found) const;
+    const CheckStatus* find_key(const K& key) const;
 
-    // In key order: one vector (a map would add a node per check, 50,000 at 5,000 x 10).
-    std::vector<Entry> checks_;
-    std::vector<bool> recorded_;  // per entry of checks_: a result came (else find() has none)
+    std::shared_ptr<const CheckPlan> plan_;
+    std::vector<CheckStatus> planned_;  // parallel to plan_->checks
+    std::vector<bool> recorded_;        // per place: a result came (else find() has none)
+    // Checks recorded that the plan does not have, in key order.
+    std::vector<std::pair<CheckKey, CheckStatus>> unplanned_;
 };
 
 }  // namespace ballast::health

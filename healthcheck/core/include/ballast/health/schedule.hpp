@@ -39,22 +39,21 @@ SteadyClock::duration initial_offset(Millis interval, Rng& rng);
 // how long checks take; jitter shifts each run around its anchor without
 // accumulating. When a run took longer than an interval, the next one starts at
 // once and the anchor moves to that instant (one run in flight, never a burst).
+// The intervals are the spec's, passed to advance(): a schedule is held per check (50,000 at
+// 5,000 x 10) and its spec is shared.
 class CheckSchedule {
 public:
-    CheckSchedule(const model::CheckSpec& spec, TimePoint first_anchor);
+    explicit CheckSchedule(TimePoint first_anchor) : anchor_(first_anchor), due_(first_anchor) {}
 
     // When the pending run should fire (anchor + jitter drawn for it).
     TimePoint due() const { return due_; }
     TimePoint anchor() const { return anchor_; }
 
     // Called when the run that was due has finished at `now`; `state` is the
-    // tracker's state after that run. Returns the next due time.
-    TimePoint advance(State state, TimePoint now, Rng& rng);
+    // tracker's state after that run, `spec` the check's. Returns the next due time.
+    TimePoint advance(const model::CheckSpec& spec, State state, TimePoint now, Rng& rng);
 
 private:
-    Millis interval_;
-    Millis down_interval_;
-    Millis jitter_;
     TimePoint anchor_;
     TimePoint due_;
 };

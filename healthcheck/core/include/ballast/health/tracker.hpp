@@ -35,8 +35,8 @@ public:
     State state() const { return state_; }
     TimePoint since() const { return since_; }  // time of the last transition
     bool has_result() const { return has_result_; }
-    uint32_t successes_in_a_row() const { return ok_run_; }
-    uint32_t failures_in_a_row() const { return fail_run_; }
+    uint32_t successes_in_a_row() const { return run_ok_ ? run_ : 0; }
+    uint32_t failures_in_a_row() const { return run_ok_ ? 0 : run_; }
     // Set when the target came up after having been down (not on the first result):
     // the start of a slow-start ramp.
     std::optional<TimePoint> recovered_at() const {
@@ -46,13 +46,15 @@ public:
 private:
     std::optional<Transition> move_to(State to, TimePoint now);
 
-    uint32_t rise_;
-    uint32_t fall_;
-    uint32_t ok_run_ = 0;
-    uint32_t fail_run_ = 0;
+    // Packed (32 bytes): a tracker is held per check. rise and fall are at most 1000 in a
+    // config; larger ones are held as 65535.
+    uint16_t rise_;
+    uint16_t fall_;
+    uint32_t run_ = 0;  // results in a row that were successes (run_ok_) or failures
     TimePoint since_{};
     TimePoint recovered_at_{};  // when recovered_
     State state_;
+    bool run_ok_ = false;
     bool recovered_ = false;
     bool has_result_ = false;
 };

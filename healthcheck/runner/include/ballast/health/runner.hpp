@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -138,6 +139,15 @@ private:
     PlanDiff start_and_stop(PlanDiff diff);  // stops what diff removed, starts what it added
     Session* live(SessionId id);             // nullptr once the session is stopped
     const Session* find(const CheckKey& check) const;
+    CheckKey key_of(const Session& s) const;
+    const model::CheckSpec& spec_of(const Session& s) const;
+    bool less(const Session& a, const CheckKey& b) const;  // CheckKey's order
+    bool less(const Session& a, const Session& b) const;
+    bool same(const Session& a, const CheckKey& b) const;
+    // A session's spec is held once in specs_, by every session that uses it (the plan's keys
+    // share one spec per distinct spec): its index there, counted; released by the last.
+    uint32_t use_spec(const SharedSpec& spec);
+    void release_spec(uint32_t index);
     void arm(SessionId id);
     void fire(SessionId id, TimePoint now);
     void completed(SessionId id, ProbeResult r);
@@ -161,6 +171,13 @@ private:
     std::vector<Session> slots_;    // live and free; sized to what the plans asked for
     std::vector<uint32_t> free_;    // slots of stopped sessions, for the next ones
     std::vector<uint32_t> by_key_;  // live slots, ordered by their session's key
+    struct SpecUse {
+        SharedSpec spec;
+        uint32_t sessions = 0;
+    };
+    std::vector<SpecUse> specs_;
+    std::vector<uint32_t> free_specs_;                        // places of released specs
+    std::map<const model::CheckSpec*, uint32_t> spec_index_;  // a spec's place in specs_
     std::chrono::microseconds granularity_;
     std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
     uint64_t next_order_ = 0;

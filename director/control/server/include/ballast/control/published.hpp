@@ -56,17 +56,18 @@ private:
 
 // The last run of every check of one check plan, in compact fields: read() formats a check's
 // CheckRunView (the texts "tcp 10.0.0.2:80", "up" are made only for a reader). A check is
-// found by its key once (an index); the keys are immutable, the runs change under short
-// locks, so a run never waits for a reader serializing 50,000 real servers.
+// found by its key once (an index); the plan is immutable and shared (its keys are not copied
+// here), the runs change under short locks, so a run never waits for a reader serializing
+// 50,000 real servers.
 class CheckRuns {
 public:
     static constexpr uint32_t kNone = UINT32_MAX;
-    // keys: the plan's, in CheckKeyLess order. A check also in `before` keeps its runs there;
+    // A run per check of `plan`, in its order. A check also in `before` keeps its runs there;
     // the others start at `since`, unknown. On the loop thread.
-    CheckRuns(std::vector<health::CheckKey> keys, UnixSeconds since,
+    CheckRuns(std::shared_ptr<const health::CheckPlan> plan, UnixSeconds since,
               const CheckRuns* before = nullptr);
-    size_t size() const { return keys_.size(); }
-    health::CheckKey key(uint32_t i) const { return {keys_[i].target, specs_[keys_[i].spec]}; }
+    size_t size() const { return runs_.size(); }
+    const health::CheckKey& key(uint32_t i) const { return plan_->checks[i].first; }
     // The check's index, or kNone.
     uint32_t find(const health::CheckKey& key) const;
     uint32_t find(const health::CheckRef& key) const;
@@ -91,21 +92,11 @@ private:
     // Readers take one run at a time and the loop writes one run per result: a few locks
     // shared by every run keep both short without a mutex in each of 50,000 runs.
     static std::mutex& lock_of(uint32_t i);
-
-    // A check's key as its target and the index of its spec in specs_: 24 bytes, not a
-    // CheckKey's 40 (a plan shares one spec among many checks: one copy of it here too).
-    struct Key {
-        model::Endpoint target;
-        uint32_t spec = 0;
-    };
-    // <0, 0, >0 as CheckKeyLess orders (target, spec) against keys_[i].
-    int compare(const model::Endpoint& target, const model::CheckSpec& spec, uint32_t i) const;
     template <typename K>
     uint32_t find_key(const K& key) const;
 
-    std::vector<Key> keys_;
-    std::vector<health::SharedSpec> specs_;
-    std::vector<Run> runs_;  // parallel to keys_
+    std::shared_ptr<const health::CheckPlan> plan_;
+    std::vector<Run> runs_;  // parallel to plan_->checks
 };
 
 // Health transitions of one real server in one service, by where they went and why.
