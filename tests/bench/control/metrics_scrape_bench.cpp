@@ -422,14 +422,14 @@ int main(int argc, char** argv) {
                     static_cast<double>(first.size) / 1e6, first.parts.size());
         // After a dump with new values for every real's counters (the same series).
         auto next_dump = [&snap](uint64_t round) {
-            auto c = std::make_shared<control::PublishedCounters>(*snap.counters);
-            for (auto& [key, dests] : c->dests)
+            auto c = snap.counters->decode();
+            for (auto& [key, dests] : c.dests)
                 for (auto& [real, d] : dests) {
                     d.active_conns = static_cast<uint32_t>((d.active_conns + round) % 50);
                     d.inactive_conns = static_cast<uint32_t>((d.inactive_conns + 3 * round) % 200);
                 }
-            for (auto& [key, st] : c->services) st.conns += round, st.inbytes += 1000 * round;
-            return c;
+            for (auto& [key, st] : c.services) st.conns += round, st.inbytes += 1000 * round;
+            return std::make_shared<const control::PublishedCounters>(snap.counters->at, c);
         };
         for (const auto encoding :
              {control::Metrics::Encoding::identity, control::Metrics::Encoding::gzip}) {

@@ -420,6 +420,44 @@ TEST(Published, OrderRemovalCountersAndEvents) {
     EXPECT_EQ(p.snapshot().recent_events.size(), PublishedState::kRecentEvents);
 }
 
+// A view shows the dump's counters as the dump gave them: the service's traffic, and each
+// present real's connections and traffic, values beyond 2^32 and 2^53 too; a real the dump does
+// not list shows none, nor a service it does not list; a real only the dump has is not shown.
+TEST(Published, ViewsShowTheDumpsCountersAsTheDumpGaveThem) {
+    Rig r;
+    const auto web = entry_of(r.view(kWeb));
+    const auto api = entry_of(r.view(kApi));
+    PublishedCounters::Maps dumped;
+    const kernel::IpvsStats svc{5,   1ull << 33, (1ull << 53) + 1, 1ull << 60, UINT64_MAX, 3, 0,
+                                127, 128,        9000000000ull};
+    dumped.services[kWeb] = svc;
+    kernel::DestCounters one{4000000000u, 7, 3, svc};
+    one.stats.conns = 1ull << 40;
+    dumped.dests[kWeb][rk("10.0.0.1:80")] = one;
+    dumped.dests[kWeb][rk("10.0.0.9:80")] = one;  // not configured
+    const PublishedCounters c(9, dumped);
+
+    const auto v = complete_view(*web, &c);
+    const TrafficView want{5,   1ull << 33, (1ull << 53) + 1, 1ull << 60, UINT64_MAX, 3, 0,
+                           127, 128,        9000000000ull};
+    EXPECT_EQ(v.traffic, want);
+    ASSERT_EQ(v.reals.size(), 2u);
+    EXPECT_EQ(v.reals[0].active, 4000000000u);
+    EXPECT_EQ(v.reals[0].inactive, 7u);
+    EXPECT_EQ(v.reals[0].persistent, 3u);
+    ASSERT_TRUE(v.reals[0].traffic);
+    auto real_traffic = want;
+    real_traffic.conns = 1ull << 40;
+    EXPECT_EQ(*v.reals[0].traffic, real_traffic);
+    EXPECT_FALSE(v.reals[1].active);
+    EXPECT_FALSE(v.reals[1].traffic);
+
+    const auto a = complete_view(*api, &c);
+    EXPECT_FALSE(a.traffic);
+    EXPECT_FALSE(a.reals[0].active);
+    EXPECT_EQ(complete_view(*web, nullptr), decided_view(*web));
+}
+
 TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
     Rig r;
     Metrics m("ballastd test");
@@ -454,11 +492,10 @@ TEST(Metrics, SeriesForEveryRealAndOnlyChangedServicesSerializedAgain) {
     EXPECT_NE(text.find("service=\"web\",remote_address=\"10.0.0.2\",remote_port=\"80\"} 0\n"),
               std::string::npos);
     // Counters of one service from a dump.
-    auto c = std::make_shared<PublishedCounters>();
-    c->at = 5;
-    c->services[kApi].conns = 77;
-    c->dests[kApi][rk("10.0.0.1:443")].active_conns = 3;
-    p.set_counters(c);
+    PublishedCounters::Maps dumped;
+    dumped.services[kApi].conns = 77;
+    dumped.dests[kApi][rk("10.0.0.1:443")].active_conns = 3;
+    p.set_counters(std::make_shared<PublishedCounters>(5, dumped));
     text = m.render(p.snapshot(), {}).text();
     EXPECT_EQ(m.last_rerendered(), 1u);
     EXPECT_NE(text.find("ballast_ipvs_connections_total{local_address=\"192.0.2.1\",local_port="
@@ -511,8 +548,7 @@ void publish_services(PublishedState& p, int n) {
 
 // A dump with every counter of every service drawn anew: small numbers, numbers up to 2^53
 // (exact as doubles) and beyond it (the serializer's exponent form).
-std::shared_ptr<PublishedCounters> random_counters(const PublishedState& p, std::mt19937_64& rng,
-                                                   double at) {
+PublishedCounters::Maps random_counters(const PublishedState& p, std::mt19937_64& rng) {
     auto draw = [&rng]() -> uint64_t {
         switch (rng() % 4) {
             case 0:
@@ -525,14 +561,13 @@ std::shared_ptr<PublishedCounters> random_counters(const PublishedState& p, std:
                 return rng();
         }
     };
-    auto c = std::make_shared<PublishedCounters>();
-    c->at = at;
+    PublishedCounters::Maps c;
     for (const auto& e : p.snapshot().services) {
-        auto& st = c->services[e->key()];
+        auto& st = c.services[e->key()];
         st.conns = draw(), st.inpkts = draw(), st.outpkts = draw();
         st.inbytes = draw(), st.outbytes = draw();
         for (const auto& real : e->decision->reals) {
-            auto& d = c->dests[e->key()][real.real];
+            auto& d = c.dests[e->key()][real.real];
             d.active_conns = static_cast<uint32_t>(draw());
             d.inactive_conns = static_cast<uint32_t>(draw());
         }
@@ -575,9 +610,9 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
     Metrics kept("ballastd test");
     std::mt19937_64 rng(7);
     for (int dump = 1; dump <= 12; ++dump) {
-        auto counters = random_counters(p, rng, dump);
+        auto counters = random_counters(p, rng);
         if (dump % 3 == 0)
-            for (auto& [key, dests] : counters->dests) {
+            for (auto& [key, dests] : counters.dests) {
                 if (rng() % 4 != 0 || dests.empty()) continue;
                 auto [real, values] = *dests.begin();
                 dests.erase(dests.begin());
@@ -589,10 +624,10 @@ TEST(Metrics, CountersOfANewDumpReadAsTheSerializerWritesThem) {
         if (dump % 4 == 0)  // services the dump does not show (a gap in its maps)
             for (const auto& e : p.snapshot().services)
                 if (rng() % 5 == 0) {
-                    counters->services.erase(e->key());
-                    if (rng() % 2) counters->dests.erase(e->key());
+                    counters.services.erase(e->key());
+                    if (rng() % 2) counters.dests.erase(e->key());
                 }
-        p.set_counters(counters);
+        p.set_counters(std::make_shared<PublishedCounters>(dump, counters));
         const auto text = kept.render(p.snapshot(), {}).text();
         EXPECT_EQ(kept.last_rerendered(), 40u) << "dump " << dump;
         Metrics fresh("ballastd test");  // serializes every series from the start
@@ -628,7 +663,7 @@ size_t parts_made_again(const Metrics::Exposition& before, const Metrics::Exposi
 void publish_three_runs_with_counters(PublishedState& p, uint64_t seed) {
     publish_services(p, 3 * static_cast<int>(Metrics::kServicesPerRealMember));
     std::mt19937_64 rng(seed);
-    p.set_counters(random_counters(p, rng, 1));
+    p.set_counters(std::make_shared<PublishedCounters>(1, random_counters(p, rng)));
 }
 
 }  // namespace
@@ -694,12 +729,13 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     Metrics m("ballastd test");
     const auto before = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     auto next = [&p](auto change) {
-        auto c = std::make_shared<PublishedCounters>(*p.snapshot().counters);
-        change(*c);
-        p.set_counters(c);
+        const auto dumped = p.snapshot().counters;
+        auto maps = dumped->decode();
+        change(maps);
+        p.set_counters(std::make_shared<PublishedCounters>(dumped->at, maps));
     };
     const auto last = p.snapshot().services.back()->key();
-    next([&](PublishedCounters& c) { c.dests.at(last).begin()->second.active_conns += 7; });
+    next([&](PublishedCounters::Maps& c) { c.dests.at(last).begin()->second.active_conns += 7; });
     const auto one = m.render(p.snapshot(), {}, Metrics::Encoding::gzip);
     ASSERT_EQ(one.parts.size(), before.parts.size());
     EXPECT_EQ(parts_made_again(before, one), 1u);  // active connections, the last run
@@ -708,7 +744,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     EXPECT_EQ(inflate_members(one), text);
     // The first service's inactive count and its own byte counter: two more members.
     const auto first = p.snapshot().services.front()->key();
-    next([&](PublishedCounters& c) {
+    next([&](PublishedCounters::Maps& c) {
         c.dests.at(first).begin()->second.inactive_conns += 1;
         c.services.at(first).inbytes += 1500;
     });
@@ -716,7 +752,7 @@ TEST(Metrics, ADumpMakesAgainOnlyTheMembersWhoseValuesChanged) {
     EXPECT_EQ(parts_made_again(one, two), 2u);
     EXPECT_EQ(inflate_members(two), Metrics("ballastd test").render(p.snapshot(), {}).text());
     // The same values again: nothing made again.
-    next([](PublishedCounters&) {});
+    next([](PublishedCounters::Maps&) {});
     EXPECT_EQ(parts_made_again(two, m.render(p.snapshot(), {}, Metrics::Encoding::gzip)), 0u);
 }
 

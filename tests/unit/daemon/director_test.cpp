@@ -518,9 +518,9 @@ TEST(Director, KeepsTheLastDumpsCountersUntilTheNextDumpReplacesThem) {
     r.resync();
     const auto first = r.d->counters();
     ASSERT_TRUE(first);
-    EXPECT_EQ(first->dests.at(kWeb).at(rk("10.0.0.2:80")), c);
-    EXPECT_EQ(first->dests.at(kWeb).at(rk("10.0.0.1:80")), kernel::DestCounters{});
-    EXPECT_EQ(first->services.count(kWeb), 1u);
+    EXPECT_EQ(first->decode().dests.at(kWeb).at(rk("10.0.0.2:80")), c);
+    EXPECT_EQ(first->decode().dests.at(kWeb).at(rk("10.0.0.1:80")), kernel::DestCounters{});
+    EXPECT_EQ(first->decode().services.count(kWeb), 1u);
     EXPECT_EQ(first->at, std::chrono::duration<double>(r.now().wall.time_since_epoch()).count());
     // The next dump's counters are a new object; the one a reader kept stays as it was.
     c.active_conns = 5;
@@ -528,8 +528,8 @@ TEST(Director, KeepsTheLastDumpsCountersUntilTheNextDumpReplacesThem) {
     r.t += 30s;
     r.resync();
     EXPECT_NE(r.d->counters(), first);
-    EXPECT_EQ(r.d->counters()->dests.at(kWeb).at(rk("10.0.0.2:80")).active_conns, 5u);
-    EXPECT_EQ(first->dests.at(kWeb).at(rk("10.0.0.2:80")).active_conns, 4u);
+    EXPECT_EQ(r.d->counters()->decode().dests.at(kWeb).at(rk("10.0.0.2:80")).active_conns, 5u);
+    EXPECT_EQ(first->decode().dests.at(kWeb).at(rk("10.0.0.2:80")).active_conns, 4u);
     // A dump that failed leaves the last counters.
     const auto second = r.d->counters();
     r.ipvs.fail_next_dump(ENOBUFS);

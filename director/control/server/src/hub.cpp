@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -245,7 +246,7 @@ void Hub::publish_counters() {
     const auto& st = director_.reconcile_status();
     if (st.resyncs == seen_resyncs_) return;
     const auto& counters = director_.counters();
-    if (seen_resyncs_ == UINT64_MAX && counters->services.empty() && counters->dests.empty()) {
+    if (seen_resyncs_ == UINT64_MAX && counters->empty()) {
         seen_resyncs_ = st.resyncs;
         return;
     }
@@ -549,18 +550,25 @@ void Hub::with_fresh_counters(std::function<void()> then) {
         auto result = hooks_.dump();
         const auto took = Clock::now() - t0;
         const auto wall = std::chrono::system_clock::now();
-        asio::post(ops_, [this, result = std::move(result), took, wall]() mutable {
+        // Encoded here, off the status thread, and the dump's maps dropped here.
+        std::shared_ptr<const PublishedCounters> counters;
+        std::optional<Error> failure;
+        if (result)
+            counters = std::make_shared<const PublishedCounters>(
+                unix_seconds(wall), result->service_stats, result->dest_counters);
+        else
+            failure = result.error();
+        asio::post(ops_, [this, counters = std::move(counters), failure = std::move(failure),
+                          took]() mutable {
             sampling_ = false;
             last_sample_ = Clock::now();
             last_sample_took_ = took;
-            if (result) {
+            if (counters) {
                 metrics_.observe_dump(took);
-                published_.set_counters(std::make_shared<const PublishedCounters>(
-                    PublishedCounters{unix_seconds(wall), std::move(result->service_stats),
-                                      std::move(result->dest_counters)}));
+                published_.set_counters(std::move(counters));
             } else {
                 log(daemon::Severity::warning,
-                    "fresh counters: cannot dump IPVS: " + result.error().describe());
+                    "fresh counters: cannot dump IPVS: " + failure->describe());
             }
             auto waiters = std::exchange(fresh_waiters_, {});
             for (auto& w : waiters) w();

@@ -185,11 +185,11 @@ ServiceView decided_view(const PublishedService& entry) {
 
 ServiceView complete_view(const PublishedService& entry, const PublishedCounters* counters) {
     ServiceView v = decided_view(entry);
-    const kernel::CountersByReal* dests = nullptr;
-    if (counters) {
-        if (auto it = counters->services.find(v.key); it != counters->services.end())
-            v.traffic = traffic_of(it->second);
-        if (auto it = counters->dests.find(v.key); it != counters->dests.end()) dests = &it->second;
+    kernel::CountersByReal dests;  // none when the dump did not list the service's
+    if (const size_t at = counters ? counters->find(v.key) : PublishedCounters::npos;
+        at != PublishedCounters::npos) {
+        if (auto stats = counters->stats(at)) v.traffic = traffic_of(*stats);
+        counters->dests(at, dests);
     }
     const auto& reals = entry.decision->reals;
     const auto run_of = [&entry](const std::vector<uint32_t>& slots,
@@ -201,9 +201,9 @@ ServiceView complete_view(const PublishedService& entry, const PublishedCounters
         auto& r = v.reals[i];
         if (auto run = run_of(entry.main, i)) r.check = std::move(*run);
         if (auto run = run_of(entry.agent, i)) r.agent = std::move(*run);
-        if (!dests || !r.present) continue;
-        auto it = dests->find(reals[i].real);
-        if (it == dests->end()) continue;
+        if (!r.present) continue;
+        auto it = dests.find(reals[i].real);
+        if (it == dests.end()) continue;
         r.active = it->second.active_conns;
         r.inactive = it->second.inactive_conns;
         r.persistent = it->second.persist_conns;

@@ -24,7 +24,9 @@ Result<kernel::IpvsSnapshot> FakeIpvs::dump() {
     kernel::IpvsSnapshot snap;
     snap.table = table_;
     for (const auto& [key, service] : table_.services) {
-        snap.service_stats[key] = {};
+        auto stats = service_stats_.find(key);
+        snap.service_stats[key] =
+            stats == service_stats_.end() ? kernel::IpvsStats{} : stats->second;
         std::vector<kernel::CountersByReal::value_type> counters;
         counters.reserve(service.reals.size());
         auto have = counters_.find(key);
@@ -83,6 +85,7 @@ int FakeIpvs::execute(const IpvsOp& op) {
             for (const auto& [real, spec] : svc->second.reals) set_aside(op.service, real);
             services.erase(svc);
             counters_.erase(op.service);
+            service_stats_.erase(op.service);
             return 0;
         case IpvsOp::Kind::add_dest: {
             if (svc == services.end()) return ESRCH;
@@ -121,6 +124,7 @@ void FakeIpvs::load(const model::IpvsTable& table) {
         service.spec = as_stored(service.spec);
     }
     counters_.clear();
+    service_stats_.clear();
     set_aside_.clear();
 }
 
@@ -138,6 +142,12 @@ bool FakeIpvs::set_dest_counters(const model::ServiceKey& service, const model::
     auto svc = table_.services.find(service);
     if (svc == table_.services.end() || !svc->second.reals.count(real)) return false;
     counters_[service][real] = counters;
+    return true;
+}
+
+bool FakeIpvs::set_service_stats(const model::ServiceKey& service, const kernel::IpvsStats& stats) {
+    if (!table_.services.count(service)) return false;
+    service_stats_[service] = stats;
     return true;
 }
 

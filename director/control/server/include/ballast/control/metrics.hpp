@@ -166,7 +166,8 @@ private:
     std::weak_ptr<const PublishedCounters> counters_seen_;
     uint64_t renders_ = 0;
     std::vector<uint64_t> scratch_values_;
-    std::string scratch_run_;  // a counter run's text, reused
+    kernel::CountersByReal dests_scratch_;  // a service's dests decoded from the dump, reused
+    std::string scratch_run_;               // a counter run's text, reused
     std::array<std::vector<Member>, kStateFamilies + kCounterFamilies> members_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_;
     std::array<std::shared_ptr<const std::string>, kStateFamilies + kCounterFamilies> headers_gz_;

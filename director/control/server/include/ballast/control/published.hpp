@@ -127,8 +127,9 @@ struct PublishedService {
     const std::string& name() const { return decision->name; }
 };
 
-// Counters and rates of one full IPVS dump: a resync's are the Director's own object, shared
-// (immutable; the next dump replaces the pointer), not a copy.
+// Counters and rates of one full IPVS dump, encoded: a resync's are the Director's own object,
+// shared (immutable; the next dump replaces the pointer), not a copy. Readers decode the
+// services they show.
 using PublishedCounters = kernel::IpvsCounters;
 
 class PublishedState {

@@ -50,6 +50,9 @@ public:
                            kernel::DestCounters counters);
     std::optional<kernel::DestCounters> dest_counters(const model::ServiceKey& service,
                                                       const model::RealKey& real) const;
+    // A service's stats as dump() reports them (the service must exist: returns false
+    // otherwise); zero until set, and again once the service is deleted.
+    bool set_service_stats(const model::ServiceKey& service, const kernel::IpvsStats& stats);
 
     // The Nth op from now on, counted over all apply() calls (1 = the next op), fails with err.
     void fail_nth(size_t n, int err);
@@ -71,6 +74,7 @@ private:
 
     model::IpvsTable table_;
     std::map<model::ServiceKey, std::map<model::RealKey, kernel::DestCounters>> counters_;
+    std::map<model::ServiceKey, kernel::IpvsStats> service_stats_;
     std::map<std::pair<model::ServiceKey, model::RealKey>, kernel::DestCounters> set_aside_;
     std::vector<Record> records_;
     size_t ops_seen_ = 0;
