@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,7 +33,14 @@ struct Ctx {
     std::string file;
     SourceLocation whole_file;  // the file's name looked up once: every location copies it
     std::vector<Diagnostic> diags;
+    // Each distinct check spec of the file once: services whose checks are equal share it.
+    std::map<CheckSpec, Shared<CheckSpec>> checks;
 
+    Shared<CheckSpec> share(const CheckSpec& spec) {
+        auto it = checks.find(spec);
+        if (it == checks.end()) it = checks.emplace(spec, spec).first;
+        return it->second;
+    }
     SourceLocation loc(const toml::source_region& r) const {
         return whole_file.at(r.begin.line, r.begin.column);
     }

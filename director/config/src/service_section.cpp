@@ -492,7 +492,7 @@ void read_service(Ctx& ctx, const toml::table& t, const std::string& path,
         apply_check(ctx, *ct, r.path("check"), check, false);
         validate_check(ctx, check, Origin{ctx.loc(ct->source()), r.path("check")});
     }
-    if (check.spec.type != CheckType::none) cfg.check = check.spec;
+    if (check.spec.type != CheckType::none) cfg.check = ctx.share(check.spec);
 
     read_reals(ctx, r, s);
 }

@@ -14,6 +14,7 @@
 #include "ballast/model/address.hpp"
 #include "ballast/model/check.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/model/shared.hpp"
 
 namespace ballast::model {
 
@@ -114,7 +115,9 @@ struct ServiceConfig {
     std::optional<RealKey> sorry_server;
     std::optional<uint32_t> panic_threshold;  // percent; nullopt = the director's (or 100
                                               // with a sorry server)
-    std::optional<CheckSpec> check;  // defaults merged in; nullopt = not checked (always up)
+    // Defaults merged in; empty = not checked (always up). Services whose checks are equal share
+    // one (a check spec is ~500 bytes).
+    Shared<CheckSpec> check;
     std::vector<RealServerConfig> reals;
     SourceLocation where;
     auto operator<=>(const ServiceConfig&) const = default;
