@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ballast/model/address.hpp"
+#include "ballast/model/boxed.hpp"
 #include "ballast/model/check.hpp"
 #include "ballast/model/ipvs.hpp"
 #include "ballast/model/shared.hpp"
@@ -110,9 +111,9 @@ struct ServiceConfig {
     ServiceKey key;  // for a group: fwmark service (mark allocated by validation)
     ServiceSpec spec;
     std::vector<GroupMatch> group;  // non-empty: this is a fwmark group on group_vip
-    std::optional<IpAddress> group_vip;
+    Boxed<IpAddress> group_vip;     // boxed: most services are not groups
     OnFailure on_failure = OnFailure::quiesce;
-    std::optional<RealKey> sorry_server;
+    Boxed<RealKey> sorry_server;              // boxed: most services have none
     std::optional<uint32_t> panic_threshold;  // percent; nullopt = the director's (or 100
                                               // with a sorry server)
     // Defaults merged in; empty = not checked (always up). Services whose checks are equal share
