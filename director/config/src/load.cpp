@@ -59,6 +59,7 @@ DirectorConfig read_root(Ctx& ctx, const toml::table& root) {
         }
     }
     cross_check(ctx, services, cfg.director);
+    cfg.services.reserve(services.size());
     for (auto& s : services) cfg.services.push_back(std::move(s.cfg));
     return cfg;
 }

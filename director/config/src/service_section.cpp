@@ -347,6 +347,9 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
             r.error("real", "expected an array of tables ([[service.real]]), got " +
                                 type_name(reals->type()));
         } else {
+            // Sized once, exactly when the config is accepted (a real server left out is an
+            // error): grown one at a time, it would hold up to twice what it needs.
+            cfg.reals.reserve(a->size());
             for (size_t i = 0; i < a->size(); ++i) {
                 std::string p = index_path(r.path("real"), i);
                 auto* rt = a->get(i)->as_table();
