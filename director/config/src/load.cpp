@@ -59,6 +59,7 @@ DirectorConfig read_root(Ctx& ctx, const toml::table& root) {
         }
     }
     cross_check(ctx, services, cfg.director);
+    cfg.services.reserve(services.size());
     for (auto& s : services) cfg.services.push_back(std::move(s.cfg));
     return cfg;
 }
@@ -66,7 +67,7 @@ DirectorConfig read_root(Ctx& ctx, const toml::table& root) {
 }  // namespace
 
 std::string format(const Diagnostic& d) {
-    std::string out = d.where.file;
+    std::string out = d.where.file();
     if (d.where.line)
         out += ":" + std::to_string(d.where.line) + ":" + std::to_string(d.where.column);
     out += ": ";
@@ -75,8 +76,7 @@ std::string format(const Diagnostic& d) {
 }
 
 LoadResult load_string(std::string_view text, std::string name) {
-    detail::Ctx ctx;
-    ctx.file = std::move(name);
+    detail::Ctx ctx(std::move(name));
     LoadResult result;
     try {
         toml::table root = toml::parse(text, ctx.file);
@@ -84,11 +84,11 @@ LoadResult load_string(std::string_view text, std::string name) {
         if (ctx.diags.empty()) result.config = std::move(cfg);
     } catch (const toml::parse_error& e) {
         auto& pos = e.source().begin;
-        ctx.error(SourceLocation{ctx.file, pos.line, pos.column}, "",
+        ctx.error(ctx.whole_file.at(pos.line, pos.column), "",
                   "TOML syntax error: " + std::string(e.description()));
     } catch (const std::exception& e) {
         ctx.diags.clear();
-        ctx.error(SourceLocation{ctx.file, 0, 0}, "", std::string("cannot load: ") + e.what());
+        ctx.error(ctx.whole_file, "", std::string("cannot load: ") + e.what());
     }
     std::stable_sort(ctx.diags.begin(), ctx.diags.end(), [](auto& a, auto& b) {
         return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);

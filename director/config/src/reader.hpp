@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,11 +29,20 @@ std::string type_name(toml::node_type t);
 std::string family_name(uint8_t family);
 
 struct Ctx {
+    explicit Ctx(std::string file_name) : file(std::move(file_name)), whole_file{file, 0, 0} {}
     std::string file;
+    SourceLocation whole_file;  // the file's name looked up once: every location copies it
     std::vector<Diagnostic> diags;
+    // Each distinct check spec of the file once: services whose checks are equal share it.
+    std::map<CheckSpec, Shared<CheckSpec>> checks;
 
+    Shared<CheckSpec> share(const CheckSpec& spec) {
+        auto it = checks.find(spec);
+        if (it == checks.end()) it = checks.emplace(spec, spec).first;
+        return it->second;
+    }
     SourceLocation loc(const toml::source_region& r) const {
-        return SourceLocation{file, r.begin.line, r.begin.column};
+        return whole_file.at(r.begin.line, r.begin.column);
     }
     void error(SourceLocation where, std::string path, std::string message) {
         diags.push_back(Diagnostic{std::move(where), std::move(path), std::move(message)});

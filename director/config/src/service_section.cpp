@@ -347,6 +347,9 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
             r.error("real", "expected an array of tables ([[service.real]]), got " +
                                 type_name(reals->type()));
         } else {
+            // Sized once, exactly when the config is accepted (a real server left out is an
+            // error): grown one at a time, it would hold up to twice what it needs.
+            cfg.reals.reserve(a->size());
             for (size_t i = 0; i < a->size(); ++i) {
                 std::string p = index_path(r.path("real"), i);
                 auto* rt = a->get(i)->as_table();
@@ -492,7 +495,7 @@ void read_service(Ctx& ctx, const toml::table& t, const std::string& path,
         apply_check(ctx, *ct, r.path("check"), check, false);
         validate_check(ctx, check, Origin{ctx.loc(ct->source()), r.path("check")});
     }
-    if (check.spec.type != CheckType::none) cfg.check = check.spec;
+    if (check.spec.type != CheckType::none) cfg.check = ctx.share(check.spec);
 
     read_reals(ctx, r, s);
 }

@@ -9,17 +9,8 @@
 namespace ballast::health {
 
 SharedSpec::SharedSpec() {
-    static const auto default_spec = std::make_shared<model::CheckSpec>();
+    static const model::Shared<model::CheckSpec> default_spec{model::CheckSpec{}};
     spec_ = default_spec;
-}
-
-SharedSpec::SharedSpec(model::CheckSpec spec)
-    : spec_(std::make_shared<model::CheckSpec>(std::move(spec))) {}
-
-model::CheckSpec& SharedSpec::edit() {
-    if (spec_.use_count() != 1) spec_ = std::make_shared<model::CheckSpec>(*spec_);
-    // The only holder: changing it changes no other key (and the spec was made non-const).
-    return const_cast<model::CheckSpec&>(*spec_);
 }
 
 std::string CheckKey::to_string() const {

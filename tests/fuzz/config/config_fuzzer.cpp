@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto r = ballast::config::load_string(text, "fuzz.toml");
     if (r.ok() == !r.diagnostics.empty()) std::abort();
     for (auto& d : r.diagnostics) {
-        if (d.where.file != "fuzz.toml" || d.message.empty()) std::abort();
+        if (d.where.file() != "fuzz.toml" || d.message.empty()) std::abort();
         if (ballast::config::format(d).empty()) std::abort();
     }
     if (r.ok()) {

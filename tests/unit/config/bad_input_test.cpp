@@ -707,7 +707,7 @@ TEST_P(BadInput, ReportsOneErrorAtItsPlace) {
         return all;
     }();
     const Diagnostic& d = r.diagnostics[0];
-    EXPECT_EQ(d.where.file, "bad.toml");
+    EXPECT_EQ(d.where.file(), "bad.toml");
     EXPECT_EQ(d.where.line, c.line) << format(d);
     if (c.column) {
         EXPECT_EQ(d.where.column, c.column) << format(d);

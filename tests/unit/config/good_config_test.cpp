@@ -189,6 +189,47 @@ agent_port = 7777
     EXPECT_EQ(s.reals[0].agent_port, 7777);
 }
 
+// A config holds each distinct check once, shared by the services whose checks are equal, and
+// each location names its file without a copy of its own: what it holds at 5,000 x 10.
+TEST(GoodConfig, EqualChecksAndFileNamesAreHeldOnce) {
+    auto r = load_string(R"([defaults.check]
+interval = "5s"
+
+[[service]]
+name = "a"
+vip = "192.0.2.1"
+port = 80
+[[service.real]]
+address = "10.0.0.2"
+
+[[service]]
+name = "b"
+vip = "192.0.2.2"
+port = 80
+[service.check]
+interval = "5s"
+[[service.real]]
+address = "10.0.0.3"
+
+[[service]]
+name = "c"
+vip = "192.0.2.3"
+port = 80
+[service.check]
+interval = "6s"
+)",
+                         "shared.toml");
+    ASSERT_TRUE(r.ok()) << all(r);
+    const auto& s = r.config->services;
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_TRUE(s[0].check.shares(s[1].check));  // b's check merges to the defaults
+    EXPECT_FALSE(s[0].check.shares(s[2].check));
+    EXPECT_EQ(s[2].check->interval, Millis(6000));
+    EXPECT_EQ(s[0].check->interval, Millis(5000));
+    EXPECT_EQ(s[1].reals.at(0).where.to_string(), "shared.toml:17:1");
+    EXPECT_EQ(&s[0].where.file(), &s[1].reals.at(0).where.file());
+}
+
 // Every tests/data/config/good/NAME.toml must load and dump exactly as NAME.dump.
 TEST(GoodConfig, GoldenDumps) {
     fs::path dir = fs::path(BALLAST_SOURCE_DIR) / "tests/data/config/good";

@@ -12,7 +12,7 @@ struct Fixture {
     Fixture() {
         svc.key = model::ServiceKey::inet(model::Protocol::tcp, *IpAddress::parse("192.0.2.1"), 80);
         svc.check = model::CheckSpec{};
-        svc.check->type = model::CheckType::http;
+        svc.check.edit().type = model::CheckType::http;
         real.key = model::RealKey{*IpAddress::parse("10.0.0.2"), 80};
         real.spec.weight = 10;
         real.agent_port = 7777;
@@ -159,8 +159,8 @@ TEST(HealthBook, FindsByPartsWhatTheKeyNames) {
 TEST(HealthBook, AnAgentOfAServiceWithoutACheckIsFoundUnderThePlansKey) {
     Fixture f;
     f.svc.check = model::CheckSpec{};
-    f.svc.check->type = model::CheckType::none;
-    f.svc.check->interval = 5s;
+    f.svc.check.edit().type = model::CheckType::none;
+    f.svc.check.edit().interval = 5s;
     f.svc.reals = {f.real};
     model::CheckSpec defaults;
     defaults.interval = 2s;

@@ -158,7 +158,7 @@ TEST(WeightPolicy, UnknownServesUnlessStartDown) {
     auto svc = service_with({real("10.0.0.2", 5)}, false);
     auto none = [](const model::RealKey&) -> const RealHealth* { return nullptr; };
     EXPECT_EQ(decide_service(svc, none, kNow).reals.at(0).weight, 5u);
-    svc.check->start_down = true;
+    svc.check.edit().start_down = true;
     auto v = decide_service(svc, none, kNow).reals.at(0);
     EXPECT_TRUE(v.down);
     EXPECT_EQ(v.weight, 0u);

@@ -1,4 +1,5 @@
 #pragma once
+#include <compare>
 #include <memory>
 #include <optional>
 
@@ -41,6 +42,13 @@ public:
     friend bool operator==(const Boxed& a, std::nullopt_t) { return !a.has_value(); }
     friend bool operator==(const Boxed& a, const std::optional<T>& b) {
         return a.has_value() == b.has_value() && (!a.has_value() || *a == *b);
+    }
+    friend bool operator==(const Boxed& a, const T& b) { return a.has_value() && *a == b; }
+    // As optional: no value orders before any value.
+    friend auto operator<=>(const Boxed& a, const Boxed& b) requires std::three_way_comparable<T> {
+        using Order = std::compare_three_way_result_t<T>;
+        if (!a.has_value() || !b.has_value()) return Order(a.has_value() <=> b.has_value());
+        return Order(*a <=> *b);
     }
 
 private:

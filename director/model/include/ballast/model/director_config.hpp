@@ -3,26 +3,56 @@
 // A DirectorConfig exists only if every check in config/ passed.
 #include <algorithm>
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ballast/model/address.hpp"
+#include "ballast/model/boxed.hpp"
 #include "ballast/model/check.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/model/shared.hpp"
 
 namespace ballast::model {
 
+// Where something is written: file, line and column. The file's name is held once per process
+// (interned) and a location holds its number: a config of 50,000 real servers would otherwise
+// hold 50,000 copies of its path (and a pointer would take 4 bytes more than the number).
+// Compared by name, line and column, as if it held the name.
 struct SourceLocation {
-    std::string file;
+    SourceLocation() = default;
+    SourceLocation(std::string_view file_name, uint32_t line_number, uint32_t column_number);
+    // The same file at another place (no lookup of the name).
+    SourceLocation at(uint32_t other_line, uint32_t other_column) const {
+        SourceLocation l = *this;
+        l.line = other_line;
+        l.column = other_column;
+        return l;
+    }
+    const std::string& file() const;  // "" when made without one
+    std::string to_string() const {
+        return file() + ":" + std::to_string(line) + ":" + std::to_string(column);
+    }
+    // One name, one number: comparing numbers compares names.
+    bool operator==(const SourceLocation& o) const {
+        return file_ == o.file_ && line == o.line && column == o.column;
+    }
+    std::strong_ordering operator<=>(const SourceLocation& o) const {
+        if (file_ != o.file_)
+            if (auto c = file().compare(o.file()); c != 0) return c <=> 0;
+        if (line != o.line) return line <=> o.line;
+        return column <=> o.column;
+    }
+
     uint32_t line = 0;
     uint32_t column = 0;
-    std::string to_string() const {
-        return file + ":" + std::to_string(line) + ":" + std::to_string(column);
-    }
-    auto operator<=>(const SourceLocation&) const = default;
+
+private:
+    uint32_t file_ = 0;  // the interned name's number; 0: none
 };
 
 struct SysctlSettings {
@@ -81,12 +111,14 @@ struct ServiceConfig {
     ServiceKey key;  // for a group: fwmark service (mark allocated by validation)
     ServiceSpec spec;
     std::vector<GroupMatch> group;  // non-empty: this is a fwmark group on group_vip
-    std::optional<IpAddress> group_vip;
+    Boxed<IpAddress> group_vip;     // boxed: most services are not groups
     OnFailure on_failure = OnFailure::quiesce;
-    std::optional<RealKey> sorry_server;
+    Boxed<RealKey> sorry_server;              // boxed: most services have none
     std::optional<uint32_t> panic_threshold;  // percent; nullopt = the director's (or 100
                                               // with a sorry server)
-    std::optional<CheckSpec> check;  // defaults merged in; nullopt = not checked (always up)
+    // Defaults merged in; empty = not checked (always up). Services whose checks are equal share
+    // one (a check spec is ~500 bytes).
+    Shared<CheckSpec> check;
     std::vector<RealServerConfig> reals;
     SourceLocation where;
     auto operator<=>(const ServiceConfig&) const = default;

@@ -13,6 +13,7 @@
 #include "ballast/model/check.hpp"
 #include "ballast/model/director_config.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/model/shared.hpp"
 
 namespace ballast::health {
 
@@ -22,23 +23,19 @@ namespace ballast::health {
 class SharedSpec {
 public:
     SharedSpec();  // the default CheckSpec (one instance shared by every default SharedSpec)
-    SharedSpec(model::CheckSpec spec);  // implicit: a key is built from a spec
+    // Implicit: keys are built from specs.
+    SharedSpec(model::CheckSpec spec) : spec_(std::move(spec)) {}
     const model::CheckSpec& operator*() const { return *spec_; }
-    const model::CheckSpec* operator->() const { return spec_.get(); }
-    bool shares(const SharedSpec& o) const { return spec_ == o.spec_; }
+    const model::CheckSpec* operator->() const { return spec_.operator->(); }
+    bool shares(const SharedSpec& o) const { return spec_.shares(o.spec_); }
     // A spec of this key's own to change (copied first unless no other key holds it): for keys
     // built by hand, as tests and benchmarks build them. Keys sharing the old one are unchanged.
-    model::CheckSpec& edit();
+    model::CheckSpec& edit() { return spec_.edit(); }
 
-    friend bool operator==(const SharedSpec& a, const SharedSpec& b) {
-        return a.shares(b) || *a == *b;
-    }
-    friend auto operator<=>(const SharedSpec& a, const SharedSpec& b) {
-        return a.shares(b) ? std::strong_ordering::equal : *a <=> *b;
-    }
+    auto operator<=>(const SharedSpec&) const = default;  // by value
 
 private:
-    std::shared_ptr<const model::CheckSpec> spec_;
+    model::Shared<model::CheckSpec> spec_;  // never empty
 };
 
 // Identity of one probe. `spec->port` is folded into `target` (and cleared), so
