@@ -155,22 +155,31 @@ TEST(NftKernel, GroupMembersOfOneClientReachOneRealServer) {
     lab.rs2.check({"nft", "-f", "-"}, counting);
 
     // IKE runs from port 500 to port 500: IPVS forwards ESP only along the UDP 500 -> 500
-    // connection of the same client (ip_vs_proto_ah_esp.c); it never schedules ESP itself.
-    for (auto* client : {&lab.client1, &lab.client2}) {
-        client->run([] {
-            send_packet(SOCK_DGRAM, 0, kVip, 500, 500);
-            send_packet(SOCK_RAW, IPPROTO_ESP, kVip, 0);
-        });
-    }
+    // connection of the same client (ip_vs_proto_ah_esp.c); it never schedules ESP itself. So a
+    // client's ESP is sent once its UDP 500 reached a real server, as IKE's negotiation comes
+    // before any ESP: sent back to back, the two packets can be handled out of order on two CPUs
+    // (each veth hop queues on the sending CPU's backlog), and an ESP packet that arrives before
+    // the connection exists is not IPVS's.
     std::vector<uint64_t> a, b;
-    for (int i = 0; i < 20; ++i) {  // packets cross veths asynchronously
-        a = counters(lab.rs1);
-        b = counters(lab.rs2);
-        uint64_t total = 0;
-        for (auto v : a) total += v;
-        for (auto v : b) total += v;
-        if (total >= 4) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Polls the real servers' counters until `total` packets were counted (packets cross veths
+    // asynchronously), at most 2 s.
+    auto wait_for = [&](uint64_t total) {
+        for (int i = 0; i < 20; ++i) {
+            a = counters(lab.rs1);
+            b = counters(lab.rs2);
+            uint64_t seen = 0;
+            for (auto v : a) seen += v;
+            for (auto v : b) seen += v;
+            if (seen >= total) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    };
+    uint64_t sent = 0;
+    for (auto* client : {&lab.client1, &lab.client2}) {
+        client->run([] { send_packet(SOCK_DGRAM, 0, kVip, 500, 500); });
+        wait_for(++sent);
+        client->run([] { send_packet(SOCK_RAW, IPPROTO_ESP, kVip, 0); });
+        wait_for(++sent);
     }
     ASSERT_EQ(a.size(), 4u);
     ASSERT_EQ(b.size(), 4u);
