@@ -4,6 +4,7 @@
 
 #include "ballast/health/check_plan.hpp"
 #include "ballast/health/weight_policy.hpp"
+#include "ballast/kernel/ipvs_counters.hpp"
 
 namespace ballast::policy {
 
@@ -144,11 +145,8 @@ model::IpvsService desired_service(const model::ServiceConfig& service,
         reals.emplace_back(d.real, spec);
     }
     // Of a repeated key the first counts, as map::emplace kept it (validation rejects repeats).
-    std::stable_sort(reals.begin(), reals.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    reals.erase(std::unique(reals.begin(), reals.end(),
-                            [](const auto& a, const auto& b) { return a.first == b.first; }),
-                reals.end());
+    kernel::sort_by_key_first_wins(reals,
+                                   [](const auto& e) -> const model::RealKey& { return e.first; });
     svc.reals.adopt_sequence(boost::container::ordered_unique_range, std::move(reals));
     return svc;
 }
