@@ -35,6 +35,12 @@
 //            cold start, so what its stop leaves in the kernel decides this figure; not checked
 //            here, so it is not a restart time to compare with ballastd's READY).
 // Prints a Markdown table. BALLAST_BENCH_RELOAD_CAP_S (default 300) caps the reload wait.
+// With the resident memory it prints each process's anonymous memory by mapping (/proc/PID/smaps:
+// the main malloc heap, other arenas, stacks, libraries' written pages). Diagnostics:
+// BALLAST_BENCH_STOP_AFTER_RSS=1 reloads the same file once after reading the memory, reads it
+// again 15 s later (after the trim a reload makes), then kills the daemon and stops;
+// BALLAST_BENCH_BALLASTD_WRAP="heaptrack -o DIR/ballastd" runs ballastd under a heap profiler,
+// and with the former what ballastd held when its memory was read shows as never freed.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -347,7 +353,18 @@ public:
         }
         std::ofstream(dir + "/ballast.toml") << c;
     }
-    pid_t start() override { return spawn({BALLASTD_PATH, "-c", dir + "/ballast.toml"}, log); }
+    // BALLAST_BENCH_BALLASTD_WRAP: words put before ballastd's command line, for a diagnostic
+    // run (e.g. "heaptrack -o DIR/ballastd"; with BALLAST_BENCH_STOP_AFTER_RSS=1).
+    pid_t start() override {
+        std::vector<std::string> argv;
+        if (const char* wrap = std::getenv("BALLAST_BENCH_BALLASTD_WRAP")) {
+            std::istringstream words(wrap);
+            for (std::string w; words >> w;) argv.push_back(w);
+        }
+        for (std::string a : {std::string(BALLASTD_PATH), std::string("-c"), dir + "/ballast.toml"})
+            argv.push_back(a);
+        return spawn(argv, log);
+    }
     void cleanup() override {
         testing::run_argv({BALLASTD_PATH, "-c", dir + "/ballast.toml", "--cleanup"});
     }
@@ -453,6 +470,29 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     std::tie(row.rss_kib, row.procs) = bench::rss_of_tree(pid);
     std::fprintf(stderr, "%s: resident memory by process: %s\n", d.name().c_str(),
                  bench::rss_parts_of_tree(pid).c_str());
+    for (pid_t p : bench::process_tree(pid))
+        std::fprintf(stderr, "%s: anonymous memory of %d by mapping: %s\n", d.name().c_str(), p,
+                     bench::anon_map_of(p).c_str());
+    // A diagnostic run (a heap profiler around ballastd, BALLAST_BENCH_BALLASTD_WRAP): ballastd
+    // is killed where its memory was read, so that what it held then shows as never freed.
+    if (std::getenv("BALLAST_BENCH_STOP_AFTER_RSS")) {
+        // And again just after a reload of the same file (ballastd hands freed memory back
+        // after one): what of it was free but resident.
+        d.reload(pid);
+        std::this_thread::sleep_for(15s);
+        std::fprintf(stderr, "%s: after a reload of the same file: %s\n", d.name().c_str(),
+                     bench::rss_parts_of_tree(pid).c_str());
+        for (pid_t p : bench::process_tree(pid))
+            std::fprintf(stderr, "%s: anonymous memory of %d by mapping: %s\n", d.name().c_str(), p,
+                         bench::anon_map_of(p).substr(0, 400).c_str());
+        for (pid_t p : bench::process_tree(pid))
+            if (bench::read_proc(p, "comm").rfind("ballastd", 0) == 0) ::kill(p, SIGKILL);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        std::fprintf(stderr, "%s: killed after reading its memory (BALLAST_BENCH_STOP_AFTER_RSS)\n",
+                     d.name().c_str());
+        std::exit(0);
+    }
 
     // Reload: one real server's weight.
     d.write_config(p, 5);

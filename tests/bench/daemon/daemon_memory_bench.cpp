@@ -58,6 +58,7 @@
 #include <string>
 #include <thread>
 
+#include "ballast/bench/proc_tree.hpp"
 #include "ballast/testing/daemon_rig.hpp"
 
 using namespace ballast;
@@ -147,6 +148,13 @@ public:
         const auto [now, peak] = rss();
         std::printf("| %s | %.1f | %+.1f | %.1f | %.1f |\n", what.c_str(), mib(h - base_),
                     mib(static_cast<double>(h) - static_cast<double>(last_)), mib(now), mib(peak));
+        if (std::getenv("BALLAST_BENCH_MAPS")) {
+            const auto mi = mallinfo2();
+            std::printf(
+                "    sbrk'd %.1f MiB, mmapped %.1f MiB, free in arenas %.1f MiB; anon: %s\n",
+                mib(mi.arena), mib(mi.hblkhd), mib(mi.fordblks),
+                bench::anon_map_of(getpid()).substr(0, 300).c_str());
+        }
         std::fflush(stdout);
         last_ = h;
     }

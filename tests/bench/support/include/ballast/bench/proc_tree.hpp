@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -102,6 +104,46 @@ inline std::string rss_parts_of_tree(pid_t root) {
                            std::to_string(std::atol(line.c_str() + std::string(field).size())) +
                            " KiB";
     }
+    return out;
+}
+
+// Where a process's anonymous memory is (/proc/PID/smaps), largest first, after how much of it
+// is in transparent huge pages: "in transparent huge pages 0 KiB, [heap] of 40000 KiB 30120 KiB,
+// ...". Mappings are named by their path or kind; nameless anonymous mappings
+// (thread stacks, malloc's other arenas) are listed one by one with their size.
+inline std::string anon_map_of(pid_t p) {
+    std::istringstream in(read_proc(p, "smaps"));
+    std::map<std::string, long> by_name;  // name -> Anonymous KiB
+    std::vector<std::pair<long, std::string>> nameless;
+    std::string name;
+    long size = 0, huge = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("AnonHugePages:", 0) == 0) huge += std::atol(line.c_str() + 14);
+        if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+            line.find('-') < line.find(' ')) {
+            std::istringstream f(line);
+            std::string range, perms, off, dev, inode;
+            f >> range >> perms >> off >> dev >> inode;
+            std::getline(f, name);
+            name.erase(0, name.find_first_not_of(' '));
+            const auto dash = range.find('-');
+            size = static_cast<long>((std::stoull(range.substr(dash + 1), nullptr, 16) -
+                                      std::stoull(range.substr(0, dash), nullptr, 16)) /
+                                     1024);
+            if (name.empty()) name = "anon " + perms;
+        } else if (line.rfind("Anonymous:", 0) == 0) {
+            const long kib = std::atol(line.c_str() + 10);
+            if (kib == 0) continue;
+            if (name.rfind("anon ", 0) == 0 || name == "[heap]")
+                nameless.emplace_back(kib, name + " of " + std::to_string(size) + " KiB");
+            else
+                by_name[name.substr(name.rfind('/') + 1)] += kib;
+        }
+    }
+    for (const auto& [n, kib] : by_name) nameless.emplace_back(kib, n);
+    std::sort(nameless.rbegin(), nameless.rend());
+    std::string out = "in transparent huge pages " + std::to_string(huge) + " KiB";
+    for (const auto& [kib, n] : nameless) out += ", " + n + " " + std::to_string(kib) + " KiB";
     return out;
 }
 
