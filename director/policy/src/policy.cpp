@@ -92,7 +92,7 @@ ServiceDecision decide_service(const model::ServiceConfig& s, const Inputs& in) 
     ServiceDecision out;
     out.key = s.key;
     out.name = s.name;
-    out.reals.reserve(s.reals.size() + 1);
+    out.reals.reserve(s.reals.size() + (s.sorry_server ? 1 : 0));  // exact: 50,000 held
     for (const auto& real : s.reals) {
         out.reals.push_back(decide_real(s, real, in));
         if (out.reals.back().down && !out.reals.back().awaiting) ++out.down;
