@@ -132,7 +132,17 @@ private:
         return IpvsOp::edit_dest(s, r, spec);
     }
 
-    const RealCounters* counters_of(const ServiceKey& s) const {
+    // Only the services with a real to drain are looked up: from encoded counters, those are
+    // decoded here (once each) and nothing else.
+    const RealCounters* counters_of(const ServiceKey& s) {
+        if (observed_.counters) {
+            const size_t i = observed_.counters->find(s);
+            if (i == kernel::IpvsCounters::npos || !observed_.counters->has_dests(i))
+                return nullptr;
+            auto [it, fresh] = decoded_.try_emplace(s);
+            if (fresh) observed_.counters->dests(i, it->second);
+            return &it->second;
+        }
         auto it = observed_.dest_counters.find(s);
         return it == observed_.dest_counters.end() ? nullptr : &it->second;
     }
@@ -174,6 +184,7 @@ private:
     }
 
     const kernel::IpvsSnapshot& observed_;
+    std::map<ServiceKey, RealCounters> decoded_;  // from observed_.counters
     const DrainLedger& ledger_;
     TimePoint now_;
     const PlanOptions& options_;

@@ -333,6 +333,24 @@ TEST_F(IpvsLab, ALongServiceListDumpsWholeOnAnyNumberOfSocketsWithOrWithoutTheRe
         edit = c->edit_dest(web, real, want.services.at(web).reals.at(real));
         EXPECT_TRUE(edit.ok()) << edit.error().describe();
     }
+
+    // Counters encoded as the dump arrives (as ballastd dumps): the same table, and the counters
+    // the maps of a dump in the same moment encode to.
+    IpvsNetlinkClient::Options o;
+    o.encode_dump_counters = true;
+    auto encoding = IpvsNetlinkClient::open(o);
+    ASSERT_TRUE(encoding.ok()) << encoding.error().describe();
+    auto as_maps = client->dump();
+    auto encoded = (*encoding)->dump();
+    ASSERT_TRUE(as_maps.ok()) << as_maps.error().describe();
+    ASSERT_TRUE(encoded.ok()) << encoded.error().describe();
+    EXPECT_EQ(encoded->table, as_maps->table);
+    EXPECT_TRUE(encoded->service_stats.empty());
+    EXPECT_TRUE(encoded->dest_counters.empty());
+    ASSERT_TRUE(encoded->counters);
+    EXPECT_EQ(encoded->counters->size(), want.services.size());
+    EXPECT_EQ(*encoded->counters,
+              kernel::IpvsCounters(0, as_maps->service_stats, as_maps->dest_counters));
 }
 
 // Services deleted by someone else while dumps run, on every number of sockets: each dump

@@ -63,7 +63,7 @@ doctor::DirectorFacts good_facts(const model::DirectorConfig& c) {
     auto table = nft::build_table(policy::desired_nat(c));
     if (!table) throw std::runtime_error(table.error().describe());
     f.nft_table = std::optional<nft::TableModel>(*table);
-    f.ipvs = kernel::IpvsSnapshot{table_for(c), {}, {}};
+    f.ipvs = kernel::IpvsSnapshot{table_for(c), {}, {}, {}};
     for (const auto& k : doctor::reachability_probes(c)) f.probes[k] = {true, "connected"};
     return f;
 }

@@ -3,12 +3,15 @@
 // service by service as the readers ask for it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "ballast/kernel/ipvs_client.hpp"
 #include "ballast/kernel/ipvs_counters.hpp"
 
 namespace ballast::kernel {
@@ -122,6 +125,54 @@ TEST(IpvsCounters, EveryServiceReadsBackAsTheDumpGaveIt) {
             ++i;
         }
     }
+}
+
+TEST(IpvsCounters, ABuilderFedServiceByServiceInAnyOrderEncodesAsTheMapsDo) {
+    std::mt19937_64 rng(34);
+    for (int round = 0; round < 40; ++round) {
+        const auto dumped = random_dump(rng, round * 3);
+        std::set<ServiceKey> keys;
+        for (const auto& [k, s] : dumped.services) keys.insert(k);
+        for (const auto& [k, d] : dumped.dests) keys.insert(k);
+        std::vector<ServiceKey> order(keys.begin(), keys.end());
+        std::shuffle(order.begin(), order.end(), rng);
+        IpvsCounters::Builder b;
+        for (const auto& key : order) {
+            const auto st = dumped.services.find(key);
+            const auto d = dumped.dests.find(key);
+            b.add(key, st == dumped.services.end() ? nullptr : &st->second,
+                  d == dumped.dests.end() ? nullptr : &d->second);
+        }
+        // A service added again is ignored: the first counts.
+        if (!order.empty()) {
+            const IpvsStats other = random_stats(rng);
+            b.add(order.front(), &other, nullptr);
+        }
+        const IpvsCounters built = std::move(b).finish(42.5);
+        EXPECT_EQ(built.at, 42.5);
+        ASSERT_EQ(built.decode(), dumped) << "round " << round;
+        EXPECT_EQ(built, IpvsCounters(42.5, dumped)) << "the same object, not only the same values";
+    }
+}
+
+TEST(IpvsCounters, TakenFromASnapshotEncodedWhetherTheyCameAsMapsOrEncoded) {
+    std::mt19937_64 rng(56);
+    const auto dumped = random_dump(rng, 20);
+    IpvsSnapshot as_maps;
+    as_maps.service_stats = dumped.services;
+    as_maps.dest_counters = dumped.dests;
+    const auto a = take_counters(as_maps, 5.0);
+    EXPECT_EQ(a->at, 5.0);
+    EXPECT_EQ(a->decode(), dumped);
+    EXPECT_TRUE(as_maps.service_stats.empty());
+    EXPECT_TRUE(as_maps.dest_counters.empty());
+
+    IpvsSnapshot as_encoded;
+    as_encoded.counters.emplace(0, dumped);
+    const auto b = take_counters(as_encoded, 7.0);
+    EXPECT_EQ(b->at, 7.0) << "stamped by who asked for the dump";
+    EXPECT_EQ(b->decode(), dumped);
+    EXPECT_FALSE(as_encoded.counters);
 }
 
 TEST(IpvsCounters, ServicesTheDumpDidNotShowAreNotFound) {

@@ -198,7 +198,7 @@ struct Dump {
 
 // One dump_table over the fake's sockets: the list's, the caller's, and `further` more.
 Dump dump(FakeKernel& kernel, size_t sockets, bool overlap, uint32_t first_seq = 100,
-          size_t further = 3) {
+          size_t further = 3, bool encode_counters = false) {
     nl::FdCloser list{kernel.open_socket()};
     nl::FdCloser main{kernel.open_socket()};
     nl::ReceiveSlots rx(64);
@@ -208,7 +208,8 @@ Dump dump(FakeKernel& kernel, size_t sockets, bool overlap, uint32_t first_seq =
         keep.emplace_back(kernel.open_socket());
         s.further.push_back(keep.back().get());
     }
-    DumpOutcome out = dump_table(s, DumpOptions{kFamily, sockets, overlap}, first_seq);
+    DumpOutcome out =
+        dump_table(s, DumpOptions{kFamily, sockets, overlap, encode_counters}, first_seq);
     const auto used = kernel.sockets_used_for_dests();
     return Dump{std::move(out), used.size() - used.count(main.get())};
 }
@@ -252,6 +253,28 @@ TEST(IpvsDump, EveryServiceWithItsRealsOnOneTwoAndFourSockets) {
                 EXPECT_EQ(d.further_used, 0u);
             }
         }
+    }
+}
+
+TEST(IpvsDump, CountersEncodedAsTheyArriveAreWhatTheMapsEncodeTo) {
+    auto fake = services(300);
+    fake[17].dest_dump_errno = ESRCH;  // gone before its dest dump: in neither form
+    for (size_t sockets : {1, 2}) {
+        SCOPED_TRACE(testing::Message() << sockets << " sockets");
+        FakeKernel as_maps(fake), encoding(fake);
+        Dump m = dump(as_maps, sockets, true);
+        Dump e = dump(encoding, sockets, true, 100, 3, true);
+        ASSERT_TRUE(m.out.snapshot.ok()) << m.out.snapshot.error().describe();
+        ASSERT_TRUE(e.out.snapshot.ok()) << e.out.snapshot.error().describe();
+        const IpvsSnapshot& maps = *m.out.snapshot;
+        const IpvsSnapshot& enc = *e.out.snapshot;
+        EXPECT_FALSE(maps.counters);
+        EXPECT_EQ(enc.table, maps.table);
+        EXPECT_TRUE(enc.service_stats.empty());
+        EXPECT_TRUE(enc.dest_counters.empty());
+        ASSERT_TRUE(enc.counters);
+        EXPECT_EQ(enc.counters->size(), 299u);
+        EXPECT_EQ(*enc.counters, IpvsCounters(0, maps.service_stats, maps.dest_counters));
     }
 }
 

@@ -554,8 +554,7 @@ void Hub::with_fresh_counters(std::function<void()> then) {
         std::shared_ptr<const PublishedCounters> counters;
         std::optional<Error> failure;
         if (result)
-            counters = std::make_shared<const PublishedCounters>(
-                unix_seconds(wall), result->service_stats, result->dest_counters);
+            counters = kernel::take_counters(*result, unix_seconds(wall));
         else
             failure = result.error();
         asio::post(ops_, [this, counters = std::move(counters), failure = std::move(failure),

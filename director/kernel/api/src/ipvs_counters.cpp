@@ -1,9 +1,13 @@
 #include "ballast/kernel/ipvs_counters.hpp"
 
+#include "ballast/kernel/ipvs_client.hpp"
+
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <numeric>
 #include <type_traits>
 
 namespace ballast::kernel {
@@ -171,6 +175,45 @@ IpvsCounters::IpvsCounters(double dumped_at, const std::map<ServiceKey, IpvsStat
     });
 }
 
+void IpvsCounters::Builder::add(const ServiceKey& key, const IpvsStats* stats,
+                                const CountersByReal* dests) {
+    Sizer sizer;
+    write_service(sizer, stats, dests);
+    const size_t offset = bytes_.size();
+    bytes_.resize(offset + sizer.size());
+    Writer w(bytes_.data() + offset);
+    write_service(w, stats, dests);
+    services_.push_back(Service{key, offset, dests ? static_cast<uint32_t>(dests->size()) : 0u,
+                                stats != nullptr, dests != nullptr});
+}
+
+IpvsCounters IpvsCounters::Builder::finish(double dumped_at) && {
+    // Services in key order, each with its bytes: the very object the maps' constructor makes
+    // of the same counters. Added in order, the services' offsets ascend.
+    const size_t n = services_.size();
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) {
+        return services_[a].key < services_[b].key;
+    });
+    auto length = [&](uint32_t i) {
+        return (i + 1 < n ? services_[i + 1].offset : bytes_.size()) - services_[i].offset;
+    };
+    IpvsCounters out;
+    out.at = dumped_at;
+    out.services_.reserve(n);
+    out.bytes_.reserve(bytes_.size());
+    for (uint32_t i : order) {
+        if (!out.services_.empty() && out.services_.back().key == services_[i].key) continue;
+        Service s = services_[i];
+        s.offset = out.bytes_.size();
+        const auto* from = bytes_.data() + services_[i].offset;
+        out.bytes_.insert(out.bytes_.end(), from, from + length(i));
+        out.services_.push_back(s);
+    }
+    return out;
+}
+
 size_t IpvsCounters::find(const ServiceKey& key) const {
     auto it = std::lower_bound(services_.begin(), services_.end(), key,
                                [](const Service& s, const ServiceKey& k) { return s.key < k; });
@@ -212,6 +255,22 @@ IpvsCounters::Maps IpvsCounters::decode() const {
             dests(i, maps.dests.emplace_hint(maps.dests.end(), key, CountersByReal{})->second);
     }
     return maps;
+}
+
+std::shared_ptr<const IpvsCounters> take_counters(IpvsSnapshot& snap, double dumped_at) {
+    std::shared_ptr<IpvsCounters> out;
+    if (snap.counters) {
+        // Copied, not moved: made on the caller's thread, the copy lives in its malloc arena,
+        // not in the dumping thread's (see Director::full_reconcile).
+        out = std::make_shared<IpvsCounters>(*snap.counters);
+        out->at = dumped_at;
+    } else {
+        out = std::make_shared<IpvsCounters>(dumped_at, snap.service_stats, snap.dest_counters);
+    }
+    snap.counters.reset();
+    snap.service_stats.clear();
+    snap.dest_counters.clear();
+    return out;
 }
 
 }  // namespace ballast::kernel

@@ -377,6 +377,7 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
     // Filled as each service's dests are complete, while later ones are still being received
     // (the kernel lists services in hash order; the first of a repeated one is kept).
     IpvsSnapshot snap;
+    IpvsCounters::Builder encoded;       // with options.encode_counters
     std::optional<Error> service_error;  // the first service that could not be decoded
     std::optional<Error> dest_error;     // the first dest failure, reported once all is drained
     size_t cur = 0;                      // the service whose dests arrive now
@@ -402,8 +403,12 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
         const ServiceKey& k = services[cur].key;
         if (keep && !snap.table.services.contains(k)) {
             ServiceDests d = collect_dests(dests);
-            snap.dest_counters.emplace(k, std::move(d.counters));
-            snap.service_stats.emplace(k, services[cur].stats);
+            if (options.encode_counters) {
+                encoded.add(k, &services[cur].stats, &d.counters);
+            } else {
+                snap.dest_counters.emplace(k, std::move(d.counters));
+                snap.service_stats.emplace(k, services[cur].stats);
+            }
             snap.table.services.emplace(
                 k, model::IpvsService{k, std::move(services[cur].spec), std::move(d.reals)});
         }
@@ -458,6 +463,7 @@ DumpOutcome dump_table(const DumpSockets& sockets, const DumpOptions& options, u
         if (first) return outcome(std::move(*first));
     if (cur != dest_dumps || services.size() != dest_dumps)
         return outcome(make_error(EPROTO, "IPVS_CMD_GET_DEST", {}, "dest dumps ended early"));
+    if (options.encode_counters) snap.counters = std::move(encoded).finish(0);
     return outcome(std::move(snap));
 }
 

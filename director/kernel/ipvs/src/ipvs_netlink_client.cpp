@@ -353,7 +353,8 @@ Result<std::vector<ipvs::DestEntry>> IpvsNetlinkClient::list_dests(const Service
 
 Result<IpvsSnapshot> IpvsNetlinkClient::dump() {
     ipvs::DumpSockets sockets{list_fd_, fd_, rx_.get(), further_fds_};
-    ipvs::DumpOptions options{family_, opt_.dump_sockets, opt_.overlap_dump_decoding};
+    ipvs::DumpOptions options{family_, opt_.dump_sockets, opt_.overlap_dump_decoding,
+                              opt_.encode_dump_counters};
     ipvs::DumpOutcome out = ipvs::dump_table(sockets, options, seq_ + 1);
     seq_ += out.seqs_used;
     return std::move(out.snapshot);

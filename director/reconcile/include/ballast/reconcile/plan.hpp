@@ -45,7 +45,8 @@
 //       * else wait (PlanReport::draining).
 //     The weight-0 edit and the delete are never in the same plan, so a connection that arrived
 //     between the dump and the edit is seen by the next dump. A real missing from
-//     dest_counters counts as having connections (unknown is not zero).
+//     the dump's counters (dest_counters, or encoded in counters) counts as having
+//     connections (unknown is not zero).
 //   - A draining real that becomes desired again is simply edited back to its desired spec.
 //
 // Removing a whole owned service that is no longer desired

@@ -3,6 +3,8 @@
 // adapter (director/kernel/ipvs; libnl-genl-3 only resolves the family id) and the
 // recording fake (tests/fakes) implement it.
 #include <map>
+#include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -13,12 +15,20 @@
 
 namespace ballast::kernel {
 
-// What a full dump returns: the table (identity + attributes) plus counters.
+// What a full dump returns: the table (identity + attributes) plus counters. The counters come
+// as maps, or, from a client asked to encode them as it dumps (IpvsNetlinkClient's
+// encode_dump_counters, what ballastd uses), encoded in `counters` with both maps left empty:
+// a daemon that only keeps them encoded never holds a large dump's maps (~7 MiB at 5,000 x 10).
 struct IpvsSnapshot {
     model::IpvsTable table;
     std::map<model::ServiceKey, IpvsStats> service_stats;
     std::map<model::ServiceKey, CountersByReal> dest_counters;
+    std::optional<IpvsCounters> counters;
 };
+
+// The snapshot's counters encoded and stamped `dumped_at` (encoded now if they came as maps);
+// the snapshot keeps its table and no counters.
+std::shared_ptr<const IpvsCounters> take_counters(IpvsSnapshot& snap, double dumped_at);
 
 class IpvsClient {
 public:

@@ -33,6 +33,9 @@ struct DumpOptions {
     // A receiving thread makes the system calls while the caller's thread decodes; false: every
     // reply is received first, then decoded.
     bool overlap_decoding = true;
+    // The counters encoded service by service into the snapshot's `counters`, its maps left
+    // empty (see IpvsSnapshot).
+    bool encode_counters = false;
 };
 
 struct DumpOutcome {

@@ -38,6 +38,8 @@ public:
         // system calls and the copying around it run in parallel on several CPUs. 1: every
         // dest dump on this socket, one after another, once the service list is in.
         size_t dump_sockets = 2;
+        // dump(): the counters come encoded, not as maps (see IpvsSnapshot).
+        bool encode_dump_counters = false;
         // A kernel that does not answer within this time ends the call with ETIMEDOUT ("no reply
         // from the kernel within 10 s") instead of blocking its thread for ever; 0: wait for ever.
         // The kernel answers a request as it takes it, so only a hung kernel reaches it.
