@@ -1,6 +1,7 @@
 // ballastd: the director daemon. Programs IPVS, the nft masquerade table and the director
 // sysctls from one TOML file, keeps them there against health checks, reloads and drift.
 #include <malloc.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -118,6 +119,12 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // No transparent huge pages for this process. Where the kernel's THP setting is "always"
+    // (Debian's kernel in the lab), a thread's 8 MiB stack was seen backed by a 2 MiB huge page
+    // for the few KiB it uses, and 26 of the heap's 39 resident MiB were in huge pages: a
+    // daemon of small objects gains nothing from them and may pay 2 MiB a page (BENCHMARKS.md,
+    // ballastd's memory in the kernel lab). Inherited by exec'd checks, harmless there.
+    (void)::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
     // Two malloc arenas, not glibc's 8 per core: the loop and the status thread each get one,
     // and memory freed on one thread is not stranded in a third arena. At 5,000 x 10 glibc's
     // default cost 21-32 MiB more RSS than this (daemon_memory_bench, BENCHMARKS.md). An
