@@ -271,6 +271,7 @@ PlanDiff HealthRunner::start_and_stop(PlanDiff diff) {
     // twice the sessions' bytes.
     if (diff.added.size() > free_.size())
         slots_.reserve(slots_.size() + diff.added.size() - free_.size());
+    due_.reserve(due_.size() + diff.added.size());
     const auto now = now_();
     // The added batch is spread evenly over each check's interval, with a random
     // phase so successive reloads do not line up on the same instants.

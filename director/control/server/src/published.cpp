@@ -164,7 +164,7 @@ void CheckRuns::record_run(uint32_t i, UnixSeconds at, bool ok, std::string_view
     r.last_at = at;
     r.last_ok = ok;
     if (text) r.last_reason.swap(text);  // the text before is released after the lock
-    r.last_duration_ms = duration_ms;
+    r.last_duration_ms = static_cast<float>(duration_ms);
     ++r.runs;
 }
 

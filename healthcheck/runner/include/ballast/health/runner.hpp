@@ -179,7 +179,11 @@ private:
     std::vector<uint32_t> free_specs_;                        // places of released specs
     std::map<const model::CheckSpec*, uint32_t> spec_index_;  // a spec's place in specs_
     std::chrono::microseconds granularity_;
-    std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+    // Reserved for the sessions a reload adds: 50,000 checks grown by doubling held 65,536.
+    struct DueQueue : std::priority_queue<Due, std::vector<Due>, std::greater<>> {
+        void reserve(size_t n) { c.reserve(n); }
+    };
+    DueQueue due_;
     uint64_t next_order_ = 0;
     boost::asio::steady_timer wake_;
     std::optional<TimePoint> wake_at_;  // when wake_ is set to fire, if it is
