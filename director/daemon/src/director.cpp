@@ -289,14 +289,14 @@ void Director::full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redec
         for (const auto& s : config_.services) redecide(s.key, now, true);
     auto result = reconcile::plan(observed, desired_, reconcile::Ownership{owned_}, ledger_,
                                   now.steady, plan_options(config_));
-    // The dump was made on the dump thread, in that thread's malloc arena. It is copied into the
-    // programmed table (which reuses the last table's nodes, on this thread) and dropped with the
-    // rest of the dump, so that arena holds nothing between dumps and the trim after a resync
-    // hands its pages back: kept, the table pinned the dump's transient pages around it (~5 MiB
-    // of RSS at 5,000 x 10 in the kernel lab). The counters likewise (take_counters copies).
+    // The dump was made on the dump thread, in that thread's malloc arena. Its table is copied
+    // into the programmed table (which reuses the last table's nodes, on this thread) and its
+    // counters copied too, and the dump dropped, so that arena holds nothing between dumps and
+    // the trim after a resync hands its pages back: kept, they pinned the dump's transient pages
+    // around them (~5 MiB of RSS at 5,000 x 10 in the kernel lab).
     programmed_ = observed.table;
-    counters_ = kernel::take_counters(
-        observed, std::chrono::duration<double>(now.wall.time_since_epoch()).count());
+    counters_ = std::make_shared<const kernel::IpvsCounters>(*kernel::take_counters(
+        observed, std::chrono::duration<double>(now.wall.time_since_epoch()).count()));
     for (const auto& key : result.report.adopted)
         emit(Severity::notice, EventKind::kernel,
              "adopted service " + key.to_string() + ": already in the kernel, named by the config",

@@ -260,9 +260,7 @@ IpvsCounters::Maps IpvsCounters::decode() const {
 std::shared_ptr<const IpvsCounters> take_counters(IpvsSnapshot& snap, double dumped_at) {
     std::shared_ptr<IpvsCounters> out;
     if (snap.counters) {
-        // Copied, not moved: made on the caller's thread, the copy lives in its malloc arena,
-        // not in the dumping thread's (see Director::full_reconcile).
-        out = std::make_shared<IpvsCounters>(*snap.counters);
+        out = std::make_shared<IpvsCounters>(std::move(*snap.counters));
         out->at = dumped_at;
     } else {
         out = std::make_shared<IpvsCounters>(dumped_at, snap.service_stats, snap.dest_counters);
