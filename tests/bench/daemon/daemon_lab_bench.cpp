@@ -470,21 +470,22 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     std::tie(row.rss_kib, row.procs) = bench::rss_of_tree(pid);
     std::fprintf(stderr, "%s: resident memory by process: %s\n", d.name().c_str(),
                  bench::rss_parts_of_tree(pid).c_str());
-    for (pid_t p : bench::process_tree(pid))
-        std::fprintf(stderr, "%s: anonymous memory of %d by mapping: %s\n", d.name().c_str(), p,
-                     bench::anon_map_of(p).c_str());
-    // A diagnostic run (a heap profiler around ballastd, BALLAST_BENCH_BALLASTD_WRAP): ballastd
-    // is killed where its memory was read, so that what it held then shows as never freed.
+    const auto say_maps = [&] {
+        for (pid_t p : bench::process_tree(pid))
+            std::fprintf(stderr, "%s: anonymous memory of %d by mapping: %s\n", d.name().c_str(), p,
+                         bench::anon_map_of(p).c_str());
+    };
+    say_maps();
+    // A diagnostic run: the memory read again just after a reload of the same file (ballastd
+    // hands freed memory back after one: what of it was free but resident), then ballastd killed,
+    // so that under a heap profiler (BALLAST_BENCH_BALLASTD_WRAP) what it held shows as never
+    // freed.
     if (std::getenv("BALLAST_BENCH_STOP_AFTER_RSS")) {
-        // And again just after a reload of the same file (ballastd hands freed memory back
-        // after one): what of it was free but resident.
         d.reload(pid);
         std::this_thread::sleep_for(15s);
         std::fprintf(stderr, "%s: after a reload of the same file: %s\n", d.name().c_str(),
                      bench::rss_parts_of_tree(pid).c_str());
-        for (pid_t p : bench::process_tree(pid))
-            std::fprintf(stderr, "%s: anonymous memory of %d by mapping: %s\n", d.name().c_str(), p,
-                         bench::anon_map_of(p).substr(0, 400).c_str());
+        say_maps();
         for (pid_t p : bench::process_tree(pid))
             if (bench::read_proc(p, "comm").rfind("ballastd", 0) == 0) ::kill(p, SIGKILL);
         int st = 0;

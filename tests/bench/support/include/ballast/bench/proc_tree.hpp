@@ -109,12 +109,12 @@ inline std::string rss_parts_of_tree(pid_t root) {
 
 // Where a process's anonymous memory is (/proc/PID/smaps), largest first, after how much of it
 // is in transparent huge pages: "in transparent huge pages 0 KiB, [heap] of 40000 KiB 30120 KiB,
-// ...". Mappings are named by their path or kind; nameless anonymous mappings
+// ...". Mappings are named by their path or kind; the main heap and nameless anonymous mappings
 // (thread stacks, malloc's other arenas) are listed one by one with their size.
 inline std::string anon_map_of(pid_t p) {
     std::istringstream in(read_proc(p, "smaps"));
-    std::map<std::string, long> by_name;  // name -> Anonymous KiB
-    std::vector<std::pair<long, std::string>> nameless;
+    std::map<std::string, long> by_name;               // name -> Anonymous KiB
+    std::vector<std::pair<long, std::string>> listed;  // Anonymous KiB, what
     std::string name;
     long size = 0, huge = 0;
     for (std::string line; std::getline(in, line);) {
@@ -135,15 +135,15 @@ inline std::string anon_map_of(pid_t p) {
             const long kib = std::atol(line.c_str() + 10);
             if (kib == 0) continue;
             if (name.rfind("anon ", 0) == 0 || name == "[heap]")
-                nameless.emplace_back(kib, name + " of " + std::to_string(size) + " KiB");
+                listed.emplace_back(kib, name + " of " + std::to_string(size) + " KiB");
             else
                 by_name[name.substr(name.rfind('/') + 1)] += kib;
         }
     }
-    for (const auto& [n, kib] : by_name) nameless.emplace_back(kib, n);
-    std::sort(nameless.rbegin(), nameless.rend());
+    for (const auto& [n, kib] : by_name) listed.emplace_back(kib, n);
+    std::sort(listed.rbegin(), listed.rend());
     std::string out = "in transparent huge pages " + std::to_string(huge) + " KiB";
-    for (const auto& [kib, n] : nameless) out += ", " + n + " " + std::to_string(kib) + " KiB";
+    for (const auto& [kib, n] : listed) out += ", " + n + " " + std::to_string(kib) + " KiB";
     return out;
 }
 
