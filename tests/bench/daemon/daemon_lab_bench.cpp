@@ -1,7 +1,7 @@
 // ballastd vs keepalived 2.2.7 on the same table and checks, one after the other in ONE
 // kernel-lab run (scripts/bench-daemon):
 //
-//   daemon_lab_bench [services=5000] [reals=10] [interval_s=60] [order=kb]
+//   daemon_lab_bench [services=5000] [reals=10] [interval_s=60] [order=kb, of k b f]
 //
 // The process moves into a private network namespace (the director). A second namespace, the
 // farm, holds the real servers 10.60.0.1..R behind a veth, and one listening socket per service
@@ -9,7 +9,8 @@
 // check succeeds until its port is closed. Service s is 10.100.(s/250).(s%250+1):80, wrr,
 // NAT, real i = 10.60.0.(i+1):(10000 + s), weight 1, a TCP check every interval_s (timeout 3 s).
 //
-// For each daemon (k keepalived -n -C, b ballastd), starting from an empty IPVS table:
+// For each daemon (k keepalived -n -C, b ballastd), in a director namespace of its own (the
+// farm's veth recreated there), so it starts from a pristine IPVS: empty table, empty dest trash:
 //   cold     time from exec until IPVS holds every service with every real server;
 //   steady   after every check has run once: CPU of the daemon's process tree per second over
 //            30 s, and its resident memory (VmRSS of every process of the tree);
@@ -34,7 +35,12 @@
 //            again, timed like its cold start (1-5 s in the 5,000 x 10 runs against a 160-190 s
 //            cold start, so what its stop leaves in the kernel decides this figure; not checked
 //            here, so it is not a restart time to compare with ballastd's READY).
-// Prints a Markdown table. BALLAST_BENCH_RELOAD_CAP_S (default 300) caps the reload wait.
+// f in the order: the cold start's floor, the same adds sent by IpvsNetlinkClient::apply from
+// memory in a fresh namespace (no process, no config file), timed until the last ack.
+// Prints a Markdown table, and the cold starts of every run with their medians.
+// BALLAST_BENCH_COLD_ONLY=1: only the cold starts (each daemon started, timed, stopped, cleaned
+// up), so one boot can alternate several samples, e.g. order "fkbfkbfkb".
+// BALLAST_BENCH_RELOAD_CAP_S (default 300) caps the reload wait.
 // With the resident memory it prints each process's anonymous memory by mapping (/proc/PID/smaps:
 // the main malloc heap, other arenas, stacks, libraries' written pages). Diagnostics:
 // BALLAST_BENCH_STOP_AFTER_RSS=1 reloads the same file once after reading the memory, reads it
@@ -110,16 +116,8 @@ std::string read_file(const std::string& path) {
 // every connection on one epoll thread. Ports can be closed (checks fail) and opened again.
 class Farm {
 public:
-    Farm(size_t services, size_t reals) {
-        const std::string tid = std::to_string(ns_.tid());
-        testing::check_argv(
-            {"ip", "link", "add", "dfarm", "type", "veth", "peer", "name", "pfarm", "netns", tid});
-        testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "dfarm"});
-        testing::check_argv({"ip", "link", "set", "dfarm", "up"});
-        std::string batch = "link set pfarm up\nlink set lo up\n";
-        for (size_t i = 0; i < reals; ++i) batch += "addr add " + real_addr(i) + "/16 dev pfarm\n";
-        batch += "route add default via 10.60.255.254\n";
-        ns_.check({"ip", "-batch", "-"}, batch);
+    Farm(size_t services, size_t reals) : reals_(reals) {
+        link();
         ep_ = epoll_create1(EPOLL_CLOEXEC);
         if (ep_ < 0) die("epoll_create1");
         fds_.assign(services, -1);
@@ -166,6 +164,21 @@ public:
             }
     }
     uint64_t accepted() const { return accepted_.load(); }
+    // The veth from the calling thread's network namespace (the director's) to the farm, with
+    // the real servers' addresses on the farm's end.
+    void link() {
+        const std::string tid = std::to_string(ns_.tid());
+        testing::check_argv(
+            {"ip", "link", "add", "dfarm", "type", "veth", "peer", "name", "pfarm", "netns", tid});
+        testing::check_argv({"ip", "addr", "add", "10.60.255.254/16", "dev", "dfarm"});
+        testing::check_argv({"ip", "link", "set", "dfarm", "up"});
+        std::string batch = "link set pfarm up\nlink set lo up\n";
+        for (size_t i = 0; i < reals_; ++i) batch += "addr add " + real_addr(i) + "/16 dev pfarm\n";
+        batch += "route add default via 10.60.255.254\n";
+        ns_.check({"ip", "-batch", "-"}, batch);
+    }
+    // Deletes the veth (both ends, the farm's addresses with it); the listeners stay.
+    void unlink() { testing::check_argv({"ip", "link", "del", "dfarm"}); }
 
 private:
     void serve() {
@@ -183,6 +196,7 @@ private:
         }
     }
     testing::IsolatedNetns ns_;
+    size_t reals_;
     int ep_ = -1;
     std::vector<int> fds_;
     std::atomic<uint64_t> accepted_{0};
@@ -431,6 +445,48 @@ size_t flap_services(const Params& p) {
     return std::clamp<size_t>(n, 1, p.services);
 }
 
+const std::string kFloorName = "floor: the same adds by IpvsNetlinkClient::apply";
+
+// BALLAST_BENCH_COLD_ONLY=1: each daemon of the order is only started, timed to fully
+// programmed, stopped and cleaned up (repeat letters for more samples: "kbfkbf").
+bool cold_only() {
+    return std::getenv("BALLAST_BENCH_COLD_ONLY") != nullptr;
+}
+
+// The cold start's floor ("f" in the order): the same table sent by IpvsNetlinkClient::apply
+// from memory (no process start, no config file), one add per service and real server, timed
+// until the kernel acked the last; then checked with the same full dump the daemons are.
+double program_floor(const Params& p) {
+    std::vector<model::IpvsOp> ops;
+    ops.reserve(p.services * (p.reals + 1));
+    model::ServiceSpec spec;
+    spec.scheduler = "wrr";
+    for (size_t s = 0; s < p.services; ++s)
+        ops.push_back(model::IpvsOp::add_service(
+            model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)), 80),
+            spec));
+    for (size_t s = 0; s < p.services; ++s)
+        for (size_t i = 0; i < p.reals; ++i)
+            ops.push_back(model::IpvsOp::add_dest(
+                model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)), 80),
+                model::RealKey{*model::IpAddress::parse(real_addr(i)), port_of(s)},
+                model::RealSpec{model::ForwardMethod::masquerade, 1, 0, 0}));
+    auto ipvs = kernel::IpvsNetlinkClient::open();
+    if (!ipvs) die("IPVS: " + ipvs.error().describe());
+    const auto t0 = Clock::now();
+    for (const auto& st : (*ipvs)->apply(ops))
+        if (!st) die("floor: " + st.error().describe());
+    const double took = since(t0);
+    if (!fully_programmed(**ipvs, p)) die("floor: the table is not complete");
+    std::vector<model::IpvsOp> dels;
+    for (size_t s = 0; s < p.services; ++s)
+        dels.push_back(model::IpvsOp::del_service(ops[s].service));
+    for (const auto& st : (*ipvs)->apply(dels))
+        if (!st) die("floor cleanup: " + st.error().describe());
+    std::fprintf(stderr, "floor: programmed %zu x %zu in %.2f s\n", p.services, p.reals, took);
+    return took;
+}
+
 struct Row {
     std::string name;
     double cold = 0, restart = 0, reload = 0;
@@ -456,6 +512,13 @@ Row measure(Daemon& d, Farm& farm, const Params& p) {
     auto t0 = Clock::now();
     pid_t pid = d.start();
     row.cold = wait_programmed(**ipvs, p, t0, pid, d.name());
+    if (cold_only()) {
+        std::fprintf(stderr, "%s: programmed %zu x %zu in %.2f s\n", d.name().c_str(), p.services,
+                     p.reals, row.cold);
+        stop(pid);
+        d.cleanup();
+        return row;
+    }
     std::fprintf(stderr, "%s: programmed %zu x %zu in %.2f s; warming up %d s\n", d.name().c_str(),
                  p.services, p.reals, row.cold, p.interval_s + 10);
 
@@ -584,8 +647,11 @@ int main(int argc, char** argv) {
     rlimit nofile{1 << 17, 1 << 17};
     setrlimit(RLIMIT_NOFILE, &nofile);
     testing::require_ipvs_kernel();
-    if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
-    testing::check_argv({"ip", "link", "set", "lo", "up"});
+    const auto fresh_director_netns = [] {
+        if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
+        testing::check_argv({"ip", "link", "set", "lo", "up"});
+    };
+    fresh_director_netns();
     Farm farm(p.services, p.reals);
     std::string idle_floor;
     {
@@ -596,11 +662,52 @@ int main(int argc, char** argv) {
 
     std::vector<Row> rows;
     for (char who : order) {
+        // Each daemon starts in a network namespace of its own, so nothing the one before left
+        // in the kernel is there: IPVS keeps every deleted real server in its "dest trash" for
+        // 2-3 min and each IPVS_CMD_NEW_DEST walks that whole list, so after the first daemon's
+        // 50,000 were deleted the second daemon's cold start took 10-15x longer (runs 8 and 12).
+        if (!rows.empty()) {
+            farm.unlink();
+            fresh_director_netns();
+            farm.link();
+        }
+        if (who == 'f') {
+            Row r;
+            r.name = kFloorName;
+            r.cold = program_floor(p);
+            rows.push_back(r);
+            continue;
+        }
         Keepalived k;
         Ballastd b;
         Daemon& d = who == 'k' ? static_cast<Daemon&>(k) : static_cast<Daemon&>(b);
         rows.push_back(measure(d, farm, p));
     }
+    // Cold starts by daemon, in the order run, with their medians.
+    std::map<std::string, std::vector<double>> colds;
+    for (const auto& r : rows) colds[r.name].push_back(r.cold);
+    const auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0.0 : v[v.size() / 2];
+    };
+    std::printf("\ncold start to fully programmed, %zu x %zu, each in a fresh namespace:\n\n",
+                p.services, p.reals);
+    std::printf("| who | runs, in order (s) | median (s) |\n|---|---|---|\n");
+    for (const auto& [name, v] : colds) {
+        std::string runs;
+        for (double c : v) runs += (runs.empty() ? "" : ", ") + fmt3(c);
+        std::printf("| %s | %s | %.3f |\n", name.c_str(), runs.c_str(), median(v));
+    }
+    if (colds.count("ballastd") && colds.count(Keepalived().name()))
+        std::printf("cold start, medians: keepalived / ballastd = %.1fx\n",
+                    median(colds[Keepalived().name()]) / median(colds["ballastd"]));
+    if (colds.count("ballastd") && colds.count(kFloorName))
+        std::printf("cold start, medians: ballastd / floor = %.2fx\n",
+                    median(colds["ballastd"]) / median(colds[kFloorName]));
+    if (cold_only()) return 0;
+    rows.erase(
+        std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.name == kFloorName; }),
+        rows.end());
     std::printf(
         "\n%zu services x %zu real servers, TCP checks every %d s (%zu checks/s); "
         "reload cap %.0f s\n\n",
