@@ -351,8 +351,7 @@ control::ReloadResult Shell::reload() {
                                loaded.diagnostics.size(), loaded.diagnostics.size() == 1 ? "" : "s",
                                config_path_));
     } else if (auto missing = health::missing_privileges(
-                   health::plan_checks(loaded.config->services, loaded.config->default_check)
-                       .keys());
+                   health::plan_checks(loaded.config->services, loaded.config->default_check));
                !missing.empty()) {
         director_.reject_reload(config_path_, missing, now());
         result.problems = std::move(missing);

@@ -27,16 +27,29 @@ std::shared_ptr<detail::HalfOpenMux> ProbeContext::half_opens() {
     return half_opens_;
 }
 
-std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks) {
+namespace {
+template <typename Keys, typename KeyOf>
+std::vector<std::string> missing_privileges_of(const Keys& checks, KeyOf key_of) {
     std::vector<std::string> out;
     std::string why;
     bool asked = false;
-    for (const auto& k : checks) {
+    for (const auto& entry : checks) {
+        const CheckKey& k = key_of(entry);
         if (k.spec->type != model::CheckType::tcp_half_open) continue;
         if (!asked) why = detail::half_open_privilege_error(), asked = true;
         if (!why.empty()) out.push_back(k.to_string() + ": " + why);
     }
     return out;
+}
+}  // namespace
+
+std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks) {
+    return missing_privileges_of(checks, [](const CheckKey& k) -> const CheckKey& { return k; });
+}
+
+std::vector<std::string> missing_privileges(const CheckPlan& plan) {
+    return missing_privileges_of(plan.checks,
+                                 [](const auto& entry) -> const CheckKey& { return entry.first; });
 }
 
 std::shared_ptr<detail::ConnectMux> ProbeContext::connects() {

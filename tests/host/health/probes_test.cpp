@@ -654,13 +654,20 @@ TEST(HalfOpenPrivileges, MissingCapNetRawIsNamed) {
     ASSERT_GE(child, 0);
     if (child == 0) {
         testing::drop_capability(CAP_NET_RAW);
-        const auto missing = missing_privileges({k, key(model::CheckType::tcp, "10.0.0.2", 80)});
+        const auto tcp = key(model::CheckType::tcp, "10.0.0.2", 80);
+        const auto missing = missing_privileges({k, tcp});
         const bool ok = missing.size() == 1 &&
                         missing[0] ==
                             "tcp_half_open 10.0.0.2:80: needs CAP_NET_RAW (a raw socket: "
                             "Operation not permitted)";
         if (!ok) std::fprintf(stderr, "%s\n", missing.empty() ? "(none)" : missing[0].c_str());
-        _exit(ok ? 0 : 1);
+        // The daemon asks the same of its check plan.
+        std::vector<CheckMap::value_type> entries{{k, {}}, {tcp, {}}};
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        const bool plan_ok = missing_privileges(CheckPlan{CheckMap(std::move(entries))}) == missing;
+        if (!plan_ok) std::fprintf(stderr, "the plan's answer differs\n");
+        _exit(ok && plan_ok ? 0 : 1);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);

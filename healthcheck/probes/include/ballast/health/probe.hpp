@@ -101,5 +101,7 @@ std::shared_ptr<ProbeRun> start_probe(ProbeContext& ctx, const CheckKey& check, 
 // Operation not permitted)". The daemon calls it at start (and --check-config
 // may): such a check would only ever be inconclusive.
 std::vector<std::string> missing_privileges(const std::vector<CheckKey>& checks);
+// The same over a plan's checks, without copying its keys.
+std::vector<std::string> missing_privileges(const CheckPlan& plan);
 
 }  // namespace ballast::health
