@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ballast/config/config.hpp"
@@ -42,8 +43,15 @@ struct Ctx {
         return it->second;
     }
     SourceLocation loc(const toml::source_region& r) const {
-        return whole_file.at(r.begin.line, r.begin.column);
+        uint32_t lines_before = 0;
+        if (!piece_lines.empty())
+            if (auto it = piece_lines.find(r.path.get()); it != piece_lines.end())
+                lines_before = it->second;
+        return whole_file.at(r.begin.line + lines_before, r.begin.column);
     }
+    // A document parsed in pieces (load.cpp): the lines before each piece, by the source path
+    // its nodes carry.
+    std::unordered_map<const std::string*, uint32_t> piece_lines;
     void error(SourceLocation where, std::string path, std::string message) {
         diags.push_back(Diagnostic{std::move(where), std::move(path), std::move(message)});
     }

@@ -107,7 +107,14 @@ void BM_LoadConfig(benchmark::State& state) {
     const auto text = config_text(static_cast<size_t>(state.range(0)));
     for (auto _ : state) benchmark::DoNotOptimize(load(text));
 }
-BENCHMARK(BM_LoadConfig)->Arg(5000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LoadConfig)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same parsed in one piece (load_string's pieces: config/src/load.cpp), for the comparison.
+void BM_LoadConfigOnePiece(benchmark::State& state) {
+    const auto text = config_text(static_cast<size_t>(state.range(0)));
+    for (auto _ : state) benchmark::DoNotOptimize(config::load_string(text, "bench.toml", 0));
+}
+BENCHMARK(BM_LoadConfigOnePiece)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // A cold start's own part after the config is read: the Director made (the check plan) and
 // started over an empty fake kernel (decisions, the plan of 55,000 adds, the fake's apply).

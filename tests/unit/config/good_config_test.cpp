@@ -1,10 +1,13 @@
 // Good configs: parsed values compared with a DirectorConfig built here, and
 // with golden canonical dumps in tests/data/config/good/.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "ballast/config/config.hpp"
 #include "ballast/config/dump.hpp"
@@ -323,6 +326,35 @@ TEST(Diagnostics, UnreadableFileIsOneDiagnostic) {
     ASSERT_EQ(r.diagnostics.size(), 1u);
     EXPECT_EQ(format(r.diagnostics[0]),
               "/nonexistent/ballast.toml: cannot read the file: No such file or directory");
+}
+
+// A file, larger than one read chunk, and a pipe (no size to reserve) load as the same text.
+TEST(LoadFile, FileAndPipeLoadLikeTheirText) {
+    std::string text = "[[service]]\nname = \"big\"\nvip = \"10.1.0.1\"\nport = 80\n";
+    for (int i = 1; i <= 3000; ++i)
+        text += "[[service.real]]\naddress = \"10.0." + std::to_string(i / 250) + "." +
+                std::to_string(i % 250 + 1) + ":8080\"\n";
+    ASSERT_GT(text.size(), 64u * 1024u);
+    const auto want = load_string(text, "x.toml");
+    ASSERT_TRUE(want.ok()) << all(want);
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("ballast-load-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string file = (dir / "ballast.toml").string();
+    std::ofstream(file) << text;
+    const auto from_file = load_file(file);
+    ASSERT_TRUE(from_file.ok()) << all(from_file);
+    EXPECT_EQ(from_file.config->services, load_string(text, file).config->services);
+
+    const std::string fifo = (dir / "fifo").string();
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::thread writer([&] { std::ofstream(fifo) << text; });
+    const auto from_pipe = load_file(fifo);
+    writer.join();
+    ASSERT_TRUE(from_pipe.ok()) << all(from_pipe);
+    EXPECT_EQ(from_pipe.config->services, load_string(text, fifo).config->services);
+    EXPECT_EQ(from_pipe.config->services.at(0).reals.size(), 3000u);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Diagnostics, DirectoryIsNotAConfig) {

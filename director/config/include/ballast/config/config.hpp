@@ -29,6 +29,9 @@ struct LoadResult {
 
 // Parses and validates TOML text; `name` is used as the file in every location.
 LoadResult load_string(std::string_view text, std::string name);
+// The same, with a long document parsed in pieces of `services_per_piece` [[service]] tables
+// (0: always in one piece). The result never depends on it: tests compare the two.
+LoadResult load_string(std::string_view text, std::string name, size_t services_per_piece);
 // Reads `path` and calls load_string; an unreadable file is one diagnostic.
 LoadResult load_file(const std::string& path);
 
