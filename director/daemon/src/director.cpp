@@ -339,7 +339,7 @@ bool Director::redecide(const ServiceKey& key, Now now, bool settings_changed) {
                      : (r.effective == 0 || !r.present ? Severity::warning : Severity::notice),
                  EventKind::weight,
                  cfg.name + " " + r.real.to_string() + (r.sorry ? " (sorry server)" : "") + ": " +
-                     what + ": " + r.reason,
+                     what + ": " + r.reason.str(),
                  now, key, r.real);
         }
         for (const auto& p : before.reals)

@@ -47,16 +47,16 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
         d.down = v.down;
         d.state = h.state;
         d.effective = v.weight;
-        d.reason = std::move(v.reason);
+        d.reason = v.reason;
         d.ramping = !v.down && slow_start.count() > 0 && h.recovered_at &&
                     in.now >= *h.recovered_at && in.now < *h.recovered_at + slow_start;
     }
     if (ov && ov->kind == Override::Kind::weight)
-        d.reason = "override: " + ov->describe() + "; " + d.reason;
+        d.reason = "override: " + ov->describe() + "; " + d.reason.str();
     if (ov && ov->kind == Override::Kind::drain) {
         d.effective = 0;
         d.ramping = false;
-        d.reason = "override: " + ov->describe() + "; " + d.reason;
+        d.reason = "override: " + ov->describe() + "; " + d.reason.str();
     }
     return d;
 }
@@ -113,7 +113,7 @@ ServiceDecision decide_service(const model::ServiceConfig& s, const Inputs& in) 
                           : d.override_ && d.override_->kind == Override::Kind::weight
                               ? d.override_->weight
                               : s.reals[i].spec.weight;
-            d.reason = why + "health: " + d.reason;
+            d.reason = why + "health: " + d.reason.str();
         }
     } else if (n > 0 && s.sorry_server &&
                std::all_of(out.reals.begin(), out.reals.end(),

@@ -20,7 +20,7 @@ const CheckStatus* HealthBook::find_key(const K& key) const {
     return it != unplanned_.end() && !CheckKeyLess{}(key, it->first) ? &it->second : nullptr;
 }
 
-void HealthBook::record(const CheckKey& check, State state, std::string reason,
+void HealthBook::record(const CheckKey& check, State state, std::string_view reason,
                         std::optional<TimePoint> recovered_at, std::optional<AgentReply> agent) {
     CheckStatus* s = nullptr;
     if (plan_) {
@@ -38,7 +38,7 @@ void HealthBook::record(const CheckKey& check, State state, std::string reason,
         s = &at->second;
     }
     s->state = state;
-    s->reason = std::move(reason);
+    if (s->reason != reason) s->reason = reason;  // the same text: no lookup
     s->recovered_at = recovered_at;
     s->agent = std::move(agent);
 }
@@ -102,7 +102,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
         }
         if (const auto* s = find(real.key.addr, real.key.port, *service.check)) {
             h.state = s->state;
-            h.reason = s->reason;
+            h.reason = s->reason.str();
             h.recovered_at = s->recovered_at;
             if (s->agent) h.agent = *s->agent;  // agent or exec (weight_from_output) main check
         }
@@ -114,7 +114,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
                 h.agent = *s->agent;
             } else if (s->state == State::down) {
                 h.agent_failed = true;
-                h.agent_reason = s->reason;
+                h.agent_reason = s->reason.str();
             }
         }
     }

@@ -61,8 +61,8 @@ struct Fixture {
                 std::optional<health::TimePoint> recovered = {}, size_t service = 0) {
         const auto& s = svc(service);
         auto r = rk(real);
-        book.record(health::make_check_key(r.addr, r.port, *s.check), state, std::move(reason),
-                    recovered, std::nullopt);
+        book.record(health::make_check_key(r.addr, r.port, *s.check), state, reason, recovered,
+                    std::nullopt);
     }
 };
 
@@ -121,8 +121,9 @@ TEST(Policy, OverrideWeightReplacesTheConfiguredWeightAndDrainWinsOverHealth) {
     auto d = f.decide();
     EXPECT_EQ(d.reals[0].configured, 4u);
     EXPECT_EQ(d.reals[0].effective, 9u);
-    EXPECT_NE(d.reals[0].reason.find("override: weight 9 set by uid 0 (root)"), std::string::npos)
-        << d.reals[0].reason;
+    EXPECT_NE(d.reals[0].reason.str().find("override: weight 9 set by uid 0 (root)"),
+              std::string::npos)
+        << d.reals[0].reason.str();
 
     // A drain for this service wins over the every-service weight override.
     f.overrides[{f.svc().key, rk("10.0.0.1:80")}] =
@@ -131,7 +132,8 @@ TEST(Policy, OverrideWeightReplacesTheConfiguredWeightAndDrainWinsOverHealth) {
     EXPECT_EQ(d.reals[0].effective, 0u);
     EXPECT_TRUE(d.reals[0].present);
     EXPECT_FALSE(d.reals[0].down);
-    EXPECT_NE(d.reals[0].reason.find("override: drained by uid 1000 (ops)"), std::string::npos);
+    EXPECT_NE(d.reals[0].reason.str().find("override: drained by uid 1000 (ops)"),
+              std::string::npos);
     ASSERT_TRUE(d.reals[0].override_);
     EXPECT_EQ(d.reals[0].override_->kind, policy::Override::Kind::drain);
 }
@@ -141,7 +143,7 @@ TEST(Policy, AdoptedWeightsHoldUntilTheFirstResultOfACheckedReal) {
     f.adopted[{f.svc().key, rk("10.0.0.1:80")}] = 0;  // it was down before the restart
     auto d = f.decide();
     EXPECT_EQ(d.reals[0].effective, 0u);
-    EXPECT_NE(d.reals[0].reason.find("adopted"), std::string::npos);
+    EXPECT_NE(d.reals[0].reason.str().find("adopted"), std::string::npos);
     f.result("10.0.0.1:80", State::up, "connected");
     EXPECT_EQ(f.decide().reals[0].effective, 4u);
 
@@ -176,10 +178,10 @@ TEST(Policy, PanicKeepsEveryRealWhenMoreThanTheThresholdIsDown) {
     EXPECT_EQ(d.reals[1].effective, 3u);
     EXPECT_EQ(d.reals[2].effective, 2u);
     EXPECT_EQ(d.reals[3].effective, 1u);
-    EXPECT_NE(d.reals[0].reason.find("panic: 3 of 4 real servers down (more than 50%)"),
+    EXPECT_NE(d.reals[0].reason.str().find("panic: 3 of 4 real servers down (more than 50%)"),
               std::string::npos)
-        << d.reals[0].reason;
-    EXPECT_NE(d.reals[0].reason.find("health: timeout after 1s"), std::string::npos);
+        << d.reals[0].reason.str();
+    EXPECT_NE(d.reals[0].reason.str().find("health: timeout after 1s"), std::string::npos);
 
     // A drained real stays drained in panic.
     f.overrides[{std::nullopt, rk("10.0.0.1:80")}] =

@@ -31,6 +31,7 @@
 #include "ballast/model/boxed.hpp"
 #include "ballast/model/director_config.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/model/shared_text.hpp"
 #include "ballast/policy/overrides.hpp"
 
 namespace ballast::policy {
@@ -58,7 +59,7 @@ struct RealDecision {
     model::Weight configured = 0;
     model::Weight effective = 0;
     health::State state = health::State::unknown;  // the main check's state
-    std::string reason;                            // why `effective` is what it is
+    model::SharedText reason;                      // why `effective` is what it is
     model::Boxed<Override> override_;  // the override in force, if any (boxed: mostly none)
     bool operator==(const RealDecision&) const = default;
 };

@@ -13,12 +13,13 @@
 #include "ballast/health/tracker.hpp"
 #include "ballast/health/weight_policy.hpp"
 #include "ballast/model/boxed.hpp"
+#include "ballast/model/shared_text.hpp"
 
 namespace ballast::health {
 
 struct CheckStatus {
     State state = State::unknown;
-    std::string reason;  // reason of the latest result reported
+    model::SharedText reason;  // reason of the latest result reported (shared: few distinct)
     std::optional<TimePoint> recovered_at;
     model::Boxed<AgentReply> agent;  // boxed: most checks are not agent checks
 };
@@ -29,7 +30,7 @@ class HealthBook {
 public:
     // One runner event (HealthEvent's fields). A planned check (see retain) has its place
     // already; another is kept aside in key order (O(n): for tests and one-off records).
-    void record(const CheckKey& check, State state, std::string reason,
+    void record(const CheckKey& check, State state, std::string_view reason,
                 std::optional<TimePoint> recovered_at, std::optional<AgentReply> agent);
     // Follows a new plan (at start and after a reload): keeps the results of the checks it
     // still plans (carried over by key, once), forgets the others, and makes a place without a
