@@ -314,7 +314,6 @@ TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     const auto plan = plan_of({key, other});
     CheckRuns runs(plan, 100);
     EXPECT_EQ(&runs.key(1), &plan->checks[1].first);  // the plan's key, not a copy
-    SharedTexts texts;
     const uint32_t i = runs.find(key);
     ASSERT_EQ(i, 0u);
     CheckRunView want;
@@ -337,7 +336,7 @@ TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
                                      {125, false, "connect refused", 0.75, std::nullopt}};
     auto state = health::State::unknown;
     for (const auto& step : steps) {
-        runs.record_run(i, step.at, step.ok, step.reason, step.ms, texts);
+        runs.record_run(i, step.at, step.ok, step.reason, step.ms);
         if (step.to) {
             EXPECT_EQ(runs.record_state(i, *step.to, step.at), state);
             state = *step.to;
@@ -373,19 +372,6 @@ TEST(Published, CheckRunsReadAsTheViewTheirRunsMake) {
     EXPECT_EQ(next.read(next.find(key)), want);
     EXPECT_EQ(next.read(next.find(added)).since, 200);
     EXPECT_EQ(next.read(next.find(added)).runs, 0u);
-}
-
-TEST(Published, SharedTextsHoldEachTextOnceWhileSomeoneHoldsIt) {
-    SharedTexts texts;
-    auto a = texts.get("connected");
-    const std::string same("connected");
-    EXPECT_EQ(texts.get(same), a);  // the same object, not an equal copy
-    EXPECT_EQ(*a, "connected");
-    EXPECT_NE(texts.get("connect refused"), a);
-    // Texts nobody holds go at a later sweep; held ones stay the same object.
-    for (int n = 0; n < 1000; ++n) texts.get("timeout " + std::to_string(n));
-    EXPECT_LT(texts.size(), 200u);
-    EXPECT_EQ(texts.get("connected"), a);
 }
 
 TEST(Published, OrderRemovalCountersAndEvents) {

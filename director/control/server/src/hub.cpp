@@ -309,7 +309,7 @@ void Hub::on_run_finished(const health::RunResult& run) {
     const auto at = n.wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                  n.steady - run.finished);
     runs_->record_run(i, unix_seconds(at), run.result.up, run.result.reason,
-                      std::chrono::duration<double, std::milli>(took).count(), texts_);
+                      std::chrono::duration<double, std::milli>(took).count());
 }
 
 void Hub::on_health_event(const health::HealthEvent& ev) {

@@ -92,17 +92,6 @@ TrafficView traffic_of(const kernel::IpvsStats& s) {
 }
 }  // namespace
 
-std::shared_ptr<const std::string> SharedTexts::get(std::string_view text) {
-    if (auto it = texts_.find(text); it != texts_.end()) return *it;
-    // Texts no run holds any more go when the set has doubled since the last sweep (the
-    // runs hold the others: only the loop makes new references, through here).
-    if (texts_.size() >= 2 * kept_after_purge_ + 64) {
-        std::erase_if(texts_, [](const auto& t) { return t.use_count() == 1; });
-        kept_after_purge_ = texts_.size();
-    }
-    return *texts_.insert(std::make_shared<const std::string>(text)).first;
-}
-
 CheckRuns::CheckRuns(std::shared_ptr<const health::CheckPlan> plan, UnixSeconds since,
                      const CheckRuns* before)
     : plan_(std::move(plan)), runs_(plan_->checks.size()) {
@@ -148,22 +137,23 @@ CheckRunView CheckRuns::read(uint32_t i) const {
     v.since = r.since;
     if (r.runs > 0) v.last_at = r.last_at;
     v.last_ok = r.last_ok;
-    if (r.last_reason) v.last_reason = *r.last_reason;
+    v.last_reason = r.last_reason.str();
     v.last_duration_ms = r.last_duration_ms;
     v.runs = r.runs;
     return v;
 }
 
 void CheckRuns::record_run(uint32_t i, UnixSeconds at, bool ok, std::string_view reason,
-                           double duration_ms, SharedTexts& texts) {
+                           double duration_ms) {
     Run& r = runs_[i];
     // The loop is the only writer: it reads its own run without the lock.
-    std::shared_ptr<const std::string> text;
-    if (!r.last_reason || *r.last_reason != reason) text = texts.get(reason);
+    const bool changed = r.last_reason != reason;
+    model::SharedText text;
+    if (changed) text = reason;
     std::lock_guard lock(lock_of(i));
     r.last_at = at;
     r.last_ok = ok;
-    if (text) r.last_reason.swap(text);  // the text before is released after the lock
+    if (changed) r.last_reason.swap(text);  // the text before is released after the lock
     r.last_duration_ms = static_cast<float>(duration_ms);
     ++r.runs;
 }

@@ -153,7 +153,6 @@ private:
     // plan_checks names them (no index by real server: that was another 50,000 map nodes at
     // 5,000 x 10). Replaced (runs carried over) when the check plan changes.
     std::shared_ptr<CheckRuns> runs_;
-    SharedTexts texts_;
     std::map<std::pair<model::ServiceKey, model::RealKey>, std::vector<TransitionCount>>
         transitions_;
     std::map<model::ServiceKey, size_t> config_index_;

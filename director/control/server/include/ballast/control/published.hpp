@@ -24,35 +24,10 @@
 #include "ballast/health/tracker.hpp"
 #include "ballast/kernel/ipvs_client.hpp"
 #include "ballast/model/ipvs.hpp"
+#include "ballast/model/shared_text.hpp"
 #include "ballast/policy/policy.hpp"
 
 namespace ballast::control {
-
-// Texts that many checks' last runs share ("connected", "connect refused"): each distinct
-// text is held once while some run holds it. Loop thread only; the texts it hands out are
-// immutable and may be released on any thread.
-class SharedTexts {
-public:
-    std::shared_ptr<const std::string> get(std::string_view text);
-    size_t size() const { return texts_.size(); }
-
-private:
-    struct Less {
-        using is_transparent = void;
-        bool operator()(const std::shared_ptr<const std::string>& a,
-                        const std::shared_ptr<const std::string>& b) const {
-            return *a < *b;
-        }
-        bool operator()(const std::shared_ptr<const std::string>& a, std::string_view b) const {
-            return *a < b;
-        }
-        bool operator()(std::string_view a, const std::shared_ptr<const std::string>& b) const {
-            return a < *b;
-        }
-    };
-    std::set<std::shared_ptr<const std::string>, Less> texts_;
-    size_t kept_after_purge_ = 0;
-};
 
 // The last run of every check of one check plan, in compact fields: read() formats a check's
 // CheckRunView (the texts "tcp 10.0.0.2:80", "up" are made only for a reader). A check is
@@ -73,9 +48,9 @@ public:
     uint32_t find(const health::CheckRef& key) const;
 
     CheckRunView read(uint32_t i) const;
-    // Loop thread: a finished run (at: when it finished); its reason is shared through texts.
+    // Loop thread: a finished run (at: when it finished).
     void record_run(uint32_t i, UnixSeconds at, bool ok, std::string_view reason,
-                    double duration_ms, SharedTexts& texts);
+                    double duration_ms);
     // Loop thread: a state change at `since`; returns the state before it.
     health::State record_state(uint32_t i, health::State state, UnixSeconds since);
 
@@ -83,11 +58,11 @@ private:
     struct Run {
         health::State state = health::State::unknown;
         bool last_ok = false;
-        float last_duration_ms = 0;  // float, beside the two above: 48 bytes a check, not 56
+        float last_duration_ms = 0;  // float, beside the two above: 40 bytes a check, not 48
         UnixSeconds since = 0;       // the last state change (or the check's start)
         UnixSeconds last_at = 0;     // the last result (when runs > 0)
         uint64_t runs = 0;
-        std::shared_ptr<const std::string> last_reason;  // null: ""
+        model::SharedText last_reason;  // shared by the runs with the same text
     };
     // Readers take one run at a time and the loop writes one run per result: a few locks
     // shared by every run keep both short without a mutex in each of 50,000 runs.
