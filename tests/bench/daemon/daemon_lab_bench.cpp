@@ -51,7 +51,6 @@
 // and with the former what ballastd held when its memory was read shows as never freed.
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -81,6 +80,7 @@
 #include "ballast/health/runner.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
 #include "ballast/testing/lab.hpp"
+#include "lab_support.hpp"
 
 using namespace std::chrono_literals;
 using namespace ballast;
@@ -670,9 +670,9 @@ int main(int argc, char** argv) {
     rlimit nofile{1 << 17, 1 << 17};
     setrlimit(RLIMIT_NOFILE, &nofile);
     testing::require_ipvs_kernel();
+    // Kept open until exit, so no namespace's teardown runs behind a later measurement.
     const auto fresh_director_netns = [] {
-        if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
-        testing::check_argv({"ip", "link", "set", "lo", "up"});
+        if (Status st = lab::enter_fresh_netns_kept_open(); !st) die(st.error().describe());
     };
     fresh_director_netns();
     Farm farm(p.services, p.reals);
