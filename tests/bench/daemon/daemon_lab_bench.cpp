@@ -37,7 +37,9 @@
 //            cold start, so what its stop leaves in the kernel decides this figure; not checked
 //            here, so it is not a restart time to compare with ballastd's READY).
 // f in the order: the cold start's floor, the same adds sent by IpvsNetlinkClient::apply from
-// memory in a fresh namespace (no process, no config file), timed until the last ack.
+// memory in a fresh namespace (no process, no config file), timed until the last ack; a: the
+// same with an ack asked for every request (IpvsNetlinkClient::Options::ack_every_request, what
+// the client did before 2026-12-06), not only for each batch's last.
 // Prints a Markdown table, and the cold starts of every run with their medians.
 // BALLAST_BENCH_COLD_ONLY=1: only the cold starts (each daemon started, timed, stopped, cleaned
 // up), so one boot can alternate several samples, e.g. order "fkbfkbfkb".
@@ -454,6 +456,7 @@ size_t flap_services(const Params& p) {
 }
 
 const std::string kFloorName = "floor: the same adds by IpvsNetlinkClient::apply";
+const std::string kFloorEveryAckName = "floor, every request acked";
 
 // BALLAST_BENCH_COLD_ONLY=1: each daemon of the order is only started, timed to fully
 // programmed, stopped and cleaned up (repeat letters for more samples: "kbfkbf").
@@ -464,7 +467,7 @@ bool cold_only() {
 // The cold start's floor ("f" in the order): the same table sent by IpvsNetlinkClient::apply
 // from memory (no process start, no config file), one add per service and real server, timed
 // until the kernel acked the last; then checked with the same full dump the daemons are.
-double program_floor(const Params& p) {
+double program_floor(const Params& p, bool ack_every_request) {
     std::vector<model::IpvsOp> ops;
     ops.reserve(p.services * (p.reals + 1));
     model::ServiceSpec spec;
@@ -479,7 +482,9 @@ double program_floor(const Params& p) {
                 model::ServiceKey::inet(model::Protocol::tcp, *model::IpAddress::parse(vip(s)), 80),
                 model::RealKey{*model::IpAddress::parse(real_addr(i)), port_of(s)},
                 model::RealSpec{model::ForwardMethod::masquerade, 1, 0, 0}));
-    auto ipvs = kernel::IpvsNetlinkClient::open();
+    kernel::IpvsNetlinkClient::Options options;
+    options.ack_every_request = ack_every_request;
+    auto ipvs = kernel::IpvsNetlinkClient::open(options);
     if (!ipvs) die("IPVS: " + ipvs.error().describe());
     const auto t0 = Clock::now();
     for (const auto& st : (*ipvs)->apply(ops))
@@ -491,7 +496,8 @@ double program_floor(const Params& p) {
         dels.push_back(model::IpvsOp::del_service(ops[s].service));
     for (const auto& st : (*ipvs)->apply(dels))
         if (!st) die("floor cleanup: " + st.error().describe());
-    std::fprintf(stderr, "floor: programmed %zu x %zu in %.2f s\n", p.services, p.reals, took);
+    std::fprintf(stderr, "floor%s: programmed %zu x %zu in %.2f s\n",
+                 ack_every_request ? " (every request acked)" : "", p.services, p.reals, took);
     return took;
 }
 
@@ -694,10 +700,10 @@ int main(int argc, char** argv) {
             fresh_director_netns();
             farm.link();
         }
-        if (who == 'f') {
+        if (who == 'f' || who == 'a') {
             Row r;
-            r.name = kFloorName;
-            r.cold = program_floor(p);
+            r.name = who == 'f' ? kFloorName : kFloorEveryAckName;
+            r.cold = program_floor(p, who == 'a');
             rows.push_back(r);
             continue;
         }
@@ -728,9 +734,11 @@ int main(int argc, char** argv) {
         std::printf("cold start, medians: ballastd / floor = %.2fx\n",
                     median(colds["ballastd"]) / median(colds[kFloorName]));
     if (cold_only()) return 0;
-    rows.erase(
-        std::remove_if(rows.begin(), rows.end(), [](const Row& r) { return r.name == kFloorName; }),
-        rows.end());
+    rows.erase(std::remove_if(rows.begin(), rows.end(),
+                              [](const Row& r) {
+                                  return r.name == kFloorName || r.name == kFloorEveryAckName;
+                              }),
+               rows.end());
     std::printf(
         "\n%zu services x %zu real servers, TCP checks every %d s (%zu checks/s); "
         "reload cap %.0f s\n\n",

@@ -11,6 +11,7 @@
 #include <ostream>
 #include <random>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "ballast/kernel/ipvs_netlink_client.hpp"
@@ -498,28 +499,79 @@ TEST_F(IpvsLab, ErrorsCarryTheOperatorMessage) {
     EXPECT_EQ(zero.error().message, "service 192.0.2.9:80/tcp does not exist");
 }
 
-TEST_F(IpvsLab, PipelinedApplyMatchesEachAckToItsOp) {
+// Each mode of acking: only the last request of a batch (default), or every request.
+class IpvsLabAcks : public IpvsLab, public ::testing::WithParamInterface<bool> {
+protected:
+    std::unique_ptr<IpvsNetlinkClient> writer(size_t max_in_flight = 2048) {
+        IpvsNetlinkClient::Options o;
+        o.ack_every_request = GetParam();
+        o.max_in_flight = max_in_flight;
+        auto c = IpvsNetlinkClient::open(o);
+        EXPECT_TRUE(c.ok()) << c.error().describe();
+        return c.ok() ? std::move(*c) : nullptr;
+    }
+};
+INSTANTIATE_TEST_SUITE_P(Acks, IpvsLabAcks, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Every" : "LastOfBatch"; });
+
+TEST_P(IpvsLabAcks, PipelinedApplyMatchesEachAckToItsOp) {
+    auto w = writer(500);  // batches of 500: 3,000+ requests make several
+    ASSERT_TRUE(w);
     IpvsTable t = big_table(300, 10);
     auto ops = add_ops(t);
-    // A destination of a service that does not exist, in the middle of the stream.
-    const size_t bad = 1500;
-    ops.insert(ops.begin() + bad,
-               IpvsOp::add_dest(tcp("192.0.2.250", 80), {ip("10.9.9.9"), 80}, RealSpec{}));
+    // A destination of a service that does not exist: in the middle of the stream, as the
+    // last request of a batch (whose ack closes it), as the first of the next, and at the end.
+    const IpvsOp orphan =
+        IpvsOp::add_dest(tcp("192.0.2.250", 80), {ip("10.9.9.9"), 80}, RealSpec{});
+    const std::set<size_t> bad = {499, 500, 1500, ops.size() + 3};
+    for (size_t b : bad) ops.insert(ops.begin() + static_cast<long>(b), orphan);
     const size_t sends_before = testing::send_calls();
-    auto results = client->apply(ops);
+    auto results = w->apply(ops);
     const size_t batches = testing::send_calls() - sends_before;  // one send() per batch
     ASSERT_EQ(results.size(), ops.size());
     for (size_t i = 0; i < results.size(); ++i) {
-        if (i == bad) {
-            ASSERT_FALSE(results[i].ok());
+        if (bad.count(i)) {
+            ASSERT_FALSE(results[i].ok()) << i;
             EXPECT_EQ(results[i].error().key, "192.0.2.250:80/tcp -> 10.9.9.9:80");
             EXPECT_EQ(results[i].error().message, "service 192.0.2.250:80/tcp does not exist");
         } else {
             EXPECT_TRUE(results[i].ok()) << i << " " << results[i].error().describe();
         }
     }
-    EXPECT_GE(batches, 1u);
-    EXPECT_LT(batches, ops.size() / 100);  // many requests per sendmsg
+    EXPECT_EQ(batches, (ops.size() + 499) / 500);  // many requests per sendmsg
+    EXPECT_EQ(dump_table(), normalized(t));
+}
+
+TEST_P(IpvsLabAcks, EveryRequestOfABatchCanFailAndEachIsReported) {
+    auto w = writer();
+    ASSERT_TRUE(w);
+    IpvsTable t = big_table(50, 4);
+    auto ops = add_ops(t);
+    expect_all_ok(w->apply(ops), ops);
+    // Deletes of dests that do not exist, sent by a client that is not idempotent: a batch
+    // of them only, then each between two deletes that succeed.
+    IpvsNetlinkClient::Options strict;
+    strict.idempotent = false;
+    strict.ack_every_request = GetParam();
+    auto c = IpvsNetlinkClient::open(strict);
+    ASSERT_TRUE(c.ok()) << c.error().describe();
+    std::vector<IpvsOp> absent, mixed;
+    for (const auto& [k, s] : t.services)
+        absent.push_back(IpvsOp::del_dest(k, {ip("10.200.0.1"), 80}));
+    for (const auto& st : (*c)->apply(absent)) {
+        ASSERT_FALSE(st.ok());
+        EXPECT_EQ(st.error().code, ENOENT) << st.error().describe();
+    }
+    for (const auto& [k, s] : t.services)
+        for (const auto& [r, spec] : s.reals) {
+            mixed.push_back(IpvsOp::del_dest(k, {ip("10.200.0.1"), r.port}));
+            mixed.push_back(IpvsOp::del_dest(k, r));
+        }
+    auto results = (*c)->apply(mixed);
+    ASSERT_EQ(results.size(), mixed.size());
+    for (size_t i = 0; i < results.size(); ++i)
+        EXPECT_EQ(results[i].ok(), i % 2 == 1) << mixed[i].to_string();
+    for (auto& [k, s] : t.services) s.reals.clear();
     EXPECT_EQ(dump_table(), normalized(t));
 }
 

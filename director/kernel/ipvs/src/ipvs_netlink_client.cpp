@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -33,6 +34,14 @@ constexpr size_t kAckTruesize = 1024;
 // Datagrams one recvmmsg can take: a window of acks, or a dest dump and its NLMSG_DONE
 // (queued by the kernel while the first is copied out), in one system call.
 constexpr size_t kRxSlots = 64;
+
+// The request at `at` (already encoded in `batch`) asks for no ack of its success.
+void clear_ack_flag(std::vector<uint8_t>& batch, size_t at) {
+    uint16_t flags;
+    std::memcpy(&flags, batch.data() + at + offsetof(nlmsghdr, nlmsg_flags), sizeof flags);
+    flags = static_cast<uint16_t>(flags & ~NLM_F_ACK);
+    std::memcpy(batch.data() + at + offsetof(nlmsghdr, nlmsg_flags), &flags, sizeof flags);
+}
 
 // libnl reports its own negative NLE_* codes; our errors carry errno.
 int errno_of_nl(int nl_err) {
@@ -180,12 +189,16 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
         // seq -> op index for this batch; seqs are consecutive so a vector suffices.
         const uint32_t base = seq_ + 1;
         std::vector<size_t> index;
+        size_t last_start = 0;  // where the batch's last request begins
         while (i < ops.size() && batch.size() < opt_.max_batch_bytes && index.size() < window_) {
             if (Status v = ipvs::validate_op(ops[i]); !v) {
                 results[i++] = v;
                 continue;
             }
+            const size_t start = batch.size();  // requests end aligned: the next begins here
             ipvs::encode_op(batch, {family_, next_seq()}, ops[i]);
+            if (!opt_.ack_every_request && !index.empty()) clear_ack_flag(batch, last_start);
+            last_start = start;
             index.push_back(i++);
         }
         if (index.empty()) continue;
@@ -196,7 +209,10 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
         // all is well.
         std::optional<Error> lost;
         if (Status sent = send_bytes(batch, op); !sent.ok()) lost = sent.error();
-        while (!lost && pending > 0) {
+        // Acked only at the end: the last request's ack follows every earlier error ack, as the
+        // kernel queued them in order, so once it is in the unanswered requests succeeded.
+        bool closed = false;
+        while (!lost && pending > 0 && !closed) {
             auto n = receive(op);
             if (!n) {
                 lost = n.error();
@@ -215,11 +231,13 @@ std::vector<Status> IpvsNetlinkClient::apply(std::span<const IpvsOp> ops) {
                 answered[slot] = true;
                 --pending;
                 errnos[index[slot]] = -ack->error;
+                if (slot + 1 == index.size() && !opt_.ack_every_request) closed = true;
                 return {};
             };
             // A malformed datagram is skipped: its ops stay unanswered and are reported so.
             for (size_t d = 0; d < *n; ++d) (void)nl::for_each_message(datagram(d), on_ack);
         }
+        if (closed) std::fill(answered.begin(), answered.end(), true);  // errnos stay 0
         for (size_t s = 0; s < index.size(); ++s) {
             size_t k = index[s];
             if (!answered[s]) {

@@ -29,6 +29,12 @@ public:
     struct Options {
         size_t max_batch_bytes = 128 * 1024;  // requests per sendmsg, by size
         size_t max_in_flight = 2048;          // requests awaiting their ack, at most
+        // apply(): only the last request of each batch asks for an ack (NLM_F_ACK). The kernel
+        // handles a batch's requests in order inside the send() and acks every failed one
+        // anyway, so the last one's ack closes the batch: a request with no error ack before
+        // it succeeded. This spares the kernel an ack skb and us a datagram per request (most
+        // of a cold start's writes). true: every request is acked (for comparison in bench).
+        bool ack_every_request = false;
         int rcvbuf_bytes = 16 * 1024 * 1024;  // forced when root (SO_RCVBUFFORCE)
         // dump(): a second thread does the system calls while the caller's decodes. Off: all
         // replies are received first, then decoded (for comparison in tests/bench).
