@@ -106,6 +106,17 @@ namespace {
 // key that uses it.
 class SpecInterner {
 public:
+    // A config's spec without a port is shared as it is (see CheckKeyLess); one shared by
+    // several services (the config shares equal specs) is looked up once.
+    SharedSpec operator()(const model::Shared<model::CheckSpec>& spec) {
+        if (spec->port) return (*this)(*spec);
+        if (last_config_ && last_config_->shares(spec)) return *last_;
+        auto it = specs_.find(*spec);
+        if (it == specs_.end()) it = specs_.emplace(*spec, SharedSpec(spec)).first;
+        last_config_ = spec;
+        last_ = it->second;
+        return it->second;
+    }
     SharedSpec operator()(const model::CheckSpec& spec) {
         model::CheckSpec folded = spec;
         folded.port.reset();
@@ -119,6 +130,8 @@ public:
 
 private:
     std::map<model::CheckSpec, SharedSpec> specs_;
+    std::optional<model::Shared<model::CheckSpec>> last_config_;
+    std::optional<SharedSpec> last_;
 };
 
 }  // namespace
@@ -136,7 +149,7 @@ CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
         for (uint32_t r = 0; r < svc.reals.size(); ++r) {
             const auto& real = svc.reals[r];
             if (checked) {
-                if (!main) main = intern(*svc.check);
+                if (!main) main = intern(svc.check);
                 pairs.emplace_back(
                     CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)}, *main},
                     CheckUser{s, r, CheckRole::main});
