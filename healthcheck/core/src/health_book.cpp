@@ -101,6 +101,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
             h.reason = "start_down: waiting for the first successful check";
         }
         if (const auto* s = find(real.key.addr, real.key.port, *service.check)) {
+            h.has_result = true;
             h.state = s->state;
             h.reason = s->reason.str();
             h.recovered_at = s->recovered_at;
@@ -110,6 +111,7 @@ RealHealth HealthBook::real_health(const model::ServiceConfig& service,
     if (real.agent_port) {
         const auto spec = agent_check_spec(service, default_check);
         if (const auto* s = find(real.key.addr, *real.agent_port, spec)) {
+            h.has_result = true;
             if (s->agent) {
                 h.agent = *s->agent;
             } else if (s->state == State::down) {

@@ -17,6 +17,7 @@ namespace ballast::health {
 // What is known about one real server of one service.
 struct RealHealth {
     bool checked = false;                   // the service has a main check for it
+    bool has_result = false;                // the book holds a result of its main or agent check
     State state = State::unknown;           // main check's tracker state
     std::string reason;                     // main check's last transition reason
     std::optional<TimePoint> recovered_at;  // start of a slow-start ramp
