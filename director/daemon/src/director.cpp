@@ -240,14 +240,15 @@ void Director::run_plan(const reconcile::PlanResult& result, Now now, bool full,
              now, f.op.service, f.op.is_dest_op() ? std::optional(f.op.real) : std::nullopt);
     }
     auto failure = report.failures.begin();
+    reconcile::TableWriter programmed(programmed_);
     for (size_t i = 0; i < result.ops.size(); ++i) {
         if (failure != report.failures.end() && failure->index == i) {
             ++failure;
             continue;
         }
-        reconcile::apply_to(programmed_, result.ops[i]);
+        programmed.apply(result.ops[i]);
         if (resync_running_) journal_.push_back(result.ops[i]);
-        status_.failing.erase(reconcile::DirtyKey::of(result.ops[i]));
+        if (!status_.failing.empty()) status_.failing.erase(reconcile::DirtyKey::of(result.ops[i]));
     }
 
     bool ownership_changed = false;

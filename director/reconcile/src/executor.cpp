@@ -28,10 +28,23 @@ public:
 
     ExecutionReport run() {
         size_t start = 0;
+        // The service of the dest op before, when that op was one too: this op's service was
+        // then looked up already (a run of one service's dests has nothing to flush or learn).
+        const model::ServiceKey* seen = nullptr;
+        bool seen_failed = false;
         for (size_t i = 0; i < ops_.size(); ++i) {
             const IpvsOp& op = ops_[i];
             if (!op.is_dest_op()) {
                 if (op.kind == IpvsOp::Kind::add_service) added_in_batch_.insert(op.service);
+                seen = nullptr;
+                continue;
+            }
+            if (seen && *seen == op.service) {
+                if (seen_failed) {
+                    flush(start, i);
+                    skip(i);
+                    start = i + 1;
+                }
                 continue;
             }
             // Learn whether this dest's service was added before sending the dest.
@@ -39,7 +52,9 @@ public:
                 flush(start, i);
                 start = i;
             }
-            if (failed_adds_.count(op.service)) {
+            seen = &op.service;
+            seen_failed = failed_adds_.count(op.service) > 0;
+            if (seen_failed) {
                 flush(start, i);
                 skip(i);
                 start = i + 1;
@@ -100,17 +115,26 @@ ExecutionReport execute(kernel::IpvsClient& client, std::span<const IpvsOp> ops)
 }
 
 void apply_to(model::IpvsTable& table, const IpvsOp& op) {
-    auto& services = table.services;
-    auto svc = services.find(op.service);
+    TableWriter(table).apply(op);
+}
+
+void TableWriter::apply(const IpvsOp& op) {
+    auto& services = table_.services;
+    auto svc = has_last_ && last_->first == op.service ? last_ : services.find(op.service);
+    has_last_ = svc != services.end();
+    last_ = svc;
     switch (op.kind) {
         case IpvsOp::Kind::add_service:
         case IpvsOp::Kind::edit_service:
             if (svc == services.end())
                 svc = services.emplace(op.service, model::IpvsService{op.service, {}, {}}).first;
             svc->second.spec = op.service_spec;
+            has_last_ = true;
+            last_ = svc;
             return;
         case IpvsOp::Kind::del_service:
             if (svc != services.end()) services.erase(svc);
+            has_last_ = false;
             return;
         case IpvsOp::Kind::add_dest:
         case IpvsOp::Kind::edit_dest:
@@ -125,12 +149,13 @@ void apply_to(model::IpvsTable& table, const IpvsOp& op) {
 void apply_succeeded(model::IpvsTable& table, std::span<const IpvsOp> ops,
                      const ExecutionReport& report) {
     auto failure = report.failures.begin();  // in plan order
+    TableWriter writer(table);
     for (size_t i = 0; i < ops.size(); ++i) {
         if (failure != report.failures.end() && failure->index == i) {
             ++failure;
             continue;
         }
-        apply_to(table, ops[i]);
+        writer.apply(ops[i]);
     }
 }
 

@@ -60,6 +60,19 @@ ExecutionReport execute(kernel::IpvsClient& client, std::span<const model::IpvsO
 // What the kernel holds after `op` succeeded: the daemon keeps the table it last programmed
 // this way, so the next change is planned without a dump.
 void apply_to(model::IpvsTable& table, const model::IpvsOp& op);
+
+// apply_to() over many ops in turn: a run of ops on one service (a service's dest adds) finds
+// the service once, not once an op (50,000 map lookups after a cold start's writes).
+class TableWriter {
+public:
+    explicit TableWriter(model::IpvsTable& table) : table_(table) {}
+    void apply(const model::IpvsOp& op);
+
+private:
+    model::IpvsTable& table_;
+    std::map<model::ServiceKey, model::IpvsService>::iterator last_;
+    bool has_last_ = false;
+};
 // apply_to() for every op of `ops` that `report` does not list as failed or skipped.
 void apply_succeeded(model::IpvsTable& table, std::span<const model::IpvsOp> ops,
                      const ExecutionReport& report);
