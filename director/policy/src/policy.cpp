@@ -6,6 +6,7 @@
 #include "ballast/health/check_plan.hpp"
 #include "ballast/health/weight_policy.hpp"
 #include "ballast/kernel/ipvs_counters.hpp"
+#include "ballast/model/shared_text.hpp"
 
 namespace ballast::policy {
 
@@ -20,8 +21,21 @@ bool is_checked(const model::ServiceConfig& s, const model::RealServerConfig& re
     return has_check(s) || real.agent_port.has_value();
 }
 
+// The reason a service's reals were last given: most reals of a service share theirs, and
+// interning a text takes the pool's lock (50,000 times at a start otherwise).
+class Reasons {
+public:
+    model::SharedText operator()(const std::string& text) {
+        if (last_.view() != text) last_ = model::SharedText(text);
+        return last_;
+    }
+
+private:
+    model::SharedText last_;
+};
+
 RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerConfig& real,
-                         const Inputs& in) {
+                         const Inputs& in, Reasons& reasons) {
     RealDecision d;
     d.real = real.key;
     d.configured = real.spec.weight;
@@ -45,8 +59,8 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
         // with start_down (which is for servers that never had traffic), so a restart never
         // moves traffic.
         d.effective = adopted->second;
-        d.reason = "adopted: weight " + std::to_string(adopted->second) +
-                   " kept from the kernel until the first check";
+        d.reason = reasons("adopted: weight " + std::to_string(adopted->second) +
+                           " kept from the kernel until the first check");
     } else {
         const model::Millis slow_start = checked ? s.check->slow_start : model::Millis(0);
         auto v = health::decide_real(based, h, s.on_failure, slow_start, in.now);
@@ -54,7 +68,7 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
         d.down = v.down;
         d.state = h.state;
         d.effective = v.weight;
-        d.reason = v.reason;
+        d.reason = reasons(v.reason);
         d.ramping = !v.down && slow_start.count() > 0 && h.recovered_at &&
                     in.now >= *h.recovered_at && in.now < *h.recovered_at + slow_start;
     }
@@ -100,8 +114,9 @@ ServiceDecision decide_service(const model::ServiceConfig& s, const Inputs& in) 
     out.key = s.key;
     out.name = s.name;
     out.reals.reserve(s.reals.size() + (s.sorry_server ? 1 : 0));  // exact: 50,000 held
+    Reasons reasons;
     for (const auto& real : s.reals) {
-        out.reals.push_back(decide_real(s, real, in));
+        out.reals.push_back(decide_real(s, real, in, reasons));
         if (out.reals.back().down && !out.reals.back().awaiting) ++out.down;
     }
     const size_t n = s.reals.size();
