@@ -39,7 +39,13 @@
 // f in the order: the cold start's floor, the same adds sent by IpvsNetlinkClient::apply from
 // memory in a fresh namespace (no process, no config file), timed until the last ack; a: the
 // same with an ack asked for every request (IpvsNetlinkClient::Options::ack_every_request, what
-// the client did before 2026-12-06), not only for each batch's last.
+// the client did before 2026-12-06), not only for each batch's last. The other parts of a
+// cold start's floor: x, the process start (ballastd --version: exec, its libraries, static
+// initialisation; timed to its exit); p, the parse of ballastd's config file with toml++, the
+// library its config is read with, as ballastd parses it (read whole, split at every 250th
+// "[[service]]" line, the pieces parsed on up to 4 threads, each tree dropped) and nothing else
+// (no validation, no model). Their medians' sum with f's is the floor of a start from the file,
+// printed with keepalived's median over it.
 // Prints a Markdown table, and the cold starts of every run with their medians.
 // BALLAST_BENCH_COLD_ONLY=1: only the cold starts (each daemon started, timed, stopped, cleaned
 // up), so one boot can alternate several samples, e.g. order "fkbfkbfkb".
@@ -57,6 +63,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +84,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <toml++/toml.h>
 
 #include "ballast/bench/proc_tree.hpp"
 #include "ballast/health/runner.hpp"
@@ -457,6 +466,8 @@ size_t flap_services(const Params& p) {
 
 const std::string kFloorName = "floor: the same adds by IpvsNetlinkClient::apply";
 const std::string kFloorEveryAckName = "floor, every request acked";
+const std::string kExecFloorName = "floor: process start (ballastd --version)";
+const std::string kParseFloorName = "floor: toml++ parse of ballastd's file, in pieces";
 
 // BALLAST_BENCH_COLD_ONLY=1: each daemon of the order is only started, timed to fully
 // programmed, stopped and cleaned up (repeat letters for more samples: "kbfkbf").
@@ -498,6 +509,73 @@ double program_floor(const Params& p, bool ack_every_request) {
         if (!st) die("floor cleanup: " + st.error().describe());
     std::fprintf(stderr, "floor%s: programmed %zu x %zu in %.2f s\n",
                  ack_every_request ? " (every request acked)" : "", p.services, p.reals, took);
+    return took;
+}
+
+// The process start's floor ("x" in the order): ballastd --version, timed from fork to exit.
+double exec_floor() {
+    const auto t0 = Clock::now();
+    const pid_t pid = spawn({BALLASTD_PATH, "--version"}, "/dev/null");
+    int st = 0;
+    waitpid(pid, &st, 0);
+    const double took = since(t0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("ballastd --version failed");
+    std::fprintf(stderr, "floor: ballastd --version in %.3f s\n", took);
+    return took;
+}
+
+// The config parse's floor ("p" in the order): see the header. The file is ballastd's own.
+double parse_floor(const Params& p) {
+    Ballastd b;
+    char tmpl[] = "/tmp/ballast-parse-floor-XXXXXX";
+    if (!mkdtemp(tmpl)) die("mkdtemp");
+    b.dir = tmpl;
+    b.write_config(p, 1);
+    const std::string path = b.dir + "/ballast.toml";
+    const auto t0 = Clock::now();
+    std::string text;  // read whole into a string of the file's size, as ballastd reads it
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (fd < 0 || ::fstat(fd, &st) != 0) die("parse floor: cannot read " + path);
+        text.resize(static_cast<size_t>(st.st_size));
+        for (size_t got = 0; got < text.size();) {
+            const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+            if (n <= 0) die("parse floor: cannot read " + path);
+            got += static_cast<size_t>(n);
+        }
+        ::close(fd);
+    }
+    std::vector<std::string_view> pieces;
+    size_t headers = 0, start = 0;
+    for (size_t at = 0; at < text.size();) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        if (std::string_view(text).substr(at, end - at) == "[[service]]" && headers++ > 0 &&
+            (headers - 1) % 250 == 0) {
+            pieces.push_back(std::string_view(text).substr(start, at - start));
+            start = at;
+        }
+        at = end + 1;
+    }
+    pieces.push_back(std::string_view(text).substr(start));
+    std::atomic<size_t> next{0}, nodes{0};
+    const auto work = [&] {
+        for (size_t i; (i = next++) < pieces.size();) {
+            const auto root = toml::parse(pieces[i]);  // throws on a bad piece: not ours
+            nodes += root["service"].as_array()->size();
+        }
+    };
+    std::vector<std::thread> threads;
+    const size_t n = std::min<size_t>({4, pieces.size(), std::thread::hardware_concurrency()});
+    for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    const double took = since(t0);
+    if (nodes != p.services) die("parse floor: " + std::to_string(nodes.load()) + " services");
+    std::remove(path.c_str());
+    ::rmdir(b.dir.c_str());
+    std::fprintf(stderr, "floor: toml++ parsed ballastd's %zu-byte file in %zu pieces in %.3f s\n",
+                 text.size(), pieces.size(), took);
     return took;
 }
 
@@ -707,6 +785,13 @@ int main(int argc, char** argv) {
             rows.push_back(r);
             continue;
         }
+        if (who == 'x' || who == 'p') {
+            Row r;
+            r.name = who == 'x' ? kExecFloorName : kParseFloorName;
+            r.cold = who == 'x' ? exec_floor() : parse_floor(p);
+            rows.push_back(r);
+            continue;
+        }
         Keepalived k;
         Ballastd b;
         Daemon& d = who == 'k' ? static_cast<Daemon&>(k) : static_cast<Daemon&>(b);
@@ -733,10 +818,24 @@ int main(int argc, char** argv) {
     if (colds.count("ballastd") && colds.count(kFloorName))
         std::printf("cold start, medians: ballastd / floor = %.2fx\n",
                     median(colds["ballastd"]) / median(colds[kFloorName]));
+    if (colds.count(kFloorName) && colds.count(kExecFloorName) && colds.count(kParseFloorName)) {
+        const double from_file = median(colds[kExecFloorName]) + median(colds[kParseFloorName]) +
+                                 median(colds[kFloorName]);
+        std::printf(
+            "floor of a start from the file (process start + toml++ parse + adds): %.3f s\n",
+            from_file);
+        if (colds.count(Keepalived().name()))
+            std::printf("cold start, medians: keepalived / that floor = %.2fx\n",
+                        median(colds[Keepalived().name()]) / from_file);
+        if (colds.count("ballastd"))
+            std::printf("cold start, medians: ballastd / that floor = %.2fx\n",
+                        median(colds["ballastd"]) / from_file);
+    }
     if (cold_only()) return 0;
     rows.erase(std::remove_if(rows.begin(), rows.end(),
                               [](const Row& r) {
-                                  return r.name == kFloorName || r.name == kFloorEveryAckName;
+                                  return r.name == kFloorName || r.name == kFloorEveryAckName ||
+                                         r.name == kExecFloorName || r.name == kParseFloorName;
                               }),
                rows.end());
     std::printf(

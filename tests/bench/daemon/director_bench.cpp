@@ -3,6 +3,13 @@
 // a reload that changes one weight; a resync of an unchanged table (plan only: the dump is
 // the fake's copy); a cold start after the config is read.
 #include <benchmark/benchmark.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "ballast/config/config.hpp"
 #include "ballast/daemon/director.hpp"
@@ -115,6 +122,38 @@ void BM_LoadConfigOnePiece(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(config::load_string(text, "bench.toml", 0));
 }
 BENCHMARK(BM_LoadConfigOnePiece)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The parse alone, as load_string parses a long document (pieces of 250 [[service]] tables on
+// up to 4 threads, each tree dropped) but without reading the model: the floor BM_LoadConfig
+// is above (daemon_lab_bench's "p" measures the same in the kernel lab).
+void BM_TomlParsePieces(benchmark::State& state) {
+    const auto text = config_text(static_cast<size_t>(state.range(0)));
+    std::vector<std::string_view> pieces;
+    size_t headers = 0, start = 0;
+    for (size_t at = 0; at < text.size();) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        if (std::string_view(text).substr(at, end - at) == "[[service]]" && headers++ > 0 &&
+            (headers - 1) % 250 == 0) {
+            pieces.push_back(std::string_view(text).substr(start, at - start));
+            start = at;
+        }
+        at = end + 1;
+    }
+    pieces.push_back(std::string_view(text).substr(start));
+    for (auto _ : state) {
+        std::atomic<size_t> next{0};
+        const auto work = [&] {
+            for (size_t i; (i = next++) < pieces.size();)
+                benchmark::DoNotOptimize(toml::parse(pieces[i], "piece " + std::to_string(i)));
+        };
+        std::vector<std::thread> threads;
+        const size_t n = std::min<size_t>({4, pieces.size(), std::thread::hardware_concurrency()});
+        for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+        work();
+        for (auto& t : threads) t.join();
+    }
+}
+BENCHMARK(BM_TomlParsePieces)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // A cold start's own part after the config is read: the Director made (the check plan) and
 // started over an empty fake kernel (decisions, the plan of 55,000 adds, the fake's apply).
