@@ -85,9 +85,8 @@
 #include <thread>
 #include <vector>
 
-#include <toml++/toml.h>
-
 #include "ballast/bench/proc_tree.hpp"
+#include "ballast/bench/toml_pieces.hpp"
 #include "ballast/health/runner.hpp"
 #include "ballast/kernel/ipvs_netlink_client.hpp"
 #include "ballast/testing/lab.hpp"
@@ -546,32 +545,10 @@ double parse_floor(const Params& p) {
         }
         ::close(fd);
     }
-    std::vector<std::string_view> pieces;
-    size_t headers = 0, start = 0;
-    for (size_t at = 0; at < text.size();) {
-        const size_t end = std::min(text.find('\n', at), text.size());
-        if (std::string_view(text).substr(at, end - at) == "[[service]]" && headers++ > 0 &&
-            (headers - 1) % 250 == 0) {
-            pieces.push_back(std::string_view(text).substr(start, at - start));
-            start = at;
-        }
-        at = end + 1;
-    }
-    pieces.push_back(std::string_view(text).substr(start));
-    std::atomic<size_t> next{0}, nodes{0};
-    const auto work = [&] {
-        for (size_t i; (i = next++) < pieces.size();) {
-            const auto root = toml::parse(pieces[i]);  // throws on a bad piece: not ours
-            nodes += root["service"].as_array()->size();
-        }
-    };
-    std::vector<std::thread> threads;
-    const size_t n = std::min<size_t>({4, pieces.size(), std::thread::hardware_concurrency()});
-    for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
+    const auto pieces = bench::service_pieces(text);
+    const size_t services = bench::parse_pieces(pieces);  // throws on a bad piece: not ours
     const double took = since(t0);
-    if (nodes != p.services) die("parse floor: " + std::to_string(nodes.load()) + " services");
+    if (services != p.services) die("parse floor: " + std::to_string(services) + " services");
     std::remove(path.c_str());
     ::rmdir(b.dir.c_str());
     std::fprintf(stderr, "floor: toml++ parsed ballastd's %zu-byte file in %zu pieces in %.3f s\n",

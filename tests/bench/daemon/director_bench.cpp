@@ -3,14 +3,8 @@
 // a reload that changes one weight; a resync of an unchanged table (plan only: the dump is
 // the fake's copy); a cold start after the config is read.
 #include <benchmark/benchmark.h>
-#include <toml++/toml.h>
 
-#include <algorithm>
-#include <atomic>
-#include <string_view>
-#include <thread>
-#include <vector>
-
+#include "ballast/bench/toml_pieces.hpp"
 #include "ballast/config/config.hpp"
 #include "ballast/daemon/director.hpp"
 #include "ballast/fakes/fake_ipvs.hpp"
@@ -128,30 +122,8 @@ BENCHMARK(BM_LoadConfigOnePiece)->Arg(5000)->Unit(benchmark::kMillisecond)->UseR
 // is above (daemon_lab_bench's "p" measures the same in the kernel lab).
 void BM_TomlParsePieces(benchmark::State& state) {
     const auto text = config_text(static_cast<size_t>(state.range(0)));
-    std::vector<std::string_view> pieces;
-    size_t headers = 0, start = 0;
-    for (size_t at = 0; at < text.size();) {
-        const size_t end = std::min(text.find('\n', at), text.size());
-        if (std::string_view(text).substr(at, end - at) == "[[service]]" && headers++ > 0 &&
-            (headers - 1) % 250 == 0) {
-            pieces.push_back(std::string_view(text).substr(start, at - start));
-            start = at;
-        }
-        at = end + 1;
-    }
-    pieces.push_back(std::string_view(text).substr(start));
-    for (auto _ : state) {
-        std::atomic<size_t> next{0};
-        const auto work = [&] {
-            for (size_t i; (i = next++) < pieces.size();)
-                benchmark::DoNotOptimize(toml::parse(pieces[i], "piece " + std::to_string(i)));
-        };
-        std::vector<std::thread> threads;
-        const size_t n = std::min<size_t>({4, pieces.size(), std::thread::hardware_concurrency()});
-        for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
-        work();
-        for (auto& t : threads) t.join();
-    }
+    const auto pieces = bench::service_pieces(text);
+    for (auto _ : state) benchmark::DoNotOptimize(bench::parse_pieces(pieces));
 }
 BENCHMARK(BM_TomlParsePieces)->Arg(5000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
