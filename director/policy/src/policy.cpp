@@ -49,8 +49,8 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
     const model::RealServerConfig& based = overridden ? *overridden : real;
 
     const bool checked = has_check(s);
-    // One look in the book per real (it is what has_check_result() looks for, too): at a
-    // start, 50,000 binary searches over the plan's keys.
+    // One look in the book per real (has_check_result() is this has_result): at a start,
+    // 50,000 binary searches over the plan's keys.
     const auto h = in.health.real_health(s, real, in.config.default_check);
     d.awaiting = is_checked(s, real) && !h.has_result;
     auto adopted = in.adopted.find({s.key, real.key});
@@ -86,12 +86,7 @@ RealDecision decide_real(const model::ServiceConfig& s, const model::RealServerC
 
 bool has_check_result(const model::DirectorConfig& config, const model::ServiceConfig& s,
                       const model::RealServerConfig& real, const health::HealthBook& health) {
-    if (has_check(s) && health.find(real.key.addr, real.key.port, *s.check)) return true;
-    if (real.agent_port) {
-        const auto spec = health::agent_check_spec(s, config.default_check);
-        if (health.find(real.key.addr, *real.agent_port, spec)) return true;
-    }
-    return false;
+    return health.real_health(s, real, config.default_check).has_result;
 }
 
 bool ServiceDecision::ramping() const {
