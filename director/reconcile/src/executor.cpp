@@ -120,8 +120,8 @@ void apply_to(model::IpvsTable& table, const IpvsOp& op) {
 
 void TableWriter::apply(const IpvsOp& op) {
     auto& services = table_.services;
-    auto svc = has_last_ && last_->first == op.service ? last_ : services.find(op.service);
-    has_last_ = svc != services.end();
+    auto svc =
+        last_ != services.end() && last_->first == op.service ? last_ : services.find(op.service);
     last_ = svc;
     switch (op.kind) {
         case IpvsOp::Kind::add_service:
@@ -129,12 +129,11 @@ void TableWriter::apply(const IpvsOp& op) {
             if (svc == services.end())
                 svc = services.emplace(op.service, model::IpvsService{op.service, {}, {}}).first;
             svc->second.spec = op.service_spec;
-            has_last_ = true;
             last_ = svc;
             return;
         case IpvsOp::Kind::del_service:
             if (svc != services.end()) services.erase(svc);
-            has_last_ = false;
+            last_ = services.end();
             return;
         case IpvsOp::Kind::add_dest:
         case IpvsOp::Kind::edit_dest:

@@ -110,12 +110,12 @@ public:
     // several services (the config shares equal specs) is looked up once.
     SharedSpec operator()(const model::Shared<model::CheckSpec>& spec) {
         if (spec->port) return (*this)(*spec);
-        if (last_config_ && last_config_->shares(spec)) return *last_;
+        if (&*spec == last_from_) return last_;
         auto it = specs_.find(*spec);
         if (it == specs_.end()) it = specs_.emplace(*spec, SharedSpec(spec)).first;
-        last_config_ = spec;
+        last_from_ = &*spec;
         last_ = it->second;
-        return it->second;
+        return last_;
     }
     SharedSpec operator()(const model::CheckSpec& spec) {
         model::CheckSpec folded = spec;
@@ -130,8 +130,9 @@ public:
 
 private:
     std::map<model::CheckSpec, SharedSpec> specs_;
-    std::optional<model::Shared<model::CheckSpec>> last_config_;
-    std::optional<SharedSpec> last_;
+    // The config's spec looked up last (the config outlives the plan's making) and its key's.
+    const model::CheckSpec* last_from_ = nullptr;
+    SharedSpec last_;
 };
 
 }  // namespace

@@ -65,13 +65,12 @@ void apply_to(model::IpvsTable& table, const model::IpvsOp& op);
 // the service once, not once an op (50,000 map lookups after a cold start's writes).
 class TableWriter {
 public:
-    explicit TableWriter(model::IpvsTable& table) : table_(table) {}
+    explicit TableWriter(model::IpvsTable& table) : table_(table), last_(table.services.end()) {}
     void apply(const model::IpvsOp& op);
 
 private:
     model::IpvsTable& table_;
-    std::map<model::ServiceKey, model::IpvsService>::iterator last_;
-    bool has_last_ = false;
+    std::map<model::ServiceKey, model::IpvsService>::iterator last_;  // end(): none
 };
 // apply_to() for every op of `ops` that `report` does not list as failed or skipped.
 void apply_succeeded(model::IpvsTable& table, std::span<const model::IpvsOp> ops,
