@@ -87,7 +87,7 @@ void cross_check(Ctx& ctx, std::vector<ServiceDraft>& services, const DirectorSe
         for (size_t i = 0; i < s.cfg.reals.size(); ++i) {
             auto it = vips.find(s.cfg.reals[i].key.addr);
             if (it != vips.end())
-                ctx.error(s.real_origins[i].where, s.real_origins[i].path,
+                ctx.error(s.real_where[i], s.real_address_path(i),
                           "real server " + it->first.to_string() + " is the VIP of service '" +
                               it->second->cfg.name + "'");
         }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,12 +69,18 @@ struct Origin {
 // their own position, with a suggestion when one is close.
 class Reader {
 public:
-    Reader(Ctx& ctx, const toml::table& t, std::string path, std::vector<std::string_view> known)
+    // `known` is only looked at here: a list in braces, or a table's constant.
+    Reader(Ctx& ctx, const toml::table& t, std::string path,
+           std::initializer_list<std::string_view> known)
+        : Reader(ctx, t, std::move(path), std::span(known.begin(), known.size())) {}
+    Reader(Ctx& ctx, const toml::table& t, std::string path,
+           std::span<const std::string_view> known)
         : ctx_(ctx), t_(t), path_(std::move(path)) {
         for (auto&& [k, v] : t_) {
             if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
             ctx_.error(ctx_.loc(k.source()), child_path(path_, k.str()),
-                       "unknown key '" + std::string(k.str()) + "'" + did_you_mean(k.str(), known));
+                       "unknown key '" + std::string(k.str()) + "'" +
+                           did_you_mean(k.str(), {known.begin(), known.end()}));
         }
     }
 
@@ -107,20 +114,33 @@ public:
         if (!expect(key, *n, toml::node_type::string)) return std::nullopt;
         return n->as_string()->get();
     }
+    // The string without a copy: it lives as long as the table.
+    std::optional<std::string_view> text(std::string_view key) const {
+        auto* n = node(key);
+        if (!n) return std::nullopt;
+        if (!expect(key, *n, toml::node_type::string)) return std::nullopt;
+        return std::string_view(n->as_string()->get());
+    }
     std::optional<bool> boolean(std::string_view key) const {
         auto* n = node(key);
         if (!n) return std::nullopt;
         if (!expect(key, *n, toml::node_type::boolean)) return std::nullopt;
         return n->as_boolean()->get();
     }
+    // The key's path is made only for an error (a config has a path per value otherwise).
     std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) const {
         auto* n = node(key);
         if (!n) return std::nullopt;
+        if (auto* i = n->as_integer(); i && i->get() >= min && i->get() <= max) return i->get();
         return integer_value(ctx_, *n, path(key), min, max);
     }
     std::optional<Millis> duration(std::string_view key) const {
         auto* n = node(key);
         if (!n) return std::nullopt;
+        if (auto* text = n->as_string()) {
+            auto parsed = parse_duration(text->get());
+            if (auto* ms = std::get_if<Millis>(&parsed)) return *ms;
+        }
         return duration_value(ctx_, *n, path(key));
     }
     const toml::table* table(std::string_view key) const {

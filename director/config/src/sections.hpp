@@ -17,13 +17,20 @@ struct CheckDraft {
 
 // What validation needs to know about a service beyond ServiceConfig.
 struct ServiceDraft {
+    std::string path;  // service[i]
     ServiceConfig cfg;
     bool key_ok = false;  // key (or group vip) parsed
     bool explicit_fwmark = false;
     std::optional<uint8_t> family;
     Origin name_origin, key_origin, sorry_origin;
     std::vector<Origin> group_origins;
-    std::vector<Origin> real_origins;  // address of each real in cfg.reals
+    // Where each real of cfg.reals has its address, and its index among the service's
+    // [[service.real]] tables: its key path is made only for an error (real_address_path).
+    std::vector<SourceLocation> real_where;
+    std::vector<uint32_t> real_index;
+    std::string real_address_path(size_t i) const {
+        return path + ".real[" + std::to_string(real_index[i]) + "].address";
+    }
 };
 
 // director_section.cpp

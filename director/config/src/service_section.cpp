@@ -211,20 +211,21 @@ void read_persistence(Ctx& ctx, const Reader& r, ServiceDraft& s) {
     spec.flags.persistent = true;
 }
 
-std::optional<RealServerConfig> read_real(Ctx& ctx, const toml::table& t, const std::string& path,
-                                          ServiceDraft& s, Origin& address_origin) {
-    Reader r(ctx, t, path, kRealKeys);
+// Per real: what the file gives is read without copies, and a key path is made only for an error.
+std::optional<RealServerConfig> read_real(Ctx& ctx, const toml::table& t, std::string path,
+                                          ServiceDraft& s, SourceLocation& address_where) {
+    Reader r(ctx, t, std::move(path), kRealKeys);
     RealServerConfig real;
     real.where = r.self();
     bool ok = true;
     const bool inet = s.key_ok && !s.explicit_fwmark && s.cfg.group.empty();
-    if (auto text = r.str("address")) {
+    if (auto text = r.text("address")) {
         // Without a port: the service port, or (fwmark services) the packet's own port.
         std::optional<uint16_t> default_port =
             inet ? std::optional<uint16_t>(s.cfg.key.port) : std::optional<uint16_t>(0);
         auto ep = Endpoint::parse(*text, default_port);
         if (!ep) {
-            r.error("address", "invalid real server address '" + *text +
+            r.error("address", "invalid real server address '" + std::string(*text) +
                                    "' (expected \"addr:port\", \"[v6]:port\", or an address alone "
                                    "for the service's port)");
             ok = false;
@@ -248,7 +249,7 @@ std::optional<RealServerConfig> read_real(Ctx& ctx, const toml::table& t, const 
         if (!r.has("address")) r.missing("address");
         ok = false;
     }
-    address_origin = r.origin("address");
+    address_where = r.at("address");
     if (auto w = r.integer("weight", 0, kMaxWeight)) real.spec.weight = static_cast<Weight>(*w);
     if (auto f = r.str("forward")) {
         auto m = parse_forward_method(*f);
@@ -350,47 +351,51 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
             // Sized once, exactly when the config is accepted (a real server left out is an
             // error): grown one at a time, it would hold up to twice what it needs.
             cfg.reals.reserve(a->size());
+            s.real_where.reserve(a->size());
+            s.real_index.reserve(a->size());
+            const std::string reals_path = r.path("real");
             for (size_t i = 0; i < a->size(); ++i) {
-                std::string p = index_path(r.path("real"), i);
                 auto* rt = a->get(i)->as_table();
                 if (!rt) {
                     ctx.error(
-                        ctx.loc(a->get(i)->source()), p,
+                        ctx.loc(a->get(i)->source()), index_path(reals_path, i),
                         "expected a table ([[service.real]]), got " + type_name(a->get(i)->type()));
                     continue;
                 }
-                Origin address_origin;
-                auto real = read_real(ctx, *rt, p, s, address_origin);
+                SourceLocation address_where;
+                auto real = read_real(ctx, *rt, index_path(reals_path, i), s, address_where);
                 if (!real) continue;
+                const auto address_path = [&] { return index_path(reals_path, i) + ".address"; };
                 auto dup = std::find_if(cfg.reals.begin(), cfg.reals.end(),
                                         [&](auto& o) { return o.key == real->key; });
                 if (dup != cfg.reals.end()) {
-                    ctx.error(address_origin.where, address_origin.path,
+                    ctx.error(address_where, address_path(),
                               "duplicate real server " + real->key.to_string() + " (first at " +
                                   ctx.line_of(dup->where) + ")");
                     continue;
                 }
                 if (cfg.check && cfg.check->type == CheckType::agent && !cfg.check->port &&
                     !real->agent_port)
-                    ctx.error(real->where, p,
+                    ctx.error(real->where, index_path(reals_path, i),
                               "an agent check needs 'agent_port' on each real server or 'port' in "
                               "the service's check");
                 // A fwmark real server without a port takes the packet's: probes
                 // that connect somewhere need the check to name the port.
                 if (cfg.check && cfg.check->type == CheckType::tcp_half_open &&
                     !real->key.addr.is_v4())
-                    ctx.error(address_origin.where, address_origin.path,
+                    ctx.error(address_where, address_path(),
                               "a tcp_half_open check probes IPv4 real servers only (" +
                                   real->key.addr.to_string() + " is IPv6: use type = \"tcp\")");
                 bool port_probe = cfg.check && cfg.check->type != CheckType::exec &&
                                   cfg.check->type != CheckType::agent;
                 if (port_probe && s.key_ok && !cfg.check->port && real->key.port == 0)
-                    ctx.error(address_origin.where, address_origin.path,
+                    ctx.error(address_where, address_path(),
                               "real server " + real->key.addr.to_string() + " has no port, so a " +
                                   std::string(to_string(cfg.check->type)) +
                                   " check needs 'port' in the service's check");
                 cfg.reals.push_back(*real);
-                s.real_origins.push_back(address_origin);
+                s.real_where.push_back(address_where);
+                s.real_index.push_back(static_cast<uint32_t>(i));
             }
         }
     }
@@ -401,6 +406,7 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
 void read_service(Ctx& ctx, const toml::table& t, const std::string& path,
                   const CheckDraft& defaults, ServiceDraft& s) {
     Reader r(ctx, t, path, kServiceKeys);
+    s.path = path;
     ServiceConfig& cfg = s.cfg;
     cfg.where = r.self();
     s.name_origin = r.origin("name");
