@@ -549,11 +549,16 @@ std::vector<ServiceKey> Director::reload_scope(const model::DirectorConfig& next
 }
 
 ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {
+    auto next_checks = std::make_shared<const health::CheckPlan>(
+        health::plan_checks(next.services, next.default_check));
+    return reload(std::move(next), std::move(next_checks), now);
+}
+
+ReloadOutcome Director::reload(model::DirectorConfig next,
+                               std::shared_ptr<const health::CheckPlan> next_checks, Now now) {
     ReloadOutcome out;
     const std::string file = next.source_file;
     const auto scope = reload_scope(next);
-    auto next_checks = std::make_shared<const health::CheckPlan>(
-        health::plan_checks(next.services, next.default_check));
     out.checks = health::diff_checks(*checks_, *next_checks);
     adopted_ = adopted_after_reload(next, scope);
     config_ = std::move(next);

@@ -340,6 +340,14 @@ control::ReloadResult Shell::reload() {
     control::ReloadResult result;
     result.file = config_path_;
     auto loaded = config::load_file(config_path_);
+    // The new check plan is made once: its privileges are checked before anything changes.
+    std::shared_ptr<const health::CheckPlan> checks;
+    std::vector<std::string> missing;
+    if (loaded.ok()) {
+        checks = std::make_shared<const health::CheckPlan>(
+            health::plan_checks(loaded.config->services, loaded.config->default_check));
+        missing = health::missing_privileges(*checks);
+    }
     if (!loaded.ok()) {
         for (const auto& d : loaded.diagnostics) {
             result.problems.push_back(config::format(d));
@@ -350,9 +358,7 @@ control::ReloadResult Shell::reload() {
                                "stays, nothing was changed",
                                loaded.diagnostics.size(), loaded.diagnostics.size() == 1 ? "" : "s",
                                config_path_));
-    } else if (auto missing = health::missing_privileges(
-                   health::plan_checks(loaded.config->services, loaded.config->default_check));
-               !missing.empty()) {
+    } else if (!missing.empty()) {
         director_.reject_reload(config_path_, missing, now());
         result.problems = std::move(missing);
     } else {
@@ -365,7 +371,7 @@ control::ReloadResult Shell::reload() {
                        "take effect at the next start; the control socket and status page keep "
                        "their current settings");
         const auto t0 = SteadyClock::now();
-        result.outcome = director_.reload(std::move(*loaded.config), now());
+        result.outcome = director_.reload(std::move(*loaded.config), std::move(checks), now());
         result.services = director_.config().services.size();
         if (hub_) hub_->observe("reload", SteadyClock::now() - t0);
         runner_.reload(director_.checks());

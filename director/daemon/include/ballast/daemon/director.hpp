@@ -148,6 +148,10 @@ public:
     // Applies a new (validated) config as the minimal diff; the caller reloads the health
     // runner with checks().keys().
     ReloadOutcome reload(model::DirectorConfig next, Now now);
+    // The same with next's check plan (health::plan_checks of its services and default check),
+    // made by a caller that needed it before: the daemon's reload checks its privileges first.
+    ReloadOutcome reload(model::DirectorConfig next,
+                         std::shared_ptr<const health::CheckPlan> next_checks, Now now);
     // A reload whose file did not validate: logs every problem and that the running
     // configuration stays; nothing else happens.
     void reject_reload(const std::string& file, const std::vector<std::string>& problems, Now now);
