@@ -396,13 +396,13 @@ public:
     }
 };
 
-// IPVS holds every service with every real (cheap probes first, then one full dump). When it
-// does, *seen is when the cheap probes had found the table complete: the full dump that
-// confirms it (0.7 s at 5,000 x 10 in the lab) is not part of the daemon's time. The first
-// probes ask for the real servers of three services, the last first (both daemons add in file
-// order, ballastd in key order, the same here): while a daemon programs the table each is one
-// short request that fails or finds too few. Listing every service (a dump of 5,000, which
-// holds the kernel's IPVS lock the daemon's adds wait for) comes only after they pass.
+// IPVS holds every service with every real (cheap probes first, then the confirmations). When
+// it does, *seen is when the cheap probes had found the table complete: the list of services and
+// the full dump that confirm it (0.7 s at 5,000 x 10 in the lab) are not part of the daemon's
+// time. The probes ask for the real servers of three services, the last first (both daemons add
+// in file order, ballastd in key order, the same here): while a daemon programs the table each
+// is one short request that fails or finds too few. Listing every service (a dump of 5,000,
+// which holds the kernel's IPVS lock the daemon's adds wait for) comes only after they pass.
 bool fully_programmed(kernel::IpvsNetlinkClient& ipvs, const Params& p,
                       Clock::time_point* seen = nullptr) {
     for (size_t s : {p.services - 1, p.services / 2, size_t{0}}) {
@@ -411,9 +411,10 @@ bool fully_programmed(kernel::IpvsNetlinkClient& ipvs, const Params& p,
         auto dests = ipvs.list_dests(key);
         if (!dests || dests->size() < p.reals) return false;
     }
+    const auto probed = Clock::now();
     auto list = ipvs.list_services();
     if (!list || list->size() < p.services) return false;
-    if (seen) *seen = Clock::now();
+    if (seen) *seen = probed;
     auto all = ipvs.dump();
     return all && all->table.services.size() >= p.services &&
            all->table.real_count() >= p.services * p.reals;
