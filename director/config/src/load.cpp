@@ -8,13 +8,10 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -30,11 +27,62 @@ namespace {
 
 using namespace detail;
 
-// The head of a document: [director] and [defaults], and the root's unknown keys.
-void read_head(Ctx& ctx, const toml::table& root, DirectorConfig& cfg, CheckDraft& defaults) {
+// service[i] of `a` into services[i], sized already.
+void read_service_range(Ctx& ctx, const toml::array& a, const CheckDraft& defaults,
+                        std::vector<ServiceDraft>& services, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+        auto* t = a.get(i)->as_table();
+        if (!t)
+            ctx.error(ctx.loc(a.get(i)->source()), index_path("service", i),
+                      "expected a table ([[service]]), got " + type_name(a.get(i)->type()));
+        else
+            read_service(ctx, *t, index_path("service", i), defaults, services[i]);
+    }
+}
+
+// A long array is read on two threads, this one and one more, the second half with a Ctx of
+// its own whose diagnostics and check specs are merged here (one spec object per distinct
+// check, as one thread shares them). Every tree was parsed before: what both threads allocate
+// now is the config kept and a few strings they free, as when one thread reads. (74cbe43 and
+// 85f24c7 read each piece as it was parsed, on the parsing threads: the config then sat among
+// the trees' freed nodes, in ballastd's RSS +3 and +5.6 MiB in the lab.)
+void read_service_array(Ctx& ctx, const toml::array& a, const CheckDraft& defaults,
+                        std::vector<ServiceDraft>& services) {
+    constexpr size_t kOneThread = 500;  // fewer services are read on this thread alone
+    const size_t n = a.size(), half = n / 2;
+    if (n < kOneThread || std::thread::hardware_concurrency() < 2)
+        return read_service_range(ctx, a, defaults, services, 0, n);
+    Ctx second(ctx.file);
+    second.piece_lines = ctx.piece_lines;
+    std::exception_ptr failed;
+    {
+        std::jthread other;  // joined when this block ends, an exception here included
+        try {
+            other = std::jthread([&] {
+                try {
+                    read_service_range(second, a, defaults, services, half, n);
+                } catch (...) {
+                    failed = std::current_exception();
+                }
+            });
+        } catch (const std::system_error&) {
+            return read_service_range(ctx, a, defaults, services, 0, n);
+        }
+        read_service_range(ctx, a, defaults, services, 0, half);
+    }
+    if (failed) std::rethrow_exception(failed);
+    for (auto& d : second.diags) ctx.diags.push_back(std::move(d));
+    for (size_t i = half; i < n; ++i)
+        if (auto& check = services[i].cfg.check) check = ctx.share(*check);
+}
+
+DirectorConfig read_root(Ctx& ctx, const toml::table& root) {
     Reader r(ctx, root, "", {"director", "defaults", "service"});
+    DirectorConfig cfg;
     cfg.source_file = ctx.file;
     if (auto* t = r.table("director")) read_director(ctx, *t, cfg.director);
+
+    CheckDraft defaults;
     if (auto* t = r.table("defaults")) {
         Reader d(ctx, *t, "defaults", {"check"});
         if (auto* c = d.table("check")) {
@@ -43,44 +91,22 @@ void read_head(Ctx& ctx, const toml::table& root, DirectorConfig& cfg, CheckDraf
         }
     }
     cfg.default_check = defaults.spec;
-}
 
-// The [[service]] tables of `a`, the first of them service[first].
-void read_services(Ctx& ctx, const toml::array& a, size_t first, const CheckDraft& defaults,
-                   std::vector<ServiceDraft>& out) {
-    const size_t base = out.size();
-    out.resize(base + a.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-        auto* t = a.get(i)->as_table();
-        if (!t)
-            ctx.error(ctx.loc(a.get(i)->source()), index_path("service", first + i),
-                      "expected a table ([[service]]), got " + type_name(a.get(i)->type()));
-        else
-            read_service(ctx, *t, index_path("service", first + i), defaults, out[base + i]);
+    std::vector<ServiceDraft> services;
+    if (auto* n = r.node("service")) {
+        auto* a = n->as_array();
+        if (!a) {
+            r.error("service",
+                    "expected an array of tables: write [[service]], got " + type_name(n->type()));
+        } else {
+            services.resize(a->size());
+            read_service_array(ctx, *a, defaults, services);
+        }
     }
-}
-
-DirectorConfig finish(Ctx& ctx, DirectorConfig cfg, std::vector<ServiceDraft>& services) {
     cross_check(ctx, services, cfg.director);
     cfg.services.reserve(services.size());
     for (auto& s : services) cfg.services.push_back(std::move(s.cfg));
     return cfg;
-}
-
-DirectorConfig read_root(Ctx& ctx, const toml::table& root) {
-    DirectorConfig cfg;
-    CheckDraft defaults;
-    read_head(ctx, root, cfg, defaults);
-    std::vector<ServiceDraft> services;
-    if (auto* n = root.get("service")) {
-        if (auto* a = n->as_array())
-            read_services(ctx, *a, 0, defaults, services);
-        else
-            ctx.error(
-                ctx.loc(n->source()), "service",
-                "expected an array of tables: write [[service]], got " + type_name(n->type()));
-    }
-    return finish(ctx, std::move(cfg), services);
 }
 
 // A line that is exactly "[[service]]" (trailing blanks and a CR allowed) starts a piece.
@@ -92,6 +118,13 @@ bool is_service_header(std::string_view line) {
     return true;
 }
 
+struct Piece {
+    std::string_view text;
+    uint32_t lines_before = 0;
+    toml::table root;
+    bool ok = false;
+};
+
 // Every element a table of its own [[service]] header (an inline table belongs to an array
 // written in one piece, which `[[service]]` may not extend).
 bool header_tables(const toml::node* n) {
@@ -102,145 +135,69 @@ bool header_tables(const toml::node* n) {
     return true;
 }
 
-// One piece of a long document (see read_in_pieces), read on its own.
-struct Piece {
-    std::string_view text;
-    uint32_t lines_before = 0;
-    size_t first_service = 0;  // its first [[service]] is service[first_service]
-    bool ok = false;           // parsed, of the expected shape, and read
-    Ctx ctx;                   // its diagnostics and check specs
-    std::vector<ServiceDraft> services;
-    explicit Piece(std::string file) : ctx(std::move(file)) {}
-};
-
-// The head (piece 0's [director] and [defaults]) as the other pieces wait for it.
-class Head {
-public:
-    void publish(const CheckDraft* defaults) {
-        std::lock_guard lock(m_);
-        defaults_ = defaults;
-        done_ = true;
-        cv_.notify_all();
-    }
-    const CheckDraft* wait() {
-        std::unique_lock lock(m_);
-        cv_.wait(lock, [&] { return done_; });
-        return defaults_;
-    }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    const CheckDraft* defaults_ = nullptr;  // null: piece 0 failed
-};
-
 // toml++ keeps the arrays of tables it has made in a list it searches from the front at every
 // [[service.real]] header: quadratic in the services (a fifth of a 5,000 x 10 parse natively).
 // So a long document is parsed in pieces, each starting at a "[[service]]" line, on up to four
-// threads of its own. Each thread also reads the services of the piece it parsed and frees the
-// piece's tree before the next: the trees never all exist at once (fewer fresh pages, each a
-// fault, dear in the kernel lab) and the reading runs in parallel too. The calling thread only
-// waits, then copies the config it keeps (see the end). (Read on the calling thread as the
-// pieces came in, the frees of other threads' nodes contended for their malloc arenas: 94 ms
-// natively at 5,000 x 10 against 66 ms.) Only where that is the same as one parse: every piece
-// after the first must hold nothing but [[service]] tables, and each but the last as many as it
-// has header lines. Otherwise (a piece that fails to parse, or a first piece whose services are
-// not [[service]] tables) nullopt: the caller parses the whole document at once, so every error
-// is reported exactly as before. A piece's nodes carry its own source path, by which its Ctx
-// adds the lines before it.
-std::optional<DirectorConfig> read_in_pieces(std::string_view text, Ctx& ctx,
-                                             size_t services_per_piece) {
-    if (services_per_piece == 0) return std::nullopt;
-    std::vector<std::unique_ptr<Piece>> pieces;
-    // Every "[[service]]" line, counted from 0; a piece starts at each services_per_piece-th
-    // after the first.
-    size_t headers = 0, piece_start = 0;
-    uint32_t line = 0;
-    for (size_t at = 0; at < text.size(); ++line) {
-        const size_t end = std::min(text.find('\n', at), text.size());
-        if (is_service_header(text.substr(at, end - at)) && headers++ > 0 &&
-            (headers - 1) % services_per_piece == 0) {
-            if (pieces.empty()) pieces.push_back(std::make_unique<Piece>(ctx.file));
-            pieces.back()->text = text.substr(piece_start, at - piece_start);
-            auto next = std::make_unique<Piece>(ctx.file);
-            next->text = text.substr(at);
-            next->lines_before = line;
-            next->first_service = headers - 1;
-            pieces.push_back(std::move(next));
-            piece_start = at;
-        }
-        at = end + 1;
-    }
-    if (pieces.size() < 2) return std::nullopt;
-
-    DirectorConfig cfg;
-    CheckDraft defaults;
-    Head head;
-    // False (the document is then read at once) on any failure, an exception included: this
-    // runs on threads of its own, where an escaping exception would end the process.
-    const auto read_piece = [&](size_t i) noexcept -> bool {
-        try {
-            Piece& p = *pieces[i];
-            const toml::table root = toml::parse(p.text, "piece " + std::to_string(i));
-            p.ctx.piece_lines[root.source().path.get()] = p.lines_before;
-            const auto* services = root.get("service");
-            if (!header_tables(services) || (i > 0 && root.size() != 1)) return false;
-            const auto& array = *services->as_array();
-            if (i + 1 < pieces.size() && array.size() != services_per_piece) return false;
-            const CheckDraft* d = &defaults;
-            if (i == 0) {
-                read_head(p.ctx, root, cfg, defaults);
-                head.publish(d);
-            } else if (!(d = head.wait())) {
-                return false;
+// threads, and the pieces' services are appended in order. Only where that is the same as one
+// parse: every piece after the first must hold nothing but [[service]] tables; a piece that
+// fails, or a first piece whose services are not [[service]] tables, sends the whole document
+// through one parse, so every error is reported exactly as before. The nodes of a piece carry
+// its own source path, by which Ctx::loc adds the lines before it.
+toml::table parse_document(std::string_view text, Ctx& ctx, size_t services_per_piece) {
+    std::vector<Piece> pieces;
+    if (services_per_piece > 0) {
+        // Every "[[service]]" line, counted from 0; a piece starts at each services_per_piece-th
+        // after the first.
+        size_t headers = 0, piece_start = 0;
+        uint32_t line = 0;
+        for (size_t at = 0; at < text.size(); ++line) {
+            const size_t end = std::min(text.find('\n', at), text.size());
+            if (is_service_header(text.substr(at, end - at)) && headers++ > 0 &&
+                (headers - 1) % services_per_piece == 0) {
+                if (pieces.empty()) pieces.push_back(Piece{});
+                pieces.back().text = text.substr(piece_start, at - piece_start);
+                pieces.push_back(Piece{text.substr(at), line, {}, false});
+                piece_start = at;
             }
-            read_services(p.ctx, array, p.first_service, *d, p.services);
-            return true;  // the tree is freed here, on the thread that made it
-        } catch (const std::exception&) {
-            return false;
+            at = end + 1;
         }
-    };
+    }
+    if (pieces.size() < 2) return toml::parse(text, ctx.file);
+
     std::atomic<size_t> next{0};
     const auto work = [&] {
         for (size_t i; (i = next++) < pieces.size();) {
-            pieces[i]->ok = read_piece(i);
-            if (i == 0 && !pieces[i]->ok) head.publish(nullptr);  // the others stop waiting
+            try {
+                pieces[i].root = toml::parse(pieces[i].text, "piece " + std::to_string(i));
+                pieces[i].ok = true;
+            } catch (const std::exception&) {
+            }
         }
     };
-    // This thread allocates only the config kept (below), never trees or drafts.
     std::vector<std::thread> threads;
-    const size_t wanted =
-        std::min<size_t>({4, pieces.size(), std::max(1u, std::thread::hardware_concurrency())});
+    const size_t wanted = std::min<size_t>({4, pieces.size(), std::thread::hardware_concurrency()});
     try {
-        for (size_t t = 0; t < wanted; ++t) threads.emplace_back(work);
+        for (size_t t = 1; t < wanted; ++t) threads.emplace_back(work);
     } catch (const std::system_error&) {
-        // fewer threads: they read the rest
+        // fewer threads: this one parses the rest
     }
-    if (threads.empty()) work();
+    work();
     for (auto& t : threads) t.join();
-    for (const auto& p : pieces)
-        if (!p->ok) return std::nullopt;
 
-    std::vector<ServiceDraft> services;
-    services.reserve(headers);
-    for (auto& p : pieces) {
-        for (auto& d : p->ctx.diags) ctx.diags.push_back(std::move(d));
-        for (auto& s : p->services) {
-            // One spec object per distinct check across the pieces, as one parse shares them.
-            if (s.cfg.check) s.cfg.check = ctx.share(*s.cfg.check);
-            services.push_back(std::move(s));
-        }
-        p.reset();
+    bool same = pieces[0].ok && header_tables(pieces[0].root.get("service"));
+    for (size_t i = 1; same && i < pieces.size(); ++i)
+        same = pieces[i].ok && pieces[i].root.size() == 1 &&
+               header_tables(pieces[i].root.get("service"));
+    if (!same) return toml::parse(text, ctx.file);
+
+    toml::table root = std::move(pieces[0].root);
+    auto& services = *root.get("service")->as_array();
+    for (size_t i = 1; i < pieces.size(); ++i) {
+        ctx.piece_lines[pieces[i].root.source().path.get()] = pieces[i].lines_before;
+        for (auto& e : *pieces[i].root.get("service")->as_array())
+            services.push_back(std::move(*e.as_table()));
     }
-    // Copied, not moved: the drafts were made on the pieces' threads among their trees' freed
-    // nodes, where they would pin those pages (ballastd's RSS +3 MiB in the lab). Copied here,
-    // the config sits together and the other threads' heaps empty out for malloc_trim.
-    cross_check(ctx, services, cfg.director);
-    DirectorConfig out = cfg;
-    out.services.reserve(services.size());
-    for (const auto& s : services) out.services.push_back(s.cfg);
-    return out;
+    return root;
 }
 
 // Pieces of 250 [[service]] tables: 20 at 5,000 services, each parsed without the quadratic
@@ -266,12 +223,9 @@ LoadResult load_string(std::string_view text, std::string name, size_t services_
     detail::Ctx ctx(std::move(name));
     LoadResult result;
     try {
-        std::optional<DirectorConfig> cfg = read_in_pieces(text, ctx, services_per_piece);
-        if (!cfg) {
-            ctx = Ctx(ctx.file);  // nothing of the pieces' reading counts
-            cfg = read_root(ctx, toml::parse(text, ctx.file));
-        }
-        if (ctx.diags.empty()) result.config = std::move(*cfg);
+        toml::table root = parse_document(text, ctx, services_per_piece);
+        DirectorConfig cfg = read_root(ctx, root);
+        if (ctx.diags.empty()) result.config = std::move(cfg);
     } catch (const toml::parse_error& e) {
         auto& pos = e.source().begin;
         ctx.error(ctx.whole_file.at(pos.line, pos.column), "",

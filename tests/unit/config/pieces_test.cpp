@@ -102,6 +102,42 @@ TEST(Pieces, DocumentsThatMustBeParsedWhole) {
     expect_same_in_pieces(root_key);
 }
 
+// A long [[service]] array is read on two threads (load.cpp, read_service_array): errors in
+// either half keep their places, and services with equal checks share one spec across halves.
+TEST(Pieces, ALongArrayIsReadOnTwoThreadsAsOnOne) {
+    const auto service = [](size_t s, const std::string& extra) {
+        std::string t = "[[service]]\nname = \"s" + std::to_string(s) + "\"\nvip = \"10.1." +
+                        std::to_string(s / 250) + "." + std::to_string(s % 250 + 1) +
+                        "\"\nport = 80\n" + extra;
+        for (size_t i = 0; i < 2; ++i)
+            t += "[[service.real]]\naddress = \"10.0." + std::to_string(s % 250) + "." +
+                 std::to_string(i + 1) + ":8080\"\n";
+        return t;
+    };
+    const std::string http = "[service.check]\ntype = \"http\"\npath = \"/h\"\n";
+    std::string good = kHead;
+    for (size_t s = 0; s < 600; ++s) good += service(s, s % 2 ? http : "");
+    const auto r = expect_same_in_pieces(good);
+    ASSERT_TRUE(r.ok()) << formatted(r).front();
+    const auto& services = r.config->services;
+    ASSERT_EQ(services.size(), 600u);
+    for (size_t s : {size_t{2}, size_t{299}, size_t{300}, size_t{598}, size_t{599}})
+        EXPECT_EQ(services[s].name, "s" + std::to_string(s));
+    EXPECT_TRUE(services[1].check.shares(services[599].check));
+    EXPECT_TRUE(services[0].check.shares(services[598].check));
+    EXPECT_FALSE(services[0].check.shares(services[1].check));
+
+    std::string bad = kHead;
+    for (size_t s = 0; s < 600; ++s)
+        bad += service(s, s == 7 || s == 555 ? "scheduler = \"nope\"\n" : "");
+    const auto b = expect_same_in_pieces(bad);
+    ASSERT_EQ(b.diagnostics.size(), 2u);
+    EXPECT_NE(format(b.diagnostics[0]).find("service[7].scheduler"), std::string::npos)
+        << format(b.diagnostics[0]);
+    EXPECT_NE(format(b.diagnostics[1]).find("service[555].scheduler"), std::string::npos)
+        << format(b.diagnostics[1]);
+}
+
 TEST(Pieces, CrlfLinesAndBlanksAfterTheHeader) {
     std::string text = kHead;
     for (size_t s = 0; s < 6; ++s) text += service(s);
