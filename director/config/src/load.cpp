@@ -44,8 +44,9 @@ void read_service_range(Ctx& ctx, const toml::array& a, const CheckDraft& defaul
 // its own whose diagnostics and check specs are merged here (one spec object per distinct
 // check, as one thread shares them). Every tree was parsed before: what both threads allocate
 // now is the config kept and a few strings they free, as when one thread reads. (74cbe43 and
-// 85f24c7 read each piece as it was parsed, on the parsing threads: the config then sat among
-// the trees' freed nodes, in ballastd's RSS +3 and +5.6 MiB in the lab.)
+// 85f24c7 read each piece as it was parsed, on the parsing threads: the config could then sit
+// among the trees' freed nodes; ballastd's RSS in the lab was 3 MiB higher, and 5.6 MiB in one
+// full run.)
 void read_service_array(Ctx& ctx, const toml::array& a, const CheckDraft& defaults,
                         std::vector<ServiceDraft>& services) {
     constexpr size_t kOneThread = 500;  // fewer services are read on this thread alone
