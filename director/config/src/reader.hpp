@@ -109,10 +109,8 @@ public:
     }
 
     std::optional<std::string> str(std::string_view key) const {
-        auto* n = node(key);
-        if (!n) return std::nullopt;
-        if (!expect(key, *n, toml::node_type::string)) return std::nullopt;
-        return n->as_string()->get();
+        if (auto t = text(key)) return std::string(*t);
+        return std::nullopt;
     }
     // The string without a copy: it lives as long as the table.
     std::optional<std::string_view> text(std::string_view key) const {

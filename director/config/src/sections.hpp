@@ -28,8 +28,10 @@ struct ServiceDraft {
     // [[service.real]] tables: its key path is made only for an error (real_address_path).
     std::vector<SourceLocation> real_where;
     std::vector<uint32_t> real_index;
-    std::string real_address_path(size_t i) const {
-        return path + ".real[" + std::to_string(real_index[i]) + "].address";
+    std::string real_address_path(size_t i) const { return address_path_of(real_index[i]); }
+    // The path of the address of the [[service.real]] table at `index`.
+    std::string address_path_of(size_t index) const {
+        return child_path(index_path(child_path(path, "real"), index), "address");
     }
 };
 

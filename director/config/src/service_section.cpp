@@ -365,11 +365,10 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
                 SourceLocation address_where;
                 auto real = read_real(ctx, *rt, index_path(reals_path, i), s, address_where);
                 if (!real) continue;
-                const auto address_path = [&] { return index_path(reals_path, i) + ".address"; };
                 auto dup = std::find_if(cfg.reals.begin(), cfg.reals.end(),
                                         [&](auto& o) { return o.key == real->key; });
                 if (dup != cfg.reals.end()) {
-                    ctx.error(address_where, address_path(),
+                    ctx.error(address_where, s.address_path_of(i),
                               "duplicate real server " + real->key.to_string() + " (first at " +
                                   ctx.line_of(dup->where) + ")");
                     continue;
@@ -383,13 +382,13 @@ void read_reals(Ctx& ctx, const Reader& r, ServiceDraft& s) {
                 // that connect somewhere need the check to name the port.
                 if (cfg.check && cfg.check->type == CheckType::tcp_half_open &&
                     !real->key.addr.is_v4())
-                    ctx.error(address_where, address_path(),
+                    ctx.error(address_where, s.address_path_of(i),
                               "a tcp_half_open check probes IPv4 real servers only (" +
                                   real->key.addr.to_string() + " is IPv6: use type = \"tcp\")");
                 bool port_probe = cfg.check && cfg.check->type != CheckType::exec &&
                                   cfg.check->type != CheckType::agent;
                 if (port_probe && s.key_ok && !cfg.check->port && real->key.port == 0)
-                    ctx.error(address_where, address_path(),
+                    ctx.error(address_where, s.address_path_of(i),
                               "real server " + real->key.addr.to_string() + " has no port, so a " +
                                   std::string(to_string(cfg.check->type)) +
                                   " check needs 'port' in the service's check");
