@@ -114,6 +114,16 @@ ExecutionReport execute(kernel::IpvsClient& client, std::span<const IpvsOp> ops)
     return Execution(client, ops).run();
 }
 
+void merge_into(ExecutionReport& into, ExecutionReport&& part, size_t offset) {
+    into.applied += part.applied;
+    into.apply_calls += part.apply_calls;
+    for (auto& f : part.failures) {
+        f.index += offset;
+        into.failures.push_back(std::move(f));
+    }
+    into.dirty.merge(part.dirty);  // a key already there keeps its first error
+}
+
 void apply_to(model::IpvsTable& table, const IpvsOp& op) {
     TableWriter(table).apply(op);
 }

@@ -204,33 +204,44 @@ private:
 PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& desired,
                 const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
                 const PlanOptions& options) {
+    return plan(observed, desired, ownership, ledger, now, options, KeyRange{});
+}
+
+PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& desired,
+                const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
+                const PlanOptions& options, const KeyRange& range) {
     Planner p(observed, ledger, now, options);
+    // [begin, end) of a key-ordered container within the range.
+    const auto bounds = [&](const auto& c) {
+        return std::pair(range.from ? c.lower_bound(*range.from) : c.begin(),
+                         range.to ? c.lower_bound(*range.to) : c.end());
+    };
     // The walk below visits keys in ascending order, so ownership is walked alongside it.
-    auto owned = ownership.services.begin();
+    auto owned = bounds(ownership.services).first;
     auto is_owned = [&](const ServiceKey& k) {
         while (owned != ownership.services.end() && *owned < k) ++owned;
         return owned != ownership.services.end() && *owned == k;
     };
-    const auto& have = observed.table.services;
-    const auto& want = desired.services;
+    const auto [have_begin, have_end] = bounds(observed.table.services);
+    const auto [want_begin, want_end] = bounds(desired.services);
     {
         // What the kernel lacks entirely, counted by a walk over the keys alone: a resync of
         // an intact table reserves nothing.
         size_t services = 0, dests = 0;
-        auto h = have.begin();
-        for (const auto& [key, service] : want) {
-            while (h != have.end() && h->first < key) ++h;
-            if (h != have.end() && h->first == key) continue;
+        auto h = have_begin;
+        for (auto w = want_begin; w != want_end; ++w) {
+            while (h != have_end && h->first < w->first) ++h;
+            if (h != have_end && h->first == w->first) continue;
             ++services;
-            dests += service.reals.size();
+            dests += w->second.reals.size();
         }
         p.reserve(services, dests);
     }
-    auto h = have.begin();
-    auto w = want.begin();
+    auto h = have_begin;
+    auto w = want_begin;
     // One merge walk over both key-ordered tables: linear in their size.
-    while (h != have.end() || w != want.end()) {
-        if (w == want.end() || (h != have.end() && h->first < w->first)) {
+    while (h != have_end || w != want_end) {
+        if (w == want_end || (h != have_end && h->first < w->first)) {
             if (is_owned(h->first)) {
                 p.own(h->first);  // until a dump shows it gone
                 p.remove_service(h->first, h->second);
@@ -238,7 +249,7 @@ PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& de
                 p.foreign(h->first);
             }
             ++h;
-        } else if (h == have.end() || w->first < h->first) {
+        } else if (h == have_end || w->first < h->first) {
             p.own(w->first);
             p.add_service(w->first, w->second);
             ++w;
@@ -251,6 +262,22 @@ PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& de
         }
     }
     return p.finish();
+}
+
+void merge_into(PlanResult& into, PlanResult&& part) {
+    const auto append = [](auto& to, auto& from) {
+        to.insert(to.end(), std::make_move_iterator(from.begin()),
+                  std::make_move_iterator(from.end()));
+    };
+    append(into.ops, part.ops);
+    // Key-ordered, each part above the last: every insert lands at the end.
+    for (auto& e : part.ledger.since) into.ledger.since.emplace_hint(into.ledger.since.end(), e);
+    for (const auto& k : part.ownership.services)
+        into.ownership.services.emplace_hint(into.ownership.services.end(), k);
+    append(into.report.foreign, part.report.foreign);
+    append(into.report.adopted, part.report.adopted);
+    append(into.report.draining, part.report.draining);
+    append(into.report.timed_out, part.report.timed_out);
 }
 
 }  // namespace ballast::reconcile

@@ -363,5 +363,88 @@ TEST(PlanProperty, FailedOpsAreRepairedByTheNextRound) {
     }
 }
 
+// The plans of key ranges that partition the keys, merged, are the plan of everything: the same
+// ops service by service (each range in phase order), ledger, ownership and report; and the
+// ranges' ops written one list after another report what one list does.
+TEST(PlanProperty, PlansOfRangesMergedAreThePlanOfEverything) {
+    auto keys = service_pool();
+    std::sort(keys.begin(), keys.end());
+    const auto by_service = [](std::vector<IpvsOp> ops) {
+        std::stable_sort(ops.begin(), ops.end(),
+                         [](const IpvsOp& a, const IpvsOp& b) { return a.service < b.service; });
+        return ops;
+    };
+    for (int i = 0; i < kIterations; ++i) {
+        uint32_t seed = base_seed() + 300000u + static_cast<uint32_t>(i);
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        Gen g{std::mt19937(seed)};
+        Case c = make_case(g, true);
+        FakeIpvs fake(c.observed);
+        randomize_counters(g, fake);
+        auto snap = fake.dump();
+        ASSERT_TRUE(snap.ok());
+        PlanOptions opts;
+        opts.drain_timeout = 120s;
+        // A ledger with drains begun at several times: some time out now, some do not.
+        const TimePoint now = TimePoint{} + 1h;
+        DrainLedger ledger = plan(*snap, c.desired, c.ownership, {}, now - 150s, opts).ledger;
+        for (auto& [id, since] : ledger.since)
+            if (g.coin()) since = now - 30s;
+        const auto whole = plan(*snap, c.desired, c.ownership, ledger, now, opts);
+
+        // Cut points among the keys (and between them and the ends), 0 to 4 of them.
+        std::vector<KeyRange> ranges{KeyRange{}};
+        for (uint32_t cuts = g.upto(4); cuts > 0; --cuts) {
+            const ServiceKey cut = g.pick(keys);
+            for (size_t r = 0; r < ranges.size(); ++r) {
+                if (!ranges[r].contains(cut) || (ranges[r].from && *ranges[r].from == cut))
+                    continue;
+                KeyRange upper{cut, ranges[r].to};
+                ranges[r].to = cut;
+                ranges.insert(ranges.begin() + static_cast<long>(r) + 1, upper);
+                break;
+            }
+        }
+        PlanResult merged;
+        std::vector<PlanResult> parts;
+        for (const auto& range : ranges) {
+            parts.push_back(plan(*snap, c.desired, c.ownership, ledger, now, opts, range));
+            for (const auto& op : parts.back().ops) EXPECT_TRUE(range.contains(op.service));
+            expect_phase_order(parts.back().ops);
+            merge_into(merged, PlanResult(parts.back()));
+        }
+        EXPECT_EQ(by_service(merged.ops), by_service(whole.ops));
+        EXPECT_EQ(merged.ledger, whole.ledger);
+        EXPECT_EQ(merged.ownership, whole.ownership);
+        EXPECT_EQ(merged.report.foreign, whole.report.foreign);
+        EXPECT_EQ(merged.report.adopted, whole.report.adopted);
+        EXPECT_EQ(merged.report.draining, whole.report.draining);
+        EXPECT_EQ(merged.report.timed_out, whole.report.timed_out);
+
+        // Written range by range with one op failing, against the merged list written at once.
+        if (merged.ops.empty()) continue;
+        const size_t fail_at = 1 + g.upto(static_cast<uint32_t>(merged.ops.size() - 1));
+        FakeIpvs at_once(c.observed), by_range(c.observed);
+        at_once.fail_nth(fail_at, EIO);
+        by_range.fail_nth(fail_at, EIO);
+        const auto one = execute(at_once, merged.ops);
+        ExecutionReport pieces;
+        size_t offset = 0;
+        for (const auto& part : parts) {
+            merge_into(pieces, execute(by_range, part.ops), offset);
+            offset += part.ops.size();
+        }
+        EXPECT_EQ(pieces.applied, one.applied);
+        ASSERT_EQ(pieces.failures.size(), one.failures.size());
+        for (size_t f = 0; f < one.failures.size(); ++f) {
+            EXPECT_EQ(pieces.failures[f].index, one.failures[f].index);
+            EXPECT_EQ(pieces.failures[f].op, one.failures[f].op);
+            EXPECT_EQ(pieces.failures[f].error.code, one.failures[f].error.code);
+        }
+        EXPECT_EQ(pieces.dirty.size(), one.dirty.size());
+        EXPECT_EQ(by_range.table(), at_once.table());
+    }
+}
+
 }  // namespace
 }  // namespace ballast::reconcile::test

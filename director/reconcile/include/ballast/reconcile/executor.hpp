@@ -57,6 +57,10 @@ struct ExecutionReport {
 
 ExecutionReport execute(kernel::IpvsClient& client, std::span<const model::IpvsOp> ops);
 
+// Appends the report of ops that followed `into`'s in one list, starting at `offset` there
+// (their failures' indices are moved up by it). Dirty keys of separate services do not meet.
+void merge_into(ExecutionReport& into, ExecutionReport&& part, size_t offset);
+
 // What the kernel holds after `op` succeeded: the daemon keeps the table it last programmed
 // this way, so the next change is planned without a dump.
 void apply_to(model::IpvsTable& table, const model::IpvsOp& op);

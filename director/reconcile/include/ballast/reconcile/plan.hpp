@@ -62,6 +62,7 @@
 // a steady-clock memory only; after a restart draining starts over at most one timeout later.
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -127,6 +128,25 @@ struct PlanResult {
 PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& desired,
                 const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
                 const PlanOptions& options = {});
+
+// The service keys k with from <= k < to; an absent bound is open.
+struct KeyRange {
+    std::optional<model::ServiceKey> from, to;
+    bool contains(const model::ServiceKey& k) const {
+        return (!from || !(k < *from)) && (!to || k < *to);
+    }
+};
+
+// plan() of just the services in `range` (observed, desired or owned): every rule above is
+// about one service at a time, so the plans of ranges that partition the keys, merged in key
+// order by merge_into(), hold the whole plan's ops (each range in the phase order above), its
+// ledger, ownership and report. A daemon's start writes one range while it plans the next.
+PlanResult plan(const kernel::IpvsSnapshot& observed, const model::IpvsTable& desired,
+                const Ownership& ownership, const DrainLedger& ledger, TimePoint now,
+                const PlanOptions& options, const KeyRange& range);
+
+// Appends `part` (the plan of the next range up) to `into`.
+void merge_into(PlanResult& into, PlanResult&& part);
 
 // The spec an add/edit op carries for `spec`: persistent derived from persistence, hashed off.
 model::ServiceSpec normalized(model::ServiceSpec spec);
