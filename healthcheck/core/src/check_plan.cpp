@@ -137,6 +137,21 @@ private:
 
 }  // namespace
 
+std::vector<CheckKey> privileged_checks(const std::vector<model::ServiceConfig>& services) {
+    std::vector<CheckKey> keys;
+    SpecInterner intern;  // the spec as plan_checks keys it (its port folded into the target)
+    for (const auto& svc : services) {
+        if (!svc.check || svc.check->type != model::CheckType::tcp_half_open) continue;
+        const SharedSpec spec = intern(svc.check);
+        for (const auto& real : svc.reals)
+            keys.push_back(
+                CheckKey{{real.key.addr, svc.check->port.value_or(real.key.port)}, spec});
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+}
+
 CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
                       const model::CheckSpec& default_check) {
     // Every (check, user) pair first, then sorted and grouped: one vector, not a node per check.

@@ -45,6 +45,29 @@ TEST(CheckPlan, OneProbePerDistinctTargetAndSpec) {
     EXPECT_NE(users[0].service, users[1].service);
 }
 
+TEST(CheckPlan, PrivilegedChecksAreThePlansHalfOpenKeys) {
+    CheckSpec half_open;
+    half_open.type = CheckType::tcp_half_open;
+    CheckSpec on_port = half_open;
+    on_port.port = 8080;
+    auto a = service("192.0.2.1", 80, half_open, {{"10.0.0.3", 80}, {"10.0.0.2", 80}});
+    auto b = service("192.0.2.2", 80, half_open, {{"10.0.0.2", 80}});  // the same probe as a's
+    auto c = service("192.0.2.3", 80, on_port, {{"10.0.0.2", 80}});    // another port
+    auto d = service("192.0.2.4", 80, http_check(), {{"10.0.0.4", 80}});
+    d.reals[0].agent_port = 3333;  // an agent check: no privilege
+    auto e = service("192.0.2.5", 80, std::nullopt, {{"10.0.0.5", 80}});
+    const std::vector<model::ServiceConfig> services{a, b, c, d, e};
+
+    std::vector<CheckKey> from_plan;
+    for (const auto& [key, users] : plan_checks(services, CheckSpec{}).checks)
+        if (key.spec->type == CheckType::tcp_half_open) from_plan.push_back(key);
+    const auto keys = privileged_checks(services);
+    EXPECT_EQ(keys, from_plan);
+    ASSERT_EQ(keys.size(), 3u);
+    EXPECT_EQ(keys[1].target.port, 8080);  // 10.0.0.2:8080 sorts between :80 and 10.0.0.3
+    EXPECT_TRUE(privileged_checks({d, e}).empty());
+}
+
 TEST(CheckPlan, CheckPortFoldsIntoTarget) {
     CheckSpec with_port = http_check();
     with_port.port = 80;

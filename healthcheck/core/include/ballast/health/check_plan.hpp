@@ -171,6 +171,12 @@ struct CheckPlan {
 CheckPlan plan_checks(const std::vector<model::ServiceConfig>& services,
                       const model::CheckSpec& default_check);
 
+// The keys of plan_checks' checks that need a privilege (tcp_half_open: a raw socket), in key
+// order, without planning the others: the daemon refuses a config it could not check before
+// touching the kernel, and plans its 50,000 checks later, while the kernel takes its writes.
+// Only a service's own check can be one (agent checks never are).
+std::vector<CheckKey> privileged_checks(const std::vector<model::ServiceConfig>& services);
+
 // What a reload changes: probes kept (their trackers keep their state), added
 // and removed (in-flight runs cancelled).
 struct PlanDiff {
