@@ -1,6 +1,11 @@
 #include "ballast/daemon/director.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -106,6 +111,10 @@ Director::Director(model::DirectorConfig config, Ports ports, StateStore& store,
       options_(options),
       sysctl_(ports.sysctl) {
     rebuild_index();
+}
+
+void Director::ensure_checks() const {
+    if (checks_) return;
     checks_ = std::make_shared<const health::CheckPlan>(
         health::plan_checks(config_.services, config_.default_check));
     book_.retain(checks_);  // a place per check: the first results fill them in
@@ -137,7 +146,8 @@ std::vector<Event> Director::take_events() {
     return std::exchange(events_, {});
 }
 
-Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
+Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now,
+                       const std::function<void()>& meanwhile) {
     auto owned = store_.load_ownership();
     if (!owned) return owned.error();
     auto overrides = store_.load_overrides();
@@ -146,8 +156,12 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
     overrides_ = *overrides;
     next_resync_ = now.steady + config_.director.resync_interval;
 
-    apply_network(now, false);
     if (!observed) {
+        apply_network(now, false);
+        ensure_checks();
+        if (meanwhile) meanwhile();
+        // The first dump that works does what this start could not: adopt and program.
+        started_blind_ = true;
         emit(Severity::error, EventKind::kernel,
              "cannot read IPVS: " + observed.error().describe() + " (retrying)", now);
         status_.in_sync = false;
@@ -161,13 +175,8 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
              " IPVS services in the kernel (" + std::to_string(observed->table.real_count()) +
              " real servers); the ownership record names " + std::to_string(owned_.size()),
          now);
-    // Reals already in the kernel keep their weight until their first check result.
-    adopted_.clear();
-    for (const auto& [key, svc] : observed->table.services) {
-        if (!service_index_.count(key) && !owned_.count(key)) continue;
-        for (const auto& [real, spec] : svc.reals) adopted_[{key, real}] = spec.weight;
-    }
-    full_reconcile(std::move(*observed), now, true);
+    adopt_weights(observed->table);
+    start_reconcile(std::move(*observed), now, meanwhile);
     emit(Severity::info, EventKind::lifecycle,
          "started: " + std::to_string(config_.services.size()) + " services, " +
              std::to_string(desired_.real_count()) + " real servers, " +
@@ -176,6 +185,15 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
              (status_.in_sync ? "" : ", some failed (retrying)"),
          now);
     return {};
+}
+
+void Director::adopt_weights(const model::IpvsTable& observed) {
+    // Reals already in the kernel keep their weight until their first check result.
+    adopted_.clear();
+    for (const auto& [key, svc] : observed.services) {
+        if (!service_index_.count(key) && !owned_.count(key)) continue;
+        for (const auto& [real, spec] : svc.reals) adopted_[{key, real}] = spec.weight;
+    }
 }
 
 void Director::apply_network(Now now, bool resync) {
@@ -207,29 +225,35 @@ void Director::apply_network(Now now, bool resync) {
 }
 
 void Director::persist_ownership(const std::set<ServiceKey>& want, Now now) {
-    if (auto st = store_.save_ownership(want); !st) {
+    ownership_saved(store_.save_ownership(want), want, now);
+}
+
+void Director::ownership_saved(const Status& saved, const std::set<ServiceKey>& want, Now now) {
+    if (!saved) {
         emit(Severity::error, EventKind::kernel,
-             "cannot record owned services: " + st.error().describe(), now);
+             "cannot record owned services: " + saved.error().describe(), now);
         return;
     }
     saved_owned_ = want;
 }
 
 void Director::run_plan(const reconcile::PlanResult& result, Now now, bool full,
-                        const std::vector<ServiceKey>& scope) {
+                        const std::vector<ServiceKey>& scope,
+                        const reconcile::ExecutionReport* executed) {
     const bool scoped = !scope.empty();
     // Record ownership before creating anything, so a crash right after an add still leaves
     // the service in the record.
     std::vector<ServiceKey> unrecorded;
-    for (const auto& key : result.ownership.services)
-        if (!saved_owned_.count(key)) unrecorded.push_back(key);
+    if (!executed)
+        for (const auto& key : result.ownership.services)
+            if (!saved_owned_.count(key)) unrecorded.push_back(key);
     if (!unrecorded.empty()) {
         std::set<ServiceKey> want = saved_owned_;
         want.insert(unrecorded.begin(), unrecorded.end());
         persist_ownership(want, now);
     }
 
-    const auto report = reconcile::execute(ports_.ipvs, result.ops);
+    const auto report = executed ? *executed : reconcile::execute(ports_.ipvs, result.ops);
     // A key that keeps failing the same way is logged once, not at every retry.
     for (const auto& f : report.failures) {
         auto known = status_.failing.find(reconcile::DirtyKey::of(f.op));
@@ -290,6 +314,131 @@ void Director::full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redec
         for (const auto& s : config_.services) redecide(s.key, now, true);
     auto result = reconcile::plan(observed, desired_, reconcile::Ownership{owned_}, ledger_,
                                   now.steady, plan_options(config_));
+    take_full_plan(std::move(observed), result, now);
+}
+
+namespace {
+
+// A start's IPVS writes, on a thread of their own (Director::start_reconcile): first `before`
+// (the ownership record), then each pushed list of ops, in order, as reconcile::execute()
+// would write them one list after another.
+class StartWriter {
+public:
+    StartWriter(kernel::IpvsClient& ipvs, std::function<Status()> before)
+        : ipvs_(ipvs), thread_([this, before = std::move(before)] { run(before); }) {}
+    ~StartWriter() { close(); }
+    StartWriter(const StartWriter&) = delete;
+    StartWriter& operator=(const StartWriter&) = delete;
+
+    // `ops` must stay where they are until finish().
+    void push(std::span<const IpvsOp> ops) {
+        if (ops.empty()) return;
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(ops);
+        }
+        wake_.notify_one();
+    }
+
+    struct Done {
+        Status before;
+        reconcile::ExecutionReport report;  // indices into the pushed lists, concatenated
+    };
+    // Waits for every pushed op to be written.
+    Done finish() {
+        close();
+        return std::move(done_);
+    }
+
+private:
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    void run(const std::function<Status()>& before) {
+        done_.before = before();
+        size_t offset = 0;
+        for (;;) {
+            std::span<const IpvsOp> ops;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+                if (queue_.empty()) return;
+                ops = queue_.front();
+                queue_.pop_front();
+            }
+            reconcile::merge_into(done_.report, reconcile::execute(ipvs_, ops), offset);
+            offset += ops.size();
+        }
+    }
+
+    kernel::IpvsClient& ipvs_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::span<const IpvsOp>> queue_;
+    bool closed_ = false;
+    Done done_;           // the writer's until it is joined
+    std::thread thread_;  // last: starts once the rest is made
+};
+
+}  // namespace
+
+// At a cold start the kernel's adds are most of the time (BENCHMARKS.md). So the services are
+// decided and planned a chunk of keys at a time (plan() over a KeyRange: the same ops, ledger,
+// ownership and report as one plan of everything) and each chunk goes to a writer thread at
+// once: the kernel takes one chunk's adds while the next is decided, and the check plan is
+// made (and the caller's `meanwhile` done) while it takes the last. The ownership record,
+// every configured service included, is the writer's first act, before any write, while this
+// thread applies the sysctls and the nft table. Only this thread touches the Director; only
+// the writer touches the IPVS client and the store until finish().
+void Director::start_reconcile(kernel::IpvsSnapshot observed, Now now,
+                               const std::function<void()>& meanwhile) {
+    std::vector<ServiceKey> keys;
+    keys.reserve(service_index_.size());
+    for (const auto& [key, at] : service_index_) keys.push_back(key);
+    std::set<ServiceKey> record = saved_owned_;
+    record.insert(keys.begin(), keys.end());
+    const bool save = record != saved_owned_;
+
+    std::deque<reconcile::PlanResult> parts;  // where the writer reads them from
+    StartWriter::Done written;
+    {
+        StartWriter writer(ports_.ipvs, [&]() -> Status {
+            return save ? store_.save_ownership(record) : Status{};
+        });
+        // While the writer records ownership; the first IPVS write is pushed after it.
+        apply_network(now, false);
+        const reconcile::Ownership ownership{owned_};
+        const auto options = plan_options(config_);
+        const size_t chunk = std::max<size_t>(1, options_.start_chunk_services);
+        for (size_t begin = 0; begin < keys.size() || parts.empty(); begin += chunk) {
+            const size_t end = std::min(keys.size(), begin + chunk);
+            for (size_t i = begin; i < end; ++i) redecide(keys[i], now, true);
+            reconcile::KeyRange range;
+            if (begin > 0) range.from = keys[begin];
+            if (end < keys.size()) range.to = keys[end];
+            parts.push_back(reconcile::plan(observed, desired_, ownership, ledger_, now.steady,
+                                            options, range));
+            writer.push(parts.back().ops);
+        }
+        ensure_checks();
+        if (meanwhile) meanwhile();
+        written = writer.finish();
+    }
+    if (save) ownership_saved(written.before, record, now);
+    reconcile::PlanResult result = std::move(parts.front());
+    parts.pop_front();
+    for (auto& part : parts) reconcile::merge_into(result, std::move(part));
+    take_full_plan(std::move(observed), result, now, &written.report);
+}
+
+void Director::take_full_plan(kernel::IpvsSnapshot observed, const reconcile::PlanResult& result,
+                              Now now, const reconcile::ExecutionReport* executed) {
     // The dump was made on the dump thread, in that thread's malloc arena. Its table is copied
     // into the programmed table (which reuses the last table's nodes, on this thread) and its
     // counters copied too, and the dump dropped, so that arena holds nothing between dumps and
@@ -310,7 +459,7 @@ void Director::full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redec
              now, d.service, d.real);
     status_.foreign = result.report.foreign;
     status_.draining = result.report.draining;
-    run_plan(result, now, true, {});
+    run_plan(result, now, true, {}, executed);
 }
 
 bool Director::redecide(const ServiceKey& key, Now now, bool settings_changed) {
@@ -431,6 +580,7 @@ model::RealKey Director::first_real(const health::CheckUsers& users) const {
 }
 
 void Director::on_health_event(const health::HealthEvent& ev, Now now) {
+    ensure_checks();
     auto users = checks_->checks.find(ev.check);
     if (users == checks_->checks.end()) return;  // a check removed by a reload
     const auto* before = book_.find(ev.check);
@@ -514,6 +664,12 @@ void Director::finish_resync(Result<kernel::IpvsSnapshot> observed, Now now) {
     kernel::IpvsSnapshot& snapshot = *observed;
     for (const auto& op : journal_) reconcile::apply_to(snapshot.table, op);
     journal_.clear();
+    if (started_blind_) {  // nothing programmed yet: nothing to call drift
+        started_blind_ = false;
+        adopt_weights(snapshot.table);
+        full_reconcile(std::move(snapshot), now, true);
+        return;
+    }
     std::set<ServiceKey> watched = owned_;
     for (const auto& s : config_.services) watched.insert(s.key);
     const auto drift = drift_between(programmed_, snapshot.table, watched);
@@ -556,6 +712,7 @@ ReloadOutcome Director::reload(model::DirectorConfig next, Now now) {
 
 ReloadOutcome Director::reload(model::DirectorConfig next,
                                std::shared_ptr<const health::CheckPlan> next_checks, Now now) {
+    ensure_checks();
     ReloadOutcome out;
     const std::string file = next.source_file;
     const auto scope = reload_scope(next);
@@ -618,6 +775,7 @@ void Director::reject_reload(const std::string& file, const std::vector<std::str
 }
 
 ReloadOutcome Director::preview(const model::DirectorConfig& next, Now now) const {
+    ensure_checks();
     ReloadOutcome out;
     const auto scope = reload_scope(next);
     const auto next_checks = health::plan_checks(next.services, next.default_check);

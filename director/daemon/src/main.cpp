@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     // Where a cold start's time goes, logged once ready to program (a 5,000 x 10 table's
     // start is mostly the file's parse and the kernel's adds: BENCHMARKS.md).
     const auto t_main = std::chrono::steady_clock::now();
-    auto loaded = config::load_file(config_path);
+    auto loaded = config::load_file(config_path, config::Keep::document);
     const auto t_loaded = std::chrono::steady_clock::now();
     if (!loaded.ok()) {
         for (auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", config::format(d));
@@ -187,26 +187,30 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    // The Director's constructor only plans (no kernel write): its check plan is the one the
-    // privileges are checked on, so a 50,000-check config is planned once, not twice.
-    daemon::Director director(std::move(cfg), ports, store);
-    if (const auto missing = health::missing_privileges(director.checks()); !missing.empty()) {
+    // Before any kernel write: the checks this process could not run. The rest of the check
+    // plan is made during the start, while the kernel takes its writes.
+    if (const auto missing = health::missing_privileges(health::privileged_checks(cfg.services));
+        !missing.empty()) {
         for (const auto& m : missing) fmt::print(stderr, "{}: {}\n", config_path, m);
         return fail(
             "some checks cannot run in this process (add the capability to the unit's "
             "CapabilityBoundingSet= and AmbientCapabilities=); nothing was changed");
     }
+    daemon::Director director(std::move(cfg), ports, store);
     const auto now =
         daemon::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
-    if (auto st = director.start(clients->ipvs->dump(), now); !st) {
+    // The file's parsed tree is freed while the kernel takes the start's writes.
+    auto document = std::move(loaded.document);
+    if (auto st = director.start(clients->ipvs->dump(), now, [&document] { document.reset(); });
+        !st) {
         for (const auto& e : director.take_events()) log.event(e);
         return fail(st.error().describe() + "; nothing was changed");
     }
     const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
     log.write(daemon::Severity::info,
               fmt::format("start took {:.3f} s: reading the config {:.3f} s, opening the "
-                          "kernel's sockets and planning the checks {:.3f} s, the weights and the "
-                          "kernel (sysctls, nft, IPVS dump, plan and writes) {:.3f} s",
+                          "kernel's sockets {:.3f} s, the weights, the check plan and the kernel "
+                          "(sysctls, nft, IPVS dump, plan and writes) {:.3f} s",
                           seconds(std::chrono::steady_clock::now() - t_main),
                           seconds(t_loaded - t_main), seconds(now.steady - t_loaded),
                           seconds(std::chrono::steady_clock::now() - now.steady)));

@@ -79,6 +79,8 @@ struct MemoryStore : daemon::StateStore {
     policy::Overrides overrides;
     size_t ownership_saves = 0;
     int fail_saves = 0;  // errno for every save
+    const fakes::FakeIpvs* kernel = nullptr;
+    std::vector<size_t> ops_at_save;  // the kernel's op count at each ownership save
     std::optional<Error> load_error;
     Result<std::set<model::ServiceKey>> load_ownership() override {
         if (load_error) return *load_error;
@@ -86,6 +88,7 @@ struct MemoryStore : daemon::StateStore {
     }
     Status save_ownership(const std::set<model::ServiceKey>& s) override {
         if (fail_saves) return make_error(fail_saves, "write", "ownership.json");
+        if (kernel) ops_at_save.push_back(kernel->op_count());
         ++ownership_saves;
         owned = s;
         return {};
@@ -112,15 +115,19 @@ struct Rig {
     fakes::FakeSysctl sysctl = director_sysctls();
     MemoryStore store;
     daemon::SteadyTime t{std::chrono::hours(1)};
+    daemon::DirectorOptions options;
     std::unique_ptr<Director> d;
     std::vector<daemon::Event> events;
+
+    Rig() { store.kernel = &ipvs; }
 
     daemon::Now now() const {
         return {t, daemon::WallTime(std::chrono::seconds(1764936000)) +
                        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())};
     }
     void start(const std::string& text = kConfig) {
-        d = std::make_unique<Director>(load(text), daemon::Ports{ipvs, nft, sysctl}, store);
+        d = std::make_unique<Director>(load(text), daemon::Ports{ipvs, nft, sysctl}, store,
+                                       options);
         auto observed = ipvs.dump();
         auto st = d->start(observed, now());
         if (!st) throw std::runtime_error(st.error().describe());
@@ -232,6 +239,139 @@ TEST(Director, RestartOverAMatchingTableWritesNothing) {
     EXPECT_EQ(r.nft.batches_sent(), batches);
     EXPECT_TRUE(r.sysctl.writes().empty());
     EXPECT_TRUE(r.d->reconcile_status().in_sync);
+}
+
+// Seven services of two reals, web and api among them, keys spread on both sides of theirs.
+std::string many_services() {
+    std::string text = kConfig;
+    for (int i = 0; i < 5; ++i)
+        text += "[[service]]\nname = \"s" + std::to_string(i) + "\"\nvip = \"192.0.2." +
+                std::to_string(10 + i * 2) + "\"\nport = " + std::to_string(8000 + i) +
+                "\ncheck = { type = \"tcp\" }\n[[service.real]]\naddress = \"10.0.1." +
+                std::to_string(i) + ":80\"\n[[service.real]]\naddress = \"10.0.2." +
+                std::to_string(i) + ":80\"\n";
+    return text;
+}
+
+std::vector<IpvsOp> by_service(std::vector<IpvsOp> ops) {
+    std::stable_sort(ops.begin(), ops.end(),
+                     [](const IpvsOp& a, const IpvsOp& b) { return a.service < b.service; });
+    return ops;
+}
+
+// A start writes a chunk of services while it decides the next (start_chunk_services): the
+// same writes, service by service, and the same outcome as one plan of everything, the
+// ownership record written before the first of them.
+TEST(Director, AStartInChunksWritesWhatOnePlanWritesAfterTheOwnershipRecord) {
+    // In the kernel before: a foreign service, one ballast owned that left the config (it
+    // drains), and web with a real at weight 0 (adopted).
+    model::IpvsTable before;
+    const auto foreign = tcp("198.51.100.7", 25), retired = tcp("192.0.2.3", 8080);
+    before.services[foreign] = model::IpvsService{foreign, {}, {{rk("10.9.9.9:25"), {}}}};
+    before.services[retired] = model::IpvsService{retired, {}, {{rk("10.0.3.1:80"), {}}}};
+    before.services[retired].reals.begin()->second.weight = 1;
+    model::IpvsService web{kWeb, {}, {}};
+    web.spec.scheduler = "wrr";
+    web.reals[rk("10.0.0.1:80")].weight = 3;
+    web.reals[rk("10.0.0.2:80")].weight = 0;
+    before.services[kWeb] = web;
+
+    std::vector<std::unique_ptr<Rig>> rigs;
+    for (size_t chunk : {1000u, 1u, 3u}) {
+        auto r = std::make_unique<Rig>();
+        r->options.start_chunk_services = chunk;
+        r->ipvs.load(before);
+        r->store.owned = {retired};
+        r->start(many_services());
+        rigs.push_back(std::move(r));
+    }
+    const Rig& whole = *rigs[0];
+    // api and s0-s4 with their 12 reals, web's third real, the retired service's real to 0.
+    ASSERT_EQ(whole.ipvs.op_count(), 6u + 12u + 1u + 1u);
+    for (size_t i = 1; i < rigs.size(); ++i) {
+        const Rig& r = *rigs[i];
+        SCOPED_TRACE("chunk of " + std::to_string(r.options.start_chunk_services));
+        EXPECT_EQ(by_service(r.ops_since(0)), by_service(whole.ops_since(0)));
+        EXPECT_EQ(r.ipvs.table(), whole.ipvs.table());
+        EXPECT_EQ(r.d->programmed(), whole.d->programmed());
+        EXPECT_EQ(r.store.owned, whole.store.owned);
+        EXPECT_EQ(r.store.ops_at_save, std::vector<size_t>{0});
+        EXPECT_EQ(r.d->owned(), whole.d->owned());
+        EXPECT_EQ(r.d->reconcile_status().foreign, std::vector{foreign});
+        EXPECT_EQ(r.d->reconcile_status().draining, whole.d->reconcile_status().draining);
+        EXPECT_TRUE(r.d->reconcile_status().in_sync);
+        ASSERT_EQ(r.events.size(), whole.events.size());
+        for (size_t e = 0; e < r.events.size(); ++e)
+            EXPECT_EQ(r.events[e].message, whole.events[e].message);
+        EXPECT_EQ(r.d->checks().checks.size(), whole.d->checks().checks.size());
+    }
+    EXPECT_EQ(whole.store.ops_at_save, std::vector<size_t>{0});
+    EXPECT_TRUE(whole.store.owned.count(retired));  // until a dump shows it gone
+    EXPECT_EQ(whole.weight(kWeb, "10.0.0.2:80"), 0u);
+    EXPECT_EQ(whole.weight(retired, "10.0.3.1:80"), 0u);
+}
+
+TEST(Director, AFailedWriteInALaterChunkOfTheStartIsRetried) {
+    Rig r;
+    r.options.start_chunk_services = 1;  // web, then api
+    r.ipvs.fail_when([](const IpvsOp& op) { return op.real == rk("10.0.0.2:443"); }, ENOMEM);
+    r.start();
+    const auto& status = r.d->reconcile_status();
+    EXPECT_FALSE(status.in_sync);
+    ASSERT_EQ(status.failing.size(), 1u);
+    EXPECT_EQ(status.failing.begin()->first.to_string(), "192.0.2.1:443/tcp -> 10.0.0.2:443");
+    EXPECT_FALSE(r.d->programmed().services.at(kApi).reals.count(rk("10.0.0.2:443")));
+    EXPECT_TRUE(r.d->programmed().services.at(kApi).reals.count(rk("10.0.0.1:443")));
+    EXPECT_EQ(r.ipvs.table().services.at(kWeb).reals.size(), 3u);
+    EXPECT_TRUE(r.logged("IPVS write failed: "));
+    r.ipvs.clear_failures();
+    r.t += 2s;
+    ASSERT_TRUE(r.d->resync_due(r.t));
+    r.resync();
+    EXPECT_TRUE(r.d->reconcile_status().in_sync);
+    EXPECT_TRUE(r.ipvs.table().services.at(kApi).reals.count(rk("10.0.0.2:443")));
+}
+
+// A restart whose first dump fails programs nothing then, and adopts at the first dump that
+// works: nothing of what ballast owns is drained for want of a decision.
+TEST(Director, AStartThatCannotReadIpvsAdoptsAtTheFirstDumpThatWorks) {
+    Rig r;
+    r.start();
+    r.d.reset();
+    auto spec = r.ipvs.table().services.at(kWeb).reals.at(rk("10.0.0.2:80"));
+    spec.weight = 0;  // it was down before the restart
+    r.ipvs.apply(std::vector{IpvsOp::edit_dest(kWeb, rk("10.0.0.2:80"), spec)});
+    const size_t n = r.ipvs.op_count();
+    r.ipvs.fail_next_dump(EIO);
+    r.start();
+    EXPECT_TRUE(r.logged("cannot read IPVS"));
+    EXPECT_EQ(r.ipvs.op_count(), n);
+    r.t += 2s;
+    ASSERT_TRUE(r.d->resync_due(r.t));
+    r.resync();
+    EXPECT_EQ(r.ops_since(n), std::vector<IpvsOp>{});
+    EXPECT_EQ(r.weight(kWeb, "10.0.0.2:80"), 0u);  // kept until its first check result
+    EXPECT_EQ(r.ipvs.table().services.size(), 2u);
+    EXPECT_TRUE(r.d->reconcile_status().in_sync);
+    EXPECT_FALSE(r.logged("changed behind ballast's back"));
+    r.verdict("10.0.0.2:80", State::up, "connected");
+    EXPECT_EQ(r.weight(kWeb, "10.0.0.2:80"), 2u);
+}
+
+// The caller's work for the time the kernel takes the start's writes runs once, whether the
+// start could read IPVS or not.
+TEST(Director, TheCallersWorkRunsOnceDuringTheStart) {
+    for (bool readable : {true, false}) {
+        Rig r;
+        r.options.start_chunk_services = 1;
+        r.d = std::make_unique<Director>(load(kConfig), daemon::Ports{r.ipvs, r.nft, r.sysctl},
+                                         r.store, r.options);
+        if (!readable) r.ipvs.fail_next_dump(EIO);
+        int calls = 0;
+        ASSERT_TRUE(r.d->start(r.ipvs.dump(), r.now(), [&] { ++calls; }).ok());
+        EXPECT_EQ(calls, 1);
+        EXPECT_EQ(r.ipvs.table().services.size(), readable ? 2u : 0u);
+    }
 }
 
 TEST(Director, AVerdictIsExactlyOneEditWithoutADump) {

@@ -17,6 +17,7 @@
 //     against the programmed table -> execute; removed reals drain, deleted at a later resync.
 //   override (drain / enable / weight): stored first, then like a health event.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +95,9 @@ struct DirectorOptions {
     reconcile::RetryPolicy retry;
     // How often the weights of reals in a slow-start ramp are recomputed.
     std::chrono::milliseconds ramp_step{1000};
+    // A start decides, plans and writes this many services at a time, each chunk's writes on a
+    // writer thread while the next chunk is decided (start_reconcile()).
+    size_t start_chunk_services = 500;
 };
 
 struct ReconcileStatus {
@@ -124,8 +128,11 @@ public:
 
     // Reads the ownership record and overrides (a corrupt record is returned as an error and
     // nothing is touched), applies the sysctls and the nft table, adopts the IPVS state in
-    // `observed` (never flushes) and writes what differs from the config.
-    Status start(Result<kernel::IpvsSnapshot> observed, Now now);
+    // `observed` (never flushes) and writes what differs from the config. `meanwhile` is the
+    // caller's own work for this thread while the kernel takes the writes (the daemon frees
+    // the config file's parsed tree there); it runs once, in any case.
+    Status start(Result<kernel::IpvsSnapshot> observed, Now now,
+                 const std::function<void()>& meanwhile = {});
 
     // The health runner's output. Changes the weights of the reals that use the check and
     // sends just those edits.
@@ -163,11 +170,19 @@ public:
     Status clear_override(const policy::OverrideKey& key, Now now);  // ENOENT when none
 
     const model::DirectorConfig& config() const { return config_; }
-    const health::CheckPlan& checks() const { return *checks_; }
+    // The check plan is made by start(), while the kernel takes the start's writes; asked for
+    // before, it is made then.
+    const health::CheckPlan& checks() const { return *shared_checks(); }
     // The same plan, shared: immutable (a reload makes a new one), so the health book and the
     // control hub index their per-check state by its positions instead of keeping keys.
-    const std::shared_ptr<const health::CheckPlan>& shared_checks() const { return checks_; }
-    const health::HealthBook& health() const { return book_; }
+    const std::shared_ptr<const health::CheckPlan>& shared_checks() const {
+        ensure_checks();
+        return checks_;
+    }
+    const health::HealthBook& health() const {
+        ensure_checks();
+        return book_;
+    }
     const policy::Overrides& overrides() const { return overrides_; }
     // Each decision is immutable once made (a new decision replaces it), so the control hub
     // publishes the same one to its readers instead of a copy.
@@ -195,9 +210,14 @@ private:
               std::optional<model::ServiceKey> service = {},
               std::optional<model::RealKey> real = {});
     void rebuild_index();
+    // Makes the check plan of config_ if there is none yet, and gives the health book a place
+    // per check. Before that the book is empty, which decides as a plan without results does.
+    void ensure_checks() const;
     // The real server an event about a check of these users names.
     model::RealKey first_real(const health::CheckUsers& users) const;
     void apply_network(Now now, bool resync);
+    // Reals of our services already in the kernel keep their weight until a first result.
+    void adopt_weights(const model::IpvsTable& observed);
     // Recomputes the decisions of these services (their settings unchanged) and writes what
     // differs (no dump). A service whose decision came out the same costs no plan and is not
     // republished; one whose kernel service is already what it asks for costs no plan.
@@ -218,10 +238,21 @@ private:
     // Whether the programmed service differs from the desired one (or either is missing).
     bool needs_write(const model::ServiceKey& key) const;
     // Runs one plan: persists ownership first, executes, updates the programmed table.
+    // With `executed`, the plan's ops were written already (by the start's writer, after the
+    // ownership record) and this only takes their outcome in.
     void run_plan(const reconcile::PlanResult& result, Now now, bool full,
-                  const std::vector<model::ServiceKey>& scope);
+                  const std::vector<model::ServiceKey>& scope,
+                  const reconcile::ExecutionReport* executed = nullptr);
     void full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redecide_all);
+    // The start's full reconcile, its writes overlapping its decisions (director.cpp).
+    void start_reconcile(kernel::IpvsSnapshot observed, Now now,
+                         const std::function<void()>& meanwhile);
+    // What follows a full plan: the dump becomes the programmed table, the report is logged,
+    // and the plan runs (or, with `executed`, its outcome is taken in).
+    void take_full_plan(kernel::IpvsSnapshot observed, const reconcile::PlanResult& result, Now now,
+                        const reconcile::ExecutionReport* executed = nullptr);
     void persist_ownership(const std::set<model::ServiceKey>& want, Now now);
+    void ownership_saved(const Status& saved, const std::set<model::ServiceKey>& want, Now now);
     static reconcile::PlanOptions plan_options(const model::DirectorConfig& config);
     // Weights to hold until a first check result after a reload to `next`: reals still
     // waiting since the start, and reals whose check changed (they had a result under the
@@ -235,9 +266,9 @@ private:
     DirectorOptions options_;
     sysctl::SysctlApplier sysctl_;
 
-    std::map<model::ServiceKey, size_t> service_index_;  // config_.services position
-    std::shared_ptr<const health::CheckPlan> checks_;
-    health::HealthBook book_;
+    std::map<model::ServiceKey, size_t> service_index_;        // config_.services position
+    mutable std::shared_ptr<const health::CheckPlan> checks_;  // see ensure_checks()
+    mutable health::HealthBook book_;
     policy::Overrides overrides_;
     policy::AdoptedWeights adopted_;
     Decisions decisions_;
@@ -248,7 +279,8 @@ private:
         std::make_shared<const kernel::IpvsCounters>();
     std::set<model::ServiceKey> owned_;
     std::set<model::ServiceKey> saved_owned_;
-    bool ownership_saved_ = false;
+    // start() could not read IPVS: the first dump that works adopts and decides everything.
+    bool started_blind_ = false;
     reconcile::DrainLedger ledger_;
 
     bool resync_running_ = false;
