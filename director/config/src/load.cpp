@@ -220,16 +220,13 @@ LoadResult load_string(std::string_view text, std::string name) {
     return load_string(text, std::move(name), kServicesPerPiece);
 }
 
-LoadResult load_string(std::string_view text, std::string name, size_t services_per_piece,
-                       Keep keep) {
+LoadResult load_string(std::string_view text, std::string name, size_t services_per_piece) {
     detail::Ctx ctx(std::move(name));
     LoadResult result;
     try {
         toml::table root = parse_document(text, ctx, services_per_piece);
         DirectorConfig cfg = read_root(ctx, root);
         if (ctx.diags.empty()) result.config = std::move(cfg);
-        if (keep == Keep::document)
-            result.document = std::make_shared<toml::table>(std::move(root));
     } catch (const toml::parse_error& e) {
         auto& pos = e.source().begin;
         ctx.error(ctx.whole_file.at(pos.line, pos.column), "",
@@ -247,7 +244,7 @@ LoadResult load_string(std::string_view text, std::string name, size_t services_
     return result;
 }
 
-LoadResult load_file(const std::string& path, Keep keep) {
+LoadResult load_file(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         LoadResult r;
@@ -272,7 +269,7 @@ LoadResult load_file(const std::string& path, Keep keep) {
                        "cannot read the file: " + std::string(std::strerror(errno))});
         return r;
     }
-    return load_string(text, path, kServicesPerPiece, keep);
+    return load_string(text, path);
 }
 
 std::string summary(const DirectorConfig& cfg) {

@@ -146,8 +146,7 @@ std::vector<Event> Director::take_events() {
     return std::exchange(events_, {});
 }
 
-Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now,
-                       const std::function<void()>& meanwhile) {
+Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now) {
     auto owned = store_.load_ownership();
     if (!owned) return owned.error();
     auto overrides = store_.load_overrides();
@@ -159,7 +158,6 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now,
     if (!observed) {
         apply_network(now, false);
         ensure_checks();
-        if (meanwhile) meanwhile();
         // The first dump that works does what this start could not: adopt and program.
         started_blind_ = true;
         emit(Severity::error, EventKind::kernel,
@@ -176,7 +174,7 @@ Status Director::start(Result<kernel::IpvsSnapshot> observed, Now now,
              " real servers); the ownership record names " + std::to_string(owned_.size()),
          now);
     adopt_weights(observed->table);
-    start_reconcile(std::move(*observed), now, meanwhile);
+    start_reconcile(std::move(*observed), now);
     emit(Severity::info, EventKind::lifecycle,
          "started: " + std::to_string(config_.services.size()) + " services, " +
              std::to_string(desired_.real_count()) + " real servers, " +
@@ -392,12 +390,11 @@ private:
 // decided and planned a chunk of keys at a time (plan() over a KeyRange: the same ops, ledger,
 // ownership and report as one plan of everything) and each chunk goes to a writer thread at
 // once: the kernel takes one chunk's adds while the next is decided, and the check plan is
-// made (and the caller's `meanwhile` done) while it takes the last. The ownership record,
+// made while it takes the last. The ownership record,
 // every configured service included, is the writer's first act, before any write, while this
 // thread applies the sysctls and the nft table. Only this thread touches the Director; only
 // the writer touches the IPVS client and the store until finish().
-void Director::start_reconcile(kernel::IpvsSnapshot observed, Now now,
-                               const std::function<void()>& meanwhile) {
+void Director::start_reconcile(kernel::IpvsSnapshot observed, Now now) {
     std::vector<ServiceKey> keys;
     keys.reserve(service_index_.size());
     for (const auto& [key, at] : service_index_) keys.push_back(key);
@@ -427,7 +424,6 @@ void Director::start_reconcile(kernel::IpvsSnapshot observed, Now now,
             writer.push(parts.back().ops);
         }
         ensure_checks();
-        if (meanwhile) meanwhile();
         written = writer.finish();
     }
     if (save) ownership_saved(written.before, record, now);

@@ -133,6 +133,15 @@ int main(int argc, char** argv) {
     if (!std::getenv("MALLOC_ARENA_MAX") &&
         !(tunables && std::string_view(tunables).find("arena_max") != std::string_view::npos))
         ::mallopt(M_ARENA_MAX, 2);
+    // A fixed trim threshold of 1 MiB; setting it also turns off glibc's dynamic one, which a
+    // start's large freed buffers raise to tens of MiB. malloc_trim() trims only the main heap's
+    // top: free memory at the top of the other arena's heap goes back only when a free there
+    // finds more than this threshold. The start's writer thread left ~5 MiB there in the
+    // kernel lab without it (BENCHMARKS.md). An operator's MALLOC_TRIM_THRESHOLD_ or
+    // glibc.malloc.trim_threshold tunable wins.
+    if (!std::getenv("MALLOC_TRIM_THRESHOLD_") &&
+        !(tunables && std::string_view(tunables).find("trim_threshold") != std::string_view::npos))
+        ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
     CLI::App app{
         "ballastd - LVS-NAT director daemon: programs IPVS, the nft masquerade table and "
         "the director sysctls from one TOML file"};
@@ -163,7 +172,7 @@ int main(int argc, char** argv) {
     // Where a cold start's time goes, logged once ready to program (a 5,000 x 10 table's
     // start is mostly the file's parse and the kernel's adds: BENCHMARKS.md).
     const auto t_main = std::chrono::steady_clock::now();
-    auto loaded = config::load_file(config_path, config::Keep::document);
+    auto loaded = config::load_file(config_path);
     const auto t_loaded = std::chrono::steady_clock::now();
     if (!loaded.ok()) {
         for (auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", config::format(d));
@@ -199,10 +208,7 @@ int main(int argc, char** argv) {
     daemon::Director director(std::move(cfg), ports, store);
     const auto now =
         daemon::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
-    // The file's parsed tree is freed while the kernel takes the start's writes.
-    auto document = std::move(loaded.document);
-    if (auto st = director.start(clients->ipvs->dump(), now, [&document] { document.reset(); });
-        !st) {
+    if (auto st = director.start(clients->ipvs->dump(), now); !st) {
         for (const auto& e : director.take_events()) log.event(e);
         return fail(st.error().describe() + "; nothing was changed");
     }

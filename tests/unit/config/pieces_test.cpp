@@ -54,19 +54,6 @@ TEST(Pieces, ManyServicesLoadAsOne) {
     EXPECT_EQ(r.config->services.size(), 9u);
 }
 
-// Keep::document hands the parsed tree over (the daemon frees it while the kernel takes its
-// writes); the config is the same either way, and without it nothing is kept.
-TEST(Pieces, TheParsedDocumentIsKeptOnlyWhenAskedFor) {
-    std::string text = kHead;
-    for (size_t s = 0; s < 9; ++s) text += service(s);
-    const auto plain = load_string(text, "p.toml", 2);
-    const auto kept = load_string(text, "p.toml", 2, Keep::document);
-    ASSERT_TRUE(plain.ok() && kept.ok());
-    EXPECT_TRUE(*plain.config == *kept.config);
-    EXPECT_EQ(plain.document, nullptr);
-    EXPECT_NE(kept.document, nullptr);
-}
-
 TEST(Pieces, ErrorsInLaterPiecesKeepTheirLines) {
     std::string text = kHead;
     for (size_t s = 0; s < 7; ++s) text += service(s, s == 5 ? "scheduler = \"nope\"\n" : "");

@@ -358,22 +358,6 @@ TEST(Director, AStartThatCannotReadIpvsAdoptsAtTheFirstDumpThatWorks) {
     EXPECT_EQ(r.weight(kWeb, "10.0.0.2:80"), 2u);
 }
 
-// The caller's work for the time the kernel takes the start's writes runs once, whether the
-// start could read IPVS or not.
-TEST(Director, TheCallersWorkRunsOnceDuringTheStart) {
-    for (bool readable : {true, false}) {
-        Rig r;
-        r.options.start_chunk_services = 1;
-        r.d = std::make_unique<Director>(load(kConfig), daemon::Ports{r.ipvs, r.nft, r.sysctl},
-                                         r.store, r.options);
-        if (!readable) r.ipvs.fail_next_dump(EIO);
-        int calls = 0;
-        ASSERT_TRUE(r.d->start(r.ipvs.dump(), r.now(), [&] { ++calls; }).ok());
-        EXPECT_EQ(calls, 1);
-        EXPECT_EQ(r.ipvs.table().services.size(), readable ? 2u : 0u);
-    }
-}
-
 TEST(Director, AVerdictIsExactlyOneEditWithoutADump) {
     Rig r;
     r.start();

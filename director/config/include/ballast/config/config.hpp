@@ -2,7 +2,6 @@
 // The config boundary: TOML text -> a validated model::DirectorConfig, or every
 // problem found, each with file:line:col and the key path. Nothing partial: a
 // config is accepted whole or rejected whole. No exception escapes this API.
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,22 +25,15 @@ struct LoadResult {
     std::optional<model::DirectorConfig> config;  // set if and only if diagnostics is empty
     std::vector<Diagnostic> diagnostics;          // sorted by line, then column
     bool ok() const { return config.has_value(); }
-    // The parsed TOML document, when asked for (Keep::document): freeing a 5,000 x 10 file's
-    // tree of 55,000 tables is a fifth of reading it, which a caller with other work may
-    // defer; whoever holds it last frees it.
-    std::shared_ptr<void> document;
 };
-
-enum class Keep { nothing, document };
 
 // Parses and validates TOML text; `name` is used as the file in every location.
 LoadResult load_string(std::string_view text, std::string name);
 // The same, with a long document parsed in pieces of `services_per_piece` [[service]] tables
 // (0: always in one piece). The result never depends on it: tests compare the two.
-LoadResult load_string(std::string_view text, std::string name, size_t services_per_piece,
-                       Keep keep = Keep::nothing);
+LoadResult load_string(std::string_view text, std::string name, size_t services_per_piece);
 // Reads `path` and calls load_string; an unreadable file is one diagnostic.
-LoadResult load_file(const std::string& path, Keep keep = Keep::nothing);
+LoadResult load_file(const std::string& path);
 
 // "3 services, 7 real servers"
 std::string summary(const model::DirectorConfig&);

@@ -17,7 +17,6 @@
 //     against the programmed table -> execute; removed reals drain, deleted at a later resync.
 //   override (drain / enable / weight): stored first, then like a health event.
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -128,11 +127,8 @@ public:
 
     // Reads the ownership record and overrides (a corrupt record is returned as an error and
     // nothing is touched), applies the sysctls and the nft table, adopts the IPVS state in
-    // `observed` (never flushes) and writes what differs from the config. `meanwhile` is the
-    // caller's own work for this thread while the kernel takes the writes (the daemon frees
-    // the config file's parsed tree there); it runs once, in any case.
-    Status start(Result<kernel::IpvsSnapshot> observed, Now now,
-                 const std::function<void()>& meanwhile = {});
+    // `observed` (never flushes) and writes what differs from the config.
+    Status start(Result<kernel::IpvsSnapshot> observed, Now now);
 
     // The health runner's output. Changes the weights of the reals that use the check and
     // sends just those edits.
@@ -245,8 +241,7 @@ private:
                   const reconcile::ExecutionReport* executed = nullptr);
     void full_reconcile(kernel::IpvsSnapshot observed, Now now, bool redecide_all);
     // The start's full reconcile, its writes overlapping its decisions (director.cpp).
-    void start_reconcile(kernel::IpvsSnapshot observed, Now now,
-                         const std::function<void()>& meanwhile);
+    void start_reconcile(kernel::IpvsSnapshot observed, Now now);
     // What follows a full plan: the dump becomes the programmed table, the report is logged,
     // and the plan runs (or, with `executed`, its outcome is taken in).
     void take_full_plan(kernel::IpvsSnapshot observed, const reconcile::PlanResult& result, Now now,
