@@ -390,10 +390,10 @@ private:
 // decided and planned a chunk of keys at a time (plan() over a KeyRange: the same ops, ledger,
 // ownership and report as one plan of everything) and each chunk goes to a writer thread at
 // once: the kernel takes one chunk's adds while the next is decided, and the check plan is
-// made while it takes the last. The ownership record,
-// every configured service included, is the writer's first act, before any write, while this
-// thread applies the sysctls and the nft table. Only this thread touches the Director; only
-// the writer touches the IPVS client and the store until finish().
+// made while it takes the last. The ownership record, every configured service included, is
+// the writer's first act, before any write, while this thread applies the sysctls and the nft
+// table. Only this thread touches the Director; only the writer touches the IPVS client and
+// the store until finish().
 void Director::start_reconcile(kernel::IpvsSnapshot observed, Now now) {
     std::vector<ServiceKey> keys;
     keys.reserve(service_index_.size());
